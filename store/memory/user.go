@@ -1,0 +1,325 @@
+package memory
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/cedrina/cedrina/user"
+)
+
+// UserStore implements [user.Store] on a [DB].
+type UserStore struct{ db *DB }
+
+var _ user.Store = (*UserStore)(nil)
+
+// Users returns the database's user store.
+func (db *DB) Users() *UserStore { return &UserStore{db: db} }
+
+type userTable struct {
+	rows    map[int64]*user.User // never mutated in place: replaced on change
+	byName  map[user.Username]int64
+	byEmail map[user.Email]int64
+	nextID  int64
+}
+
+func newUserTable() userTable {
+	return userTable{
+		rows:    make(map[int64]*user.User),
+		byName:  make(map[user.Username]int64),
+		byEmail: make(map[user.Email]int64),
+	}
+}
+
+// Create implements [user.Store].
+func (s *UserStore) Create(ctx context.Context, u *user.User) error {
+	row, err := cloneUser(u)
+	if err != nil {
+		return err
+	}
+	now := dbTime(time.Now())
+	for _, t := range []*time.Time{&row.CreatedAt, &row.UpdatedAt, &row.PasswordChangedAt} {
+		if t.IsZero() {
+			*t = now
+		}
+	}
+	if row.Preferences == nil {
+		row.Preferences = map[string]any{}
+	}
+	if row.Metadata == nil {
+		row.Metadata = map[string]any{}
+	}
+	return s.db.write(ctx, func(t *tx) error {
+		tb := &s.db.users
+		if _, ok := tb.byName[row.Username]; ok {
+			return user.ErrUsernameTaken
+		}
+		if _, ok := tb.byEmail[row.Email]; ok {
+			return user.ErrEmailTaken
+		}
+		prevID := tb.nextID
+		tb.nextID++
+		row.ID = tb.nextID
+		tb.rows[row.ID] = row
+		tb.byName[row.Username] = row.ID
+		tb.byEmail[row.Email] = row.ID
+		t.record(func() {
+			delete(tb.rows, row.ID)
+			delete(tb.byName, row.Username)
+			delete(tb.byEmail, row.Email)
+			tb.nextID = prevID
+		})
+		u.ID = row.ID
+		u.CreatedAt, u.UpdatedAt, u.PasswordChangedAt = row.CreatedAt, row.UpdatedAt, row.PasswordChangedAt
+		u.Preferences, u.Metadata = deepCopy(row.Preferences), deepCopy(row.Metadata)
+		return nil
+	})
+}
+
+// ByID implements [user.Store].
+func (s *UserStore) ByID(ctx context.Context, id int64) (*user.User, error) {
+	return s.lookup(ctx, func(tb *userTable) (int64, bool) { return id, true })
+}
+
+// ByUsername implements [user.Store].
+func (s *UserStore) ByUsername(ctx context.Context, name user.Username) (*user.User, error) {
+	return s.lookup(ctx, func(tb *userTable) (int64, bool) { id, ok := tb.byName[name]; return id, ok })
+}
+
+// ByEmail implements [user.Store].
+func (s *UserStore) ByEmail(ctx context.Context, email user.Email) (*user.User, error) {
+	return s.lookup(ctx, func(tb *userTable) (int64, bool) { id, ok := tb.byEmail[email]; return id, ok })
+}
+
+func (s *UserStore) lookup(ctx context.Context, find func(*userTable) (int64, bool)) (*user.User, error) {
+	var found *user.User
+	err := s.db.read(ctx, func() {
+		if id, ok := find(&s.db.users); ok {
+			found = s.db.users.rows[id]
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	if found == nil {
+		return nil, user.ErrNotFound
+	}
+	return copyUser(found), nil
+}
+
+// UpdateProfile implements [user.Store].
+func (s *UserStore) UpdateProfile(ctx context.Context, id int64, p user.ProfileUpdate, at time.Time) (*user.User, error) {
+	docs := make([]map[string]any, 3)
+	for i, m := range []map[string]any{p.ProfileData, p.Preferences, p.Metadata} {
+		if m == nil {
+			continue
+		}
+		doc, err := normalizeJSON(m)
+		if err != nil {
+			return nil, err
+		}
+		docs[i] = doc
+	}
+	return s.update(ctx, id, func(u *user.User) {
+		if docs[0] != nil {
+			u.ProfileData = docs[0]
+		}
+		if docs[1] != nil {
+			u.Preferences = docs[1]
+		}
+		if docs[2] != nil {
+			u.Metadata = docs[2]
+		}
+		u.UpdatedAt = dbTime(at)
+	})
+}
+
+// SetRole implements [user.Store].
+func (s *UserStore) SetRole(ctx context.Context, id int64, role user.Role, at time.Time) (*user.User, error) {
+	return s.update(ctx, id, func(u *user.User) { u.Role, u.UpdatedAt = role, dbTime(at) })
+}
+
+// SetTier implements [user.Store].
+func (s *UserStore) SetTier(ctx context.Context, id int64, tier user.Tier, at time.Time) (*user.User, error) {
+	return s.update(ctx, id, func(u *user.User) { u.Tier, u.UpdatedAt = tier, dbTime(at) })
+}
+
+// SetActive implements [user.Store].
+func (s *UserStore) SetActive(ctx context.Context, id int64, active bool, at time.Time) (*user.User, error) {
+	return s.update(ctx, id, func(u *user.User) { u.IsActive, u.UpdatedAt = active, dbTime(at) })
+}
+
+// SetPassword implements [user.Store].
+func (s *UserStore) SetPassword(ctx context.Context, id int64, hash string, at time.Time) error {
+	_, err := s.update(ctx, id, func(u *user.User) {
+		u.HashedPassword = hash
+		u.PasswordChangedAt, u.UpdatedAt = dbTime(at), dbTime(at)
+		u.FailedLoginAttempts, u.LockedUntil = 0, nil
+	})
+	return err
+}
+
+// ReplacePasswordHash implements [user.Store].
+func (s *UserStore) ReplacePasswordHash(ctx context.Context, id int64, oldHash, newHash string) (bool, error) {
+	replaced := false
+	_, err := s.update(ctx, id, func(u *user.User) {
+		if u.HashedPassword == oldHash {
+			u.HashedPassword = newHash
+			replaced = true
+		}
+	})
+	return replaced, err
+}
+
+// RecordLoginFailure implements [user.Store].
+func (s *UserStore) RecordLoginFailure(ctx context.Context, id int64, at time.Time, p user.LockoutPolicy) (user.LoginFailure, error) {
+	at = dbTime(at)
+	u, err := s.update(ctx, id, func(u *user.User) {
+		expired := u.LockedUntil != nil && !u.LockedUntil.After(at)
+		if expired {
+			u.FailedLoginAttempts, u.LockedUntil = 1, nil
+		} else {
+			u.FailedLoginAttempts++
+		}
+		if u.LockedUntil == nil && p.Threshold > 0 && u.FailedLoginAttempts >= p.Threshold {
+			until := dbTime(at.Add(p.Duration))
+			u.LockedUntil = &until
+		}
+	})
+	if err != nil {
+		return user.LoginFailure{}, err
+	}
+	return user.LoginFailure{Attempts: u.FailedLoginAttempts, LockedUntil: u.LockedUntil}, nil
+}
+
+// RecordLoginSuccess implements [user.Store].
+func (s *UserStore) RecordLoginSuccess(ctx context.Context, id int64, at time.Time) error {
+	at = dbTime(at)
+	_, err := s.update(ctx, id, func(u *user.User) {
+		u.LastLoginAt = &at
+		u.FailedLoginAttempts, u.LockedUntil = 0, nil
+	})
+	return err
+}
+
+// Delete implements [user.Store].
+func (s *UserStore) Delete(ctx context.Context, id int64) error {
+	return s.db.write(ctx, func(t *tx) error {
+		tb := &s.db.users
+		old, ok := tb.rows[id]
+		if !ok {
+			return user.ErrNotFound
+		}
+		delete(tb.rows, id)
+		delete(tb.byName, old.Username)
+		delete(tb.byEmail, old.Email)
+		t.record(func() {
+			tb.rows[id] = old
+			tb.byName[old.Username] = id
+			tb.byEmail[old.Email] = id
+		})
+		return nil
+	})
+}
+
+// update replaces row id by a changed copy in one write and returns a copy
+// of the result.
+func (s *UserStore) update(ctx context.Context, id int64, change func(*user.User)) (*user.User, error) {
+	var out *user.User
+	err := s.db.write(ctx, func(t *tx) error {
+		tb := &s.db.users
+		old, ok := tb.rows[id]
+		if !ok {
+			return user.ErrNotFound
+		}
+		row := *old
+		change(&row)
+		tb.rows[id] = &row
+		t.record(func() { tb.rows[id] = old })
+		out = copyUser(&row)
+		return nil
+	})
+	return out, err
+}
+
+// dbTime returns t as PostgreSQL keeps a timestamptz: UTC, microseconds.
+func dbTime(t time.Time) time.Time { return t.UTC().Round(time.Microsecond) }
+
+func dbTimePtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := dbTime(*t)
+	return &v
+}
+
+// cloneUser returns the row to store for u: times as the database keeps
+// them and JSON documents as they come back from a JSON column.
+func cloneUser(u *user.User) (*user.User, error) {
+	row := *u
+	row.CreatedAt, row.UpdatedAt, row.PasswordChangedAt = dbTime(u.CreatedAt), dbTime(u.UpdatedAt), dbTime(u.PasswordChangedAt)
+	row.LastLoginAt, row.LockedUntil, row.EmailVerifiedAt = dbTimePtr(u.LastLoginAt), dbTimePtr(u.LockedUntil), dbTimePtr(u.EmailVerifiedAt)
+	var err error
+	if row.ProfileData, err = normalizeJSON(u.ProfileData); err != nil {
+		return nil, err
+	}
+	if row.Preferences, err = normalizeJSON(u.Preferences); err != nil {
+		return nil, err
+	}
+	if row.Metadata, err = normalizeJSON(u.Metadata); err != nil {
+		return nil, err
+	}
+	return &row, nil
+}
+
+// copyUser returns a copy of a stored row that the caller may change.
+func copyUser(u *user.User) *user.User {
+	c := *u
+	c.ProfileData, c.Preferences, c.Metadata = deepCopy(u.ProfileData), deepCopy(u.Preferences), deepCopy(u.Metadata)
+	return &c
+}
+
+// normalizeJSON round-trips m through encoding/json so the stored document
+// has exactly the types a JSON column gives back. A nil map stays nil.
+func normalizeJSON(m map[string]any) (map[string]any, error) {
+	if m == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("memory: encoding JSON document: %w", err)
+	}
+	var out map[string]any
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, fmt.Errorf("memory: decoding JSON document: %w", err)
+	}
+	return out, nil
+}
+
+// deepCopy copies a decoded JSON document.
+func deepCopy(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = deepCopyValue(v)
+	}
+	return out
+}
+
+func deepCopyValue(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		return deepCopy(v)
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = deepCopyValue(e)
+		}
+		return out
+	default:
+		return v
+	}
+}

@@ -1,0 +1,233 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	_ "github.com/lib/pq" // registers the "postgres" driver
+
+	"github.com/cedrina/cedrina/store"
+)
+
+// Config holds the pool settings [Open] applies. The zero value gives the
+// design document's settings.
+type Config struct {
+	// MaxIdleConns is the number of connections kept open while idle.
+	// Default 20.
+	MaxIdleConns int
+	// MaxOpenConns caps the connections in use at once: the 20 kept plus
+	// up to 30 more under load. Default 50.
+	MaxOpenConns int
+	// ConnMaxLifetime recycles a connection after it has been open this
+	// long, so connections follow failovers and server restarts.
+	// Default 1 hour.
+	ConnMaxLifetime time.Duration
+	// AcquireTimeout bounds the wait for a free connection when all
+	// MaxOpenConns are busy. Default 30 seconds. It does not bound the
+	// query itself; use the context for that.
+	AcquireTimeout time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxIdleConns == 0 {
+		c.MaxIdleConns = 20
+	}
+	if c.MaxOpenConns == 0 {
+		c.MaxOpenConns = 50
+	}
+	if c.ConnMaxLifetime == 0 {
+		c.ConnMaxLifetime = time.Hour
+	}
+	if c.AcquireTimeout == 0 {
+		c.AcquireTimeout = 30 * time.Second
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	switch {
+	case c.MaxIdleConns < 0:
+		return errors.New("postgres: Config.MaxIdleConns is negative")
+	case c.MaxOpenConns < 0:
+		return errors.New("postgres: Config.MaxOpenConns is negative")
+	case c.MaxIdleConns > c.MaxOpenConns:
+		return fmt.Errorf("postgres: Config.MaxIdleConns (%d) exceeds Config.MaxOpenConns (%d)", c.MaxIdleConns, c.MaxOpenConns)
+	case c.ConnMaxLifetime < 0:
+		return errors.New("postgres: Config.ConnMaxLifetime is negative")
+	case c.AcquireTimeout < 0:
+		return errors.New("postgres: Config.AcquireTimeout is negative")
+	}
+	return nil
+}
+
+// DB is a PostgreSQL database holding the SDK's tables. It hands out the
+// stores ([DB.Users], ...) and runs transactions ([DB.InTx]). It is safe
+// for concurrent use.
+type DB struct {
+	x              *sqlx.DB
+	acquireTimeout time.Duration
+	owned          bool
+}
+
+var _ store.Transactor = (*DB)(nil)
+
+// Open opens a pool on the PostgreSQL server named by url (a
+// postgres:// URL or a key=value connection string, as lib/pq takes),
+// applies cfg's pool settings, and checks the connection with a ping.
+// The caller closes the DB. Open does not migrate; call schema.Migrate.
+func Open(ctx context.Context, url string, cfg Config) (*DB, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	x, err := sqlx.Open("postgres", url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	x.SetMaxIdleConns(cfg.MaxIdleConns)
+	x.SetMaxOpenConns(cfg.MaxOpenConns)
+	x.SetConnMaxLifetime(cfg.ConnMaxLifetime)
+	if err := x.PingContext(ctx); err != nil {
+		x.Close()
+		return nil, fmt.Errorf("postgres: connect: %w", sanitize(err))
+	}
+	return &DB{x: x, acquireTimeout: cfg.AcquireTimeout, owned: true}, nil
+}
+
+// New wraps a pool the host already has. Its pool settings are left as
+// they are; cfg supplies only AcquireTimeout. Closing the returned DB does
+// not close x: the host owns it.
+func New(x *sqlx.DB, cfg Config) (*DB, error) {
+	if x == nil {
+		return nil, errors.New("postgres: New: nil *sqlx.DB")
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &DB{x: x, acquireTimeout: cfg.withDefaults().AcquireTimeout}, nil
+}
+
+// NewFromSQL wraps a *sql.DB opened with the lib/pq driver ("postgres").
+// Like [New], it leaves the pool's settings and ownership to the host.
+func NewFromSQL(db *sql.DB, cfg Config) (*DB, error) {
+	if db == nil {
+		return nil, errors.New("postgres: NewFromSQL: nil *sql.DB")
+	}
+	return New(sqlx.NewDb(db, "postgres"), cfg)
+}
+
+// SQLX returns the underlying pool.
+func (db *DB) SQLX() *sqlx.DB { return db.x }
+
+// Close closes the pool if [Open] opened it; a wrapped pool stays open.
+func (db *DB) Close() error {
+	if !db.owned {
+		return nil
+	}
+	return db.x.Close()
+}
+
+// Ping checks that the server answers.
+func (db *DB) Ping(ctx context.Context) error {
+	return translate(db.x.PingContext(ctx))
+}
+
+type txKey struct{}
+
+type txState struct {
+	db *DB
+	tx *sqlx.Tx
+}
+
+// TxFromContext returns the transaction that [DB.InTx] put in ctx, or nil.
+// Hosts use it to write their own tables in the same transaction as the
+// SDK's stores.
+func TxFromContext(ctx context.Context) *sqlx.Tx {
+	if st, ok := ctx.Value(txKey{}).(*txState); ok {
+		return st.tx
+	}
+	return nil
+}
+
+// InTx runs fn in a database transaction carried by the context it passes
+// to fn; every store method of this DB called with that context runs in
+// the transaction. fn's error or panic rolls back, otherwise InTx commits.
+// A nested call with a context that already carries a transaction of this
+// DB joins it and leaves commit or rollback to the outermost call.
+func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context) error) (err error) {
+	if st, ok := ctx.Value(txKey{}).(*txState); ok && st.db == db {
+		return fn(ctx)
+	}
+	conn, err := db.conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("postgres: begin: %w", translate(err))
+	}
+	done := false
+	defer func() {
+		if !done {
+			tx.Rollback() // fn panicked; the panic goes on
+		}
+	}()
+	if err := fn(context.WithValue(ctx, txKey{}, &txState{db: db, tx: tx})); err != nil {
+		done = true
+		if rbErr := tx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
+			return errors.Join(err, fmt.Errorf("postgres: rollback: %w", translate(rbErr)))
+		}
+		return err
+	}
+	done = true
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("postgres: commit: %w", translate(err))
+	}
+	return nil
+}
+
+// querier is what a store method runs its statements on: the
+// transaction in the context or a connection taken from the pool.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryxContext(ctx context.Context, query string, args ...any) (*sqlx.Rows, error)
+	GetContext(ctx context.Context, dest any, query string, args ...any) error
+	SelectContext(ctx context.Context, dest any, query string, args ...any) error
+}
+
+// run calls fn with the context's transaction, or with a pooled
+// connection taken within AcquireTimeout and returned afterwards.
+func (db *DB) run(ctx context.Context, fn func(q querier) error) error {
+	if st, ok := ctx.Value(txKey{}).(*txState); ok && st.db == db {
+		return translate(fn(st.tx))
+	}
+	conn, err := db.conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return translate(fn(conn))
+}
+
+// conn takes a connection from the pool, waiting at most AcquireTimeout.
+func (db *DB) conn(ctx context.Context) (*sqlx.Conn, error) {
+	actx, cancel := context.WithTimeout(ctx, db.acquireTimeout)
+	defer cancel()
+	conn, err := db.x.Connx(actx)
+	if err != nil {
+		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("postgres: no connection free within %v: %w", db.acquireTimeout, ErrPoolTimeout)
+		}
+		return nil, fmt.Errorf("postgres: acquire connection: %w", translate(err))
+	}
+	return conn, nil
+}
+
+// ErrPoolTimeout reports that every connection stayed busy for
+// Config.AcquireTimeout.
+var ErrPoolTimeout = errors.New("postgres: connection pool exhausted")

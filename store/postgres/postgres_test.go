@@ -1,0 +1,19 @@
+package postgres_test
+
+import (
+	"testing"
+
+	"github.com/cedrina/cedrina/internal/pgtest"
+	"github.com/cedrina/cedrina/store/postgres"
+	"github.com/cedrina/cedrina/store/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) storetest.Stores {
+		db, err := postgres.New(pgtest.DB(t), postgres.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return storetest.Stores{Tx: db, Users: db.Users()}
+	})
+}

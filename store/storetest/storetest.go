@@ -1,0 +1,43 @@
+package storetest
+
+import (
+	"testing"
+
+	"github.com/cedrina/cedrina/store"
+	"github.com/cedrina/cedrina/user"
+)
+
+// Stores is one set of fresh, empty stores of one adapter, sharing one
+// database, and the Transactor that spans them. A suite for a nil field
+// is skipped, so an adapter may implement only some stores.
+type Stores struct {
+	Tx    store.Transactor
+	Users user.Store
+}
+
+// Factory returns fresh, empty stores for one test. It is called once per
+// subtest, possibly from parallel subtests, and should register its
+// cleanup with t.Cleanup.
+type Factory func(t *testing.T) Stores
+
+// Run runs every suite for which newStores provides a store.
+func Run(t *testing.T, newStores Factory) {
+	t.Run("Users", func(t *testing.T) { RunUserStore(t, newStores) })
+	t.Run("Transactor", func(t *testing.T) { RunTransactor(t, newStores) })
+}
+
+// subtests runs each case in parallel with fresh stores, skipping when
+// the factory's stores lack what the case needs.
+func subtests(t *testing.T, newStores Factory, need func(Stores) bool, cases map[string]func(*testing.T, Stores)) {
+	t.Helper()
+	for name, fn := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := newStores(t)
+			if !need(s) {
+				t.Skip("storetest: the adapter does not provide this store")
+			}
+			fn(t, s)
+		})
+	}
+}

@@ -1,0 +1,646 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cedrina/cedrina/store"
+	"github.com/cedrina/cedrina/user"
+)
+
+// base is the suite's reference time: UTC, whole microseconds.
+var base = time.Date(2026, 3, 14, 15, 9, 26, 535897000, time.UTC)
+
+// NewUser returns a storable user with the given name, its email derived
+// from the name, and fixed times. Suites and tests use it to fill a store.
+func NewUser(name string) *user.User {
+	return &user.User{
+		Username:          user.Username(name),
+		Email:             user.Email(name + "@example.com"),
+		HashedPassword:    "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
+		IsActive:          true,
+		Role:              user.RoleUser,
+		Tier:              user.TierFree,
+		CreatedAt:         base,
+		UpdatedAt:         base,
+		PasswordChangedAt: base,
+	}
+}
+
+func mustCreate(t *testing.T, s user.Store, u *user.User) *user.User {
+	t.Helper()
+	if err := s.Create(context.Background(), u); err != nil {
+		t.Fatalf("Create(%q): %v", u.Username, err)
+	}
+	return u
+}
+
+// RunUserStore checks a [user.Store].
+func RunUserStore(t *testing.T, newStores Factory) {
+	subtests(t, newStores, func(s Stores) bool { return s.Users != nil }, userCases)
+}
+
+var userCases = map[string]func(*testing.T, Stores){
+	"CreateAndGet":            testCreateAndGet,
+	"CreateFillsDefaults":     testCreateFillsDefaults,
+	"DuplicateUsername":       testDuplicateUsername,
+	"DuplicateEmail":          testDuplicateEmail,
+	"ConcurrentCreateOneName": testConcurrentCreate,
+	"NotFound":                testUserNotFound,
+	"UpdateProfile":           testUpdateProfile,
+	"SetRoleTierActive":       testSetRoleTierActive,
+	"SetPassword":             testSetPassword,
+	"ReplacePasswordHash":     testReplacePasswordHash,
+	"LoginFailureLockout":     testLoginFailureLockout,
+	"LoginFailureNoThreshold": testLoginFailureNoThreshold,
+	"ConcurrentLoginFailures": testConcurrentLoginFailures,
+	"ConcurrentLockout":       testConcurrentLockout,
+	"LoginSuccess":            testLoginSuccess,
+	"Delete":                  testDelete,
+	"ReturnsCopies":           testReturnsCopies,
+	"UntrustedText":           testUntrustedText,
+	"CanceledContext":         testCanceledContext,
+}
+
+func testCreateAndGet(t *testing.T, s Stores) {
+	ctx := context.Background()
+	login := base.Add(-time.Hour)
+	verified := base.Add(-2 * time.Hour)
+	u := NewUser("alice")
+	u.IsVerified = true
+	u.Role, u.Tier = user.RoleAdmin, user.TierPremium
+	u.LastLoginAt, u.EmailVerifiedAt = &login, &verified
+	u.ProfileData = map[string]any{"name": "Alice", "age": 30, "tags": []any{"a", "b"}}
+	u.Preferences = map[string]any{"theme": "dark"}
+	u.Metadata = map[string]any{"source": "import"}
+	mustCreate(t, s.Users, u)
+	if u.ID <= 0 {
+		t.Fatalf("Create set ID = %d, want > 0", u.ID)
+	}
+	want := *u
+	want.ProfileData = map[string]any{"name": "Alice", "age": float64(30), "tags": []any{"a", "b"}}
+	for name, get := range map[string]func() (*user.User, error){
+		"ByID":       func() (*user.User, error) { return s.Users.ByID(ctx, u.ID) },
+		"ByUsername": func() (*user.User, error) { return s.Users.ByUsername(ctx, "alice") },
+		"ByEmail":    func() (*user.User, error) { return s.Users.ByEmail(ctx, "alice@example.com") },
+	} {
+		got, err := get()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if d := diffUser(got, &want); d != "" {
+			t.Errorf("%s: %s", name, d)
+		}
+	}
+	// A second user gets another id.
+	b := mustCreate(t, s.Users, NewUser("bob"))
+	if b.ID == u.ID {
+		t.Errorf("two users share id %d", b.ID)
+	}
+}
+
+func testCreateFillsDefaults(t *testing.T, s Stores) {
+	u := NewUser("carol")
+	u.CreatedAt, u.UpdatedAt, u.PasswordChangedAt = time.Time{}, time.Time{}, time.Time{}
+	u.Preferences, u.Metadata, u.ProfileData = nil, nil, nil
+	mustCreate(t, s.Users, u)
+	got, err := s.Users.ByID(context.Background(), u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, ts := range map[string]time.Time{"created_at": got.CreatedAt, "updated_at": got.UpdatedAt, "password_changed_at": got.PasswordChangedAt} {
+		if ts.IsZero() {
+			t.Errorf("%s is zero, want the time of insertion", name)
+		}
+		if ts.Location() != time.UTC {
+			t.Errorf("%s location = %v, want UTC", name, ts.Location())
+		}
+	}
+	if got.ProfileData != nil {
+		t.Errorf("ProfileData = %v, want nil (NULL)", got.ProfileData)
+	}
+	if got.Preferences == nil || len(got.Preferences) != 0 || got.Metadata == nil || len(got.Metadata) != 0 {
+		t.Errorf("Preferences, Metadata = %v, %v, want empty documents", got.Preferences, got.Metadata)
+	}
+	if got.LastLoginAt != nil || got.LockedUntil != nil || got.EmailVerifiedAt != nil {
+		t.Errorf("nullable times set: %v %v %v", got.LastLoginAt, got.LockedUntil, got.EmailVerifiedAt)
+	}
+}
+
+func testDuplicateUsername(t *testing.T, s Stores) {
+	ctx := context.Background()
+	mustCreate(t, s.Users, NewUser("dave"))
+	dup := NewUser("dave")
+	dup.Email = "other@example.com"
+	err := s.Users.Create(ctx, dup)
+	if !errors.Is(err, user.ErrUsernameTaken) || !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("Create duplicate username: err = %v, want ErrUsernameTaken wrapping store.ErrConflict", err)
+	}
+	if _, err := s.Users.ByEmail(ctx, "other@example.com"); !errors.Is(err, user.ErrNotFound) {
+		t.Fatalf("refused row was stored: ByEmail err = %v", err)
+	}
+}
+
+func testDuplicateEmail(t *testing.T, s Stores) {
+	ctx := context.Background()
+	mustCreate(t, s.Users, NewUser("erin"))
+	dup := NewUser("erin2")
+	dup.Email = "erin@example.com"
+	err := s.Users.Create(ctx, dup)
+	if !errors.Is(err, user.ErrEmailTaken) || !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("Create duplicate email: err = %v, want ErrEmailTaken wrapping store.ErrConflict", err)
+	}
+	if _, err := s.Users.ByUsername(ctx, "erin2"); !errors.Is(err, user.ErrNotFound) {
+		t.Fatalf("refused row was stored: ByUsername err = %v", err)
+	}
+}
+
+// testConcurrentCreate: 50 goroutines create one username (each with its
+// own email), then 50 create one email (each with its own username):
+// exactly one success each time.
+func testConcurrentCreate(t *testing.T, s Stores) {
+	const n = 50
+	for _, tc := range []struct {
+		name    string
+		mk      func(i int) *user.User
+		wantErr error
+	}{
+		{"username", func(i int) *user.User {
+			u := NewUser("frank")
+			u.Email = user.Email(fmt.Sprintf("frank%d@example.com", i))
+			return u
+		}, user.ErrUsernameTaken},
+		{"email", func(i int) *user.User {
+			u := NewUser(fmt.Sprintf("gina%d", i))
+			u.Email = "gina@example.com"
+			return u
+		}, user.ErrEmailTaken},
+	} {
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		start := make(chan struct{})
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				errs[i] = s.Users.Create(context.Background(), tc.mk(i))
+			}()
+		}
+		close(start)
+		wg.Wait()
+		ok, taken := 0, 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case errors.Is(err, tc.wantErr):
+				taken++
+			default:
+				t.Errorf("%s: unexpected error: %v", tc.name, err)
+			}
+		}
+		if ok != 1 || taken != n-1 {
+			t.Errorf("%s: %d successes and %d %v, want 1 and %d", tc.name, ok, taken, tc.wantErr, n-1)
+		}
+	}
+}
+
+func testUserNotFound(t *testing.T, s Stores) {
+	ctx := context.Background()
+	const id = 987654
+	calls := map[string]func() error{
+		"ByID":       func() error { _, err := s.Users.ByID(ctx, id); return err },
+		"ByUsername": func() error { _, err := s.Users.ByUsername(ctx, "nobody"); return err },
+		"ByEmail":    func() error { _, err := s.Users.ByEmail(ctx, "nobody@example.com"); return err },
+		"UpdateProfile": func() error {
+			_, err := s.Users.UpdateProfile(ctx, id, user.ProfileUpdate{Metadata: map[string]any{}}, base)
+			return err
+		},
+		"SetRole":             func() error { _, err := s.Users.SetRole(ctx, id, user.RoleAdmin, base); return err },
+		"SetTier":             func() error { _, err := s.Users.SetTier(ctx, id, user.TierPremium, base); return err },
+		"SetActive":           func() error { _, err := s.Users.SetActive(ctx, id, false, base); return err },
+		"SetPassword":         func() error { return s.Users.SetPassword(ctx, id, "h", base) },
+		"ReplacePasswordHash": func() error { _, err := s.Users.ReplacePasswordHash(ctx, id, "a", "b"); return err },
+		"RecordLoginFailure": func() error {
+			_, err := s.Users.RecordLoginFailure(ctx, id, base, user.LockoutPolicy{Threshold: 5, Duration: time.Minute})
+			return err
+		},
+		"RecordLoginSuccess": func() error { return s.Users.RecordLoginSuccess(ctx, id, base) },
+		"Delete":             func() error { return s.Users.Delete(ctx, id) },
+	}
+	for name, call := range calls {
+		if err := call(); !errors.Is(err, user.ErrNotFound) || !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s on a missing user: err = %v, want user.ErrNotFound", name, err)
+		}
+	}
+}
+
+func testUpdateProfile(t *testing.T, s Stores) {
+	ctx := context.Background()
+	u := NewUser("hank")
+	u.ProfileData = map[string]any{"bio": "old"}
+	u.Preferences = map[string]any{"lang": "en"}
+	u.Metadata = map[string]any{"k": "v"}
+	mustCreate(t, s.Users, u)
+	at := base.Add(time.Minute)
+	got, err := s.Users.UpdateProfile(ctx, u.ID, user.ProfileUpdate{Preferences: map[string]any{"lang": "fr", "n": 2}}, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := *u
+	want.Preferences = map[string]any{"lang": "fr", "n": float64(2)}
+	want.UpdatedAt = at
+	if d := diffUser(got, &want); d != "" {
+		t.Fatalf("after updating preferences: %s", d)
+	}
+	// Empty documents replace; nil ones are left alone.
+	at2 := at.Add(time.Minute)
+	got, err = s.Users.UpdateProfile(ctx, u.ID, user.ProfileUpdate{ProfileData: map[string]any{}, Metadata: map[string]any{}}, at2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.ProfileData, want.Metadata, want.UpdatedAt = map[string]any{}, map[string]any{}, at2
+	if d := diffUser(got, &want); d != "" {
+		t.Fatalf("after emptying documents: %s", d)
+	}
+	stored, err := s.Users.ByID(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := diffUser(stored, &want); d != "" {
+		t.Fatalf("stored row: %s", d)
+	}
+}
+
+func testSetRoleTierActive(t *testing.T, s Stores) {
+	ctx := context.Background()
+	u := mustCreate(t, s.Users, NewUser("ivy"))
+	at := base.Add(time.Hour)
+	got, err := s.Users.SetRole(ctx, u.ID, user.RoleAdmin, at)
+	if err != nil || got.Role != user.RoleAdmin || !got.UpdatedAt.Equal(at) {
+		t.Fatalf("SetRole = %+v, %v", got, err)
+	}
+	got, err = s.Users.SetTier(ctx, u.ID, user.TierEnterprise, at.Add(time.Second))
+	if err != nil || got.Tier != user.TierEnterprise || got.Role != user.RoleAdmin {
+		t.Fatalf("SetTier = %+v, %v", got, err)
+	}
+	got, err = s.Users.SetActive(ctx, u.ID, false, at.Add(2*time.Second))
+	if err != nil || got.IsActive || !got.UpdatedAt.Equal(at.Add(2*time.Second)) {
+		t.Fatalf("SetActive(false) = %+v, %v", got, err)
+	}
+	stored, err := s.Users.ByID(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.Role != user.RoleAdmin || stored.Tier != user.TierEnterprise || stored.IsActive {
+		t.Fatalf("stored role, tier, active = %s, %s, %v", stored.Role, stored.Tier, stored.IsActive)
+	}
+	if got, err = s.Users.SetActive(ctx, u.ID, true, at); err != nil || !got.IsActive {
+		t.Fatalf("SetActive(true) = %+v, %v", got, err)
+	}
+}
+
+func testSetPassword(t *testing.T, s Stores) {
+	ctx := context.Background()
+	u := mustCreate(t, s.Users, NewUser("jack"))
+	for range 3 {
+		if _, err := s.Users.RecordLoginFailure(ctx, u.ID, base, user.LockoutPolicy{Threshold: 3, Duration: time.Hour}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := base.Add(time.Minute)
+	if err := s.Users.SetPassword(ctx, u.ID, "new-hash", at); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Users.ByID(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.HashedPassword != "new-hash" || !got.PasswordChangedAt.Equal(at) || !got.UpdatedAt.Equal(at) {
+		t.Errorf("after SetPassword: hash %q, password_changed_at %v, updated_at %v", got.HashedPassword, got.PasswordChangedAt, got.UpdatedAt)
+	}
+	if got.FailedLoginAttempts != 0 || got.LockedUntil != nil {
+		t.Errorf("SetPassword left the lockout: attempts %d, locked until %v", got.FailedLoginAttempts, got.LockedUntil)
+	}
+}
+
+func testReplacePasswordHash(t *testing.T, s Stores) {
+	ctx := context.Background()
+	u := mustCreate(t, s.Users, NewUser("kate"))
+	old := u.HashedPassword
+	ok, err := s.Users.ReplacePasswordHash(ctx, u.ID, "not-the-hash", "x")
+	if err != nil || ok {
+		t.Fatalf("ReplacePasswordHash with a stale hash = %v, %v; want false, nil", ok, err)
+	}
+	ok, err = s.Users.ReplacePasswordHash(ctx, u.ID, old, "rehashed")
+	if err != nil || !ok {
+		t.Fatalf("ReplacePasswordHash = %v, %v; want true, nil", ok, err)
+	}
+	got, err := s.Users.ByID(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.HashedPassword != "rehashed" || !got.PasswordChangedAt.Equal(u.PasswordChangedAt) {
+		t.Fatalf("after rehash: hash %q, password_changed_at %v (want unchanged %v)", got.HashedPassword, got.PasswordChangedAt, u.PasswordChangedAt)
+	}
+	// Concurrent rehashes of one hash: exactly one wins.
+	const n = 20
+	var wg sync.WaitGroup
+	wins := make([]bool, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, err := s.Users.ReplacePasswordHash(ctx, u.ID, "rehashed", fmt.Sprintf("h%d", i))
+			if err != nil {
+				t.Error(err)
+			}
+			wins[i] = ok
+		}()
+	}
+	wg.Wait()
+	won := 0
+	for _, w := range wins {
+		if w {
+			won++
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d concurrent compare-and-swaps succeeded, want 1", won)
+	}
+}
+
+func testLoginFailureLockout(t *testing.T, s Stores) {
+	ctx := context.Background()
+	u := mustCreate(t, s.Users, NewUser("liam"))
+	p := user.LockoutPolicy{Threshold: 3, Duration: 15 * time.Minute}
+	steps := []struct {
+		at       time.Time
+		attempts int
+		until    *time.Time // nil: not locked
+	}{
+		{base, 1, nil},
+		{base.Add(time.Second), 2, nil},
+		{base.Add(2 * time.Second), 3, ptr(base.Add(2*time.Second + 15*time.Minute))},
+		// Failures during the lock count but never extend it.
+		{base.Add(3 * time.Second), 4, ptr(base.Add(2*time.Second + 15*time.Minute))},
+		// Exactly at the end of the lock it has expired: counting starts anew.
+		{base.Add(2*time.Second + 15*time.Minute), 1, nil},
+		{base.Add(16 * time.Minute), 2, nil},
+	}
+	for i, st := range steps {
+		f, err := s.Users.RecordLoginFailure(ctx, u.ID, st.at, p)
+		if err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		if f.Attempts != st.attempts || !timePtrEqual(f.LockedUntil, st.until) {
+			t.Fatalf("step %d: got attempts %d, locked until %v; want %d, %v", i, f.Attempts, fmtTime(f.LockedUntil), st.attempts, fmtTime(st.until))
+		}
+		got, err := s.Users.ByID(ctx, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.FailedLoginAttempts != st.attempts || !timePtrEqual(got.LockedUntil, st.until) {
+			t.Fatalf("step %d: stored attempts %d, locked until %v; want %d, %v", i, got.FailedLoginAttempts, fmtTime(got.LockedUntil), st.attempts, fmtTime(st.until))
+		}
+	}
+}
+
+func testLoginFailureNoThreshold(t *testing.T, s Stores) {
+	u := mustCreate(t, s.Users, NewUser("mia"))
+	for i := 1; i <= 10; i++ {
+		f, err := s.Users.RecordLoginFailure(context.Background(), u.ID, base, user.LockoutPolicy{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Attempts != i || f.LockedUntil != nil {
+			t.Fatalf("failure %d: attempts %d, locked until %v; want %d, never locked", i, f.Attempts, fmtTime(f.LockedUntil), i)
+		}
+	}
+}
+
+// failInParallel records n failures at once and returns the stored user.
+func failInParallel(t *testing.T, s Stores, id int64, n int, p user.LockoutPolicy) *user.User {
+	t.Helper()
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			if _, err := s.Users.RecordLoginFailure(context.Background(), id, base, p); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	got, err := s.Users.ByID(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func testConcurrentLoginFailures(t *testing.T, s Stores) {
+	u := mustCreate(t, s.Users, NewUser("noah"))
+	got := failInParallel(t, s, u.ID, 100, user.LockoutPolicy{Threshold: 1000, Duration: time.Minute})
+	if got.FailedLoginAttempts != 100 || got.LockedUntil != nil {
+		t.Fatalf("after 100 parallel failures: attempts %d, locked until %v; want exactly 100, unlocked", got.FailedLoginAttempts, fmtTime(got.LockedUntil))
+	}
+}
+
+func testConcurrentLockout(t *testing.T, s Stores) {
+	u := mustCreate(t, s.Users, NewUser("olga"))
+	got := failInParallel(t, s, u.ID, 20, user.LockoutPolicy{Threshold: 5, Duration: 15 * time.Minute})
+	want := base.Add(15 * time.Minute)
+	if got.FailedLoginAttempts != 20 || !timePtrEqual(got.LockedUntil, &want) {
+		t.Fatalf("after 20 parallel failures: attempts %d, locked until %v; want 20, %v", got.FailedLoginAttempts, fmtTime(got.LockedUntil), want)
+	}
+}
+
+func testLoginSuccess(t *testing.T, s Stores) {
+	ctx := context.Background()
+	u := mustCreate(t, s.Users, NewUser("pete"))
+	for range 4 {
+		if _, err := s.Users.RecordLoginFailure(ctx, u.ID, base, user.LockoutPolicy{Threshold: 3, Duration: time.Hour}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := base.Add(2 * time.Hour)
+	if err := s.Users.RecordLoginSuccess(ctx, u.ID, at); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Users.ByID(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.FailedLoginAttempts != 0 || got.LockedUntil != nil || !timePtrEqual(got.LastLoginAt, &at) {
+		t.Fatalf("after success: attempts %d, locked until %v, last login %v", got.FailedLoginAttempts, fmtTime(got.LockedUntil), fmtTime(got.LastLoginAt))
+	}
+	if !got.UpdatedAt.Equal(u.UpdatedAt) {
+		t.Errorf("RecordLoginSuccess changed updated_at to %v", got.UpdatedAt)
+	}
+}
+
+func testDelete(t *testing.T, s Stores) {
+	ctx := context.Background()
+	u := mustCreate(t, s.Users, NewUser("quinn"))
+	other := mustCreate(t, s.Users, NewUser("rose"))
+	if err := s.Users.Delete(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Users.ByID(ctx, u.ID); !errors.Is(err, user.ErrNotFound) {
+		t.Fatalf("ByID after Delete: err = %v", err)
+	}
+	if err := s.Users.Delete(ctx, u.ID); !errors.Is(err, user.ErrNotFound) {
+		t.Fatalf("second Delete: err = %v, want ErrNotFound", err)
+	}
+	if _, err := s.Users.ByID(ctx, other.ID); err != nil {
+		t.Fatalf("Delete removed another user: %v", err)
+	}
+	// The name and address are free again.
+	again := mustCreate(t, s.Users, NewUser("quinn"))
+	if again.ID == u.ID {
+		t.Errorf("re-created user reuses id %d", u.ID)
+	}
+}
+
+func testReturnsCopies(t *testing.T, s Stores) {
+	ctx := context.Background()
+	u := NewUser("sam")
+	u.Preferences = map[string]any{"theme": "dark", "nested": map[string]any{"a": "b"}}
+	mustCreate(t, s.Users, u)
+	u.Preferences["theme"] = "changed after Create"
+	got, err := s.Users.ByID(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.Preferences["theme"] = "changed after ByID"
+	got.Preferences["nested"].(map[string]any)["a"] = "changed"
+	again, err := s.Users.ByID(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Preferences["theme"] != "dark" || again.Preferences["nested"].(map[string]any)["a"] != "b" {
+		t.Fatalf("the store shares memory with its callers: %v", again.Preferences)
+	}
+}
+
+// testUntrustedText stores values with SQL metacharacters, quotes, NUL-free
+// control-adjacent and non-ASCII text unchanged: the store validates
+// nothing and parameterizes everything.
+func testUntrustedText(t *testing.T, s Stores) {
+	ctx := context.Background()
+	for i, name := range []string{
+		`o'brien"; DROP TABLE users;--`,
+		`%_\`,
+		"ünïcödé-名前",
+		"a$1b$2",
+	} {
+		u := NewUser(name)
+		u.Email = user.Email(fmt.Sprintf("u%d+'or'1'='1@example.com", i))
+		u.Metadata = map[string]any{"q": `'); DELETE FROM users; --`}
+		mustCreate(t, s.Users, u)
+		got, err := s.Users.ByUsername(ctx, user.Username(name))
+		if err != nil {
+			t.Fatalf("ByUsername(%q): %v", name, err)
+		}
+		if got.ID != u.ID || string(got.Email) != string(u.Email) || got.Metadata["q"] != u.Metadata["q"] {
+			t.Fatalf("round trip of %q changed it: %+v", name, got)
+		}
+	}
+	if _, err := s.Users.ByUsername(ctx, "%"); !errors.Is(err, user.ErrNotFound) {
+		t.Fatalf("ByUsername(%q) matched as a pattern: err = %v", "%", err)
+	}
+}
+
+func testCanceledContext(t *testing.T, s Stores) {
+	u := mustCreate(t, s.Users, NewUser("tina"))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.Users.ByID(ctx, u.ID); !errors.Is(err, context.Canceled) {
+		t.Errorf("ByID with a canceled context: err = %v, want context.Canceled", err)
+	}
+	if err := s.Users.Create(ctx, NewUser("uma")); !errors.Is(err, context.Canceled) {
+		t.Errorf("Create with a canceled context: err = %v, want context.Canceled", err)
+	}
+	if _, err := s.Users.ByUsername(context.Background(), "uma"); !errors.Is(err, user.ErrNotFound) {
+		t.Errorf("Create with a canceled context stored the user: err = %v", err)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func timePtrEqual(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.Equal(*b)
+}
+
+func fmtTime(t *time.Time) string {
+	if t == nil {
+		return "<nil>"
+	}
+	return t.Format(time.RFC3339Nano)
+}
+
+// diffUser describes how got differs from want, or returns "".
+func diffUser(got, want *user.User) string {
+	var d []string
+	eq := func(name string, g, w any) {
+		if !reflect.DeepEqual(g, w) {
+			d = append(d, fmt.Sprintf("%s = %v, want %v", name, g, w))
+		}
+	}
+	teq := func(name string, g, w time.Time) {
+		if !g.Equal(w) {
+			d = append(d, fmt.Sprintf("%s = %v, want %v", name, g, w))
+		}
+		if g.Location() != time.UTC {
+			d = append(d, fmt.Sprintf("%s location = %v, want UTC", name, g.Location()))
+		}
+	}
+	tpeq := func(name string, g, w *time.Time) {
+		if !timePtrEqual(g, w) {
+			d = append(d, fmt.Sprintf("%s = %s, want %s", name, fmtTime(g), fmtTime(w)))
+		}
+	}
+	eq("ID", got.ID, want.ID)
+	eq("Username", got.Username, want.Username)
+	eq("Email", got.Email, want.Email)
+	eq("HashedPassword", got.HashedPassword, want.HashedPassword)
+	eq("IsActive", got.IsActive, want.IsActive)
+	eq("IsVerified", got.IsVerified, want.IsVerified)
+	eq("Role", got.Role, want.Role)
+	eq("Tier", got.Tier, want.Tier)
+	teq("CreatedAt", got.CreatedAt, want.CreatedAt)
+	teq("UpdatedAt", got.UpdatedAt, want.UpdatedAt)
+	tpeq("LastLoginAt", got.LastLoginAt, want.LastLoginAt)
+	eq("FailedLoginAttempts", got.FailedLoginAttempts, want.FailedLoginAttempts)
+	tpeq("LockedUntil", got.LockedUntil, want.LockedUntil)
+	teq("PasswordChangedAt", got.PasswordChangedAt, want.PasswordChangedAt)
+	tpeq("EmailVerifiedAt", got.EmailVerifiedAt, want.EmailVerifiedAt)
+	eq("ProfileData", got.ProfileData, want.ProfileData)
+	prefs, meta := want.Preferences, want.Metadata
+	if prefs == nil {
+		prefs = map[string]any{}
+	}
+	if meta == nil {
+		meta = map[string]any{}
+	}
+	eq("Preferences", got.Preferences, prefs)
+	eq("Metadata", got.Metadata, meta)
+	if len(d) == 0 {
+		return ""
+	}
+	return fmt.Sprint(d)
+}
