@@ -1,0 +1,52 @@
+// Package postgres implements every Store interface of the SDK on
+// PostgreSQL, with sqlx over lib/pq, on the schema that package schema
+// migrates.
+//
+//	db, err := postgres.Open(ctx, os.Getenv("DATABASE_URL"), postgres.Config{})
+//	if err != nil { ... }
+//	defer db.Close()
+//	if err := schema.Migrate(ctx, db.SQLX().DB); err != nil { ... }
+//	users, err := user.NewService(db.Users(), user.Config{})
+//
+// # Pool
+//
+// [Open] creates the pool with the design document's settings as
+// defaults: 20 idle connections, at most 50 open (20 plus 30 under load),
+// connections recycled after an hour, and at most 30 seconds of waiting for
+// a free connection before [ErrPoolTimeout]. A host that already has a pool
+// passes it to [New] (*sqlx.DB) or [NewFromSQL] (*sql.DB); its settings
+// are left alone and Close leaves it open.
+//
+// # Transactions
+//
+// [DB.InTx] begins a transaction and passes fn a context carrying it.
+// Every store method of the same DB picks the transaction from its context
+// or a pooled connection when there is none, so services need no
+// transaction parameter. A nested InTx joins the outer transaction (the
+// outermost call commits or rolls back). [TxFromContext] gives hosts the
+// *sqlx.Tx so that their own tables change in the same transaction.
+//
+// # Atomic changes
+//
+// Every state change that could race is one statement whose new values
+// are computed by the server from the row itself: the lockout counter
+// (failed_login_attempts = failed_login_attempts + 1 and the lock decided
+// in the same UPDATE), the compare-and-swap of a rehashed password. Unique
+// constraints, not a read before the write, decide duplicate usernames and
+// emails. Every query is parameterized.
+//
+// # Errors
+//
+// Driver errors are translated in one place: no rows becomes the domain's
+// ErrNotFound, a unique violation the domain sentinel of its constraint
+// (users_username_key is user.ErrUsernameTaken), both wrapping the
+// sentinels of package store. Other server errors keep their message and
+// SQLSTATE but not lib/pq's type, nor the DETAIL line, which can quote row
+// values.
+//
+// # Rows from other systems
+//
+// Columns that the schema leaves nullable are read as nullable: a NULL
+// is_active reads as inactive (fail closed), a NULL counter as 0, a NULL
+// role or tier as "".
+package postgres
