@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"regexp"
+	"strings"
 
 	"github.com/lib/pq"
 
@@ -64,6 +66,35 @@ func sanitize(err error) error {
 	var pe *pq.Error
 	if errors.As(err, &pe) {
 		return fmt.Errorf("postgres: %s (SQLSTATE %s)", pe.Message, pe.Code)
+	}
+	return err
+}
+
+// passwordInDSN finds the password of a postgres:// URL or key=value
+// connection string, even a malformed one.
+var passwordInDSN = regexp.MustCompile(`://[^:/@]*:([^@]*)@|password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)`)
+
+// errMalformedDSN replaces an error that quotes the connection string.
+var errMalformedDSN = errors.New("malformed connection string (not shown: it may hold a password)")
+
+// redact keeps the connection string's password out of an error. Errors
+// from parsing quote the connection string, or part of it, in their
+// message, so an error that contains the password, or the URL scheme, is
+// replaced whole.
+func redact(err error, dsn string) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "://") || strings.Contains(msg, dsn) {
+		return errMalformedDSN
+	}
+	for _, m := range passwordInDSN.FindAllStringSubmatch(dsn, -1) {
+		for _, pw := range m[1:] {
+			if pw = strings.Trim(pw, "'"); pw != "" && strings.Contains(msg, pw) {
+				return errMalformedDSN
+			}
+		}
 	}
 	return err
 }

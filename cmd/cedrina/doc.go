@@ -1,0 +1,49 @@
+// Command cedrina is the operator tool for a Cedrina deployment: it
+// manages the PostgreSQL schema from outside the application.
+//
+// Usage:
+//
+//	cedrina <command> [arguments]
+//	cedrina help [command]
+//
+// # migrate
+//
+//	cedrina migrate [--database-url URL] up|down|reset|status
+//
+//	up      apply every pending migration
+//	down    roll back the most recent migration
+//	reset   roll back every migration: drops all Cedrina tables and their data
+//	status  list the migrations: version, applied or pending, when, file
+//
+// The connection comes from --database-url or, when the flag is not given,
+// from the DATABASE_URL environment variable; the flag may appear before
+// or after the action. Both postgres:// URLs and key=value connection
+// strings work, and lib/pq's PG* environment variables fill in what the
+// URL leaves out. The migrations apply to the first schema of the
+// connection's search_path ("public" by default; add
+// ?search_path=name to the URL to pick another).
+//
+//	DATABASE_URL=postgres://app@db:5432/app?sslmode=require cedrina migrate up
+//	go run ./cmd/cedrina migrate status --database-url postgres://root@127.0.0.1:5432/test?sslmode=disable
+//
+// Before any change the server is pinged with a 10 second timeout, so a
+// wrong host or a closed port fails fast. up takes the same advisory lock
+// as schema.Migrate in the applications, so running it while instances
+// start is safe. Errors print as one line, "cedrina: <command>: <reason>",
+// and never contain the URL's password.
+//
+// Exit status: 0 on success and for -h/help; 1 when the command ran and
+// failed (malformed URL, unreachable server, failed migration, down with
+// nothing applied); 2 for a bad command line (unknown command or action,
+// bad flag) or a missing database URL.
+//
+// # Adding a command
+//
+// Each command is an entry in the commands table of main.go with a
+// function func(ctx, *env, args) int that parses its own flags with the
+// standard flag package (parseArgs lets flags follow the positional
+// arguments, as migrate's do). Commands that need the database register
+// --database-url with databaseURLFlag and open it with connect; they read
+// the environment only through env.getenv, so tests drive them through
+// run without touching the process.
+package main

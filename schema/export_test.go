@@ -1,0 +1,4 @@
+package schema
+
+// LockID exposes the advisory lock key derivation to the external tests.
+var LockID = lockID
