@@ -1,6 +1,9 @@
 package user
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // Role is the coarse authorization role stored on the account (users.role,
 // VARCHAR(20), default USER). Fine-grained permissions belong to the rbac
@@ -29,8 +32,8 @@ const (
 
 // ErrInvalidRole and ErrInvalidTier report a malformed role or tier.
 var (
-	ErrInvalidRole = fmt.Errorf("user: invalid role")
-	ErrInvalidTier = fmt.Errorf("user: invalid tier")
+	ErrInvalidRole = errors.New("user: invalid role")
+	ErrInvalidTier = errors.New("user: invalid tier")
 )
 
 // Validate reports whether r is a well-formed role.

@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/cedrina/cedrina/schema"
+	"github.com/cedrina/cedrina/store/memory"
+	"github.com/cedrina/cedrina/store/postgres"
+	"github.com/cedrina/cedrina/user"
+)
+
+// Server limits. Hashing a password takes tens of milliseconds and may
+// wait for a free hashing slot under load, which the write and handler
+// timeouts leave room for.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 10 * time.Second
+	writeTimeout      = 15 * time.Second
+	idleTimeout       = 2 * time.Minute
+	maxHeaderBytes    = 32 << 10
+	// handlerTimeout ends a request's context, so a request queued behind
+	// a flood of logins gives up (503) instead of piling up.
+	handlerTimeout = 10 * time.Second
+	// shutdownTimeout is how long in-flight requests get to finish after
+	// SIGINT or SIGTERM.
+	shutdownTimeout = 15 * time.Second
+	// startupTimeout bounds connecting to PostgreSQL and migrating.
+	startupTimeout = 5 * time.Minute
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// After the first signal, restore the default behaviour so that a
+		// second Ctrl-C kills a shutdown that hangs.
+		<-ctx.Done()
+		stop()
+	}()
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stderr, nil)
+	stop()
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, errUsage):
+		os.Exit(2)
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "httpserver:", err)
+		os.Exit(1)
+	}
+}
+
+// errUsage reports bad command-line arguments; the flag set has already
+// printed the problem and the usage.
+var errUsage = errors.New("usage error")
+
+// options are the settings taken from the command line and environment.
+type options struct {
+	addr        string
+	databaseURL string // empty: in-memory store
+}
+
+// parseOptions reads the flags in args, with DATABASE_URL from getenv as
+// the default database URL. The default is applied after parsing, so that
+// -h never prints the URL (and the password it may hold).
+func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("httpserver", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "`address` to listen on (host:port)")
+	fs.StringVar(&o.databaseURL, "database-url", "",
+		"PostgreSQL `url` (default $DATABASE_URL; when both are empty, an in-memory store).\n"+
+			"Prefer the environment variable: command lines are visible to other local users.")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return o, err
+		}
+		return o, errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return o, errUsage
+	}
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == "database-url" })
+	if !set {
+		o.databaseURL = getenv("DATABASE_URL")
+	}
+	return o, nil
+}
+
+// run is the whole program: it parses args, opens the store (migrating a
+// PostgreSQL database), listens on the address, calls ready with the
+// address it listens on (useful with port 0), and serves until ctx is
+// done; then it shuts down gracefully, letting in-flight requests finish.
+// Logs go to stderr as JSON lines. ready may be nil.
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, ready func(addr string)) error {
+	o, err := parseOptions(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	return serve(ctx, log, o, ready)
+}
+
+// serve opens the stores named by o, builds the app on them with the
+// SDK's default settings and serves it; see [run].
+func serve(ctx context.Context, log *slog.Logger, o options, ready func(addr string)) error {
+	st, closeStores, err := openStores(ctx, log, o.databaseURL)
+	if err != nil {
+		return err
+	}
+	defer closeStores()
+
+	a, err := newApp(log, st, appConfig{users: user.Config{Logger: log}})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           a.routes(),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// BaseContext stays context.Background: request contexts must not
+		// end when ctx does, or shutdown would cut in-flight requests.
+	}
+	log.Info("listening", "addr", ln.Addr().String())
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+
+	log.Info("shutting down", "timeout", shutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// openStores returns the in-memory stores when databaseURL is empty, or
+// else the PostgreSQL stores, after applying the schema migrations. The
+// library never migrates by itself; an application does it explicitly,
+// here at start-up (schema.Migrate takes an advisory lock, so several
+// instances starting at once migrate exactly once). The returned func
+// closes the database.
+func openStores(ctx context.Context, log *slog.Logger, databaseURL string) (stores, func(), error) {
+	if databaseURL == "" {
+		log.Info("using the in-memory store: data is lost on exit")
+		db := memory.New()
+		return stores{users: db.Users()}, func() {}, nil
+	}
+	if err := checkDatabaseURL(databaseURL); err != nil {
+		return stores{}, nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, startupTimeout)
+	defer cancel()
+	db, err := postgres.Open(ctx, databaseURL, postgres.Config{})
+	if err != nil {
+		return stores{}, nil, err
+	}
+	if err := schema.Migrate(ctx, db.SQLX().DB); err != nil {
+		db.Close()
+		return stores{}, nil, err
+	}
+	log.Info("using PostgreSQL", "schema_version", schema.Latest())
+	return stores{users: db.Users(), ping: db.Ping}, func() { db.Close() }, nil
+}
+
+// checkDatabaseURL refuses a URL that lib/pq would reject with an error
+// quoting it, password and all: one that does not parse (net/url's errors
+// include the whole URL), or whose scheme is not exactly postgres or
+// postgresql (lib/pq then parses it as a key=value string and quotes it).
+// Its own errors do not quote the URL.
+func checkDatabaseURL(s string) error {
+	scheme, _, isURL := strings.Cut(s, "://")
+	if !isURL {
+		return nil // a key=value connection string
+	}
+	// Compared exactly: url.Parse would accept "POSTGRES", lib/pq does not.
+	if scheme != "postgres" && scheme != "postgresql" {
+		return errors.New("database URL must start with postgres:// or postgresql://")
+	}
+	if _, err := url.Parse(s); err != nil {
+		return errors.New("database URL does not parse (not shown: it may contain a password)")
+	}
+	return nil
+}

@@ -1,0 +1,635 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/cedrina/cedrina/internal/pgtest"
+	"github.com/cedrina/cedrina/store/memory"
+	"github.com/cedrina/cedrina/user"
+)
+
+// logBuffer collects log output from concurrent writers and signals when
+// a line containing a given string appears.
+type logBuffer struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	waiters map[string]chan struct{}
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.Write(p)
+	for s, ch := range b.waiters {
+		if bytes.Contains(b.buf.Bytes(), []byte(s)) {
+			close(ch)
+			delete(b.waiters, s)
+		}
+	}
+	return len(p), nil
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// seen returns a channel closed once the output contains s.
+func (b *logBuffer) seen(s string) <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	ch := make(chan struct{})
+	if bytes.Contains(b.buf.Bytes(), []byte(s)) {
+		close(ch)
+		return ch
+	}
+	if b.waiters == nil {
+		b.waiters = make(map[string]chan struct{})
+	}
+	b.waiters[s] = ch
+	return ch
+}
+
+// noSecrets fails the test if the log output contains any of secrets.
+func (b *logBuffer) noSecrets(t *testing.T, secrets ...string) {
+	t.Helper()
+	out := b.String()
+	for _, s := range secrets {
+		if strings.Contains(out, s) {
+			t.Errorf("log output contains the secret %q:\n%s", s, out)
+		}
+	}
+}
+
+// cheapHasher makes tests fast; production uses the defaults.
+func cheapHasher(t *testing.T) user.Hasher {
+	t.Helper()
+	h, err := user.NewHasher(user.HashConfig{Argon2id: user.Argon2idParams{Memory: 64, Time: 1, Threads: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// newTestApp returns an app on a fresh memory store with a cheap hasher,
+// and its log output.
+func newTestApp(t *testing.T) (*app, *logBuffer) {
+	t.Helper()
+	return newTestAppWith(t, stores{users: memory.New().Users()})
+}
+
+func newTestAppWith(t *testing.T, st stores) (*app, *logBuffer) {
+	t.Helper()
+	logs := &logBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, nil))
+	a, err := newApp(log, st, appConfig{users: user.Config{Hasher: cheapHasher(t), Logger: log}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, logs
+}
+
+// do sends a request with a JSON body to h.
+func do(t *testing.T, h http.Handler, method, path, body string) *httptest.ResponseRecorder {
+	t.Helper()
+	return doType(t, h, method, path, "application/json", body)
+}
+
+func doType(t *testing.T, h http.Handler, method, path, contentType, body string) *httptest.ResponseRecorder {
+	t.Helper()
+	r := httptest.NewRequest(method, path, strings.NewReader(body))
+	if contentType != "" {
+		r.Header.Set("Content-Type", contentType)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+func jsonBody(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func registerBody(t *testing.T, username, email, password string) string {
+	return jsonBody(t, map[string]string{"username": username, "email": email, "password": password})
+}
+
+func loginBody(t *testing.T, login, password string) string {
+	return jsonBody(t, map[string]string{"login": login, "password": password})
+}
+
+// wantProblem checks that w is a problem+json response with the status,
+// and returns it decoded.
+func wantProblem(t *testing.T, w *httptest.ResponseRecorder, status int) problem {
+	t.Helper()
+	if w.Code != status {
+		t.Fatalf("status %d, want %d; body %s", w.Code, status, w.Body)
+	}
+	if ct := w.Header().Get("Content-Type"); ct != "application/problem+json" {
+		t.Errorf("Content-Type %q, want application/problem+json", ct)
+	}
+	var p problem
+	if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil {
+		t.Fatalf("body is not JSON: %v: %s", err, w.Body)
+	}
+	if p.Status != status || p.Type == "" || p.Title == "" || p.Detail == "" {
+		t.Errorf("incomplete problem: %+v", p)
+	}
+	return p
+}
+
+// wantUser checks that w is a JSON user response with the status and
+// without the password hash, and returns it decoded.
+func wantUser(t *testing.T, w *httptest.ResponseRecorder, status int) account {
+	t.Helper()
+	if w.Code != status {
+		t.Fatalf("status %d, want %d; body %s", w.Code, status, w.Body)
+	}
+	if ct := w.Header().Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type %q, want application/json", ct)
+	}
+	for _, private := range []string{"argon2", "hashed_password", "metadata", "failed_login_attempts", "locked_until", "preferences"} {
+		if strings.Contains(w.Body.String(), private) {
+			t.Errorf("response shows %s: %s", private, w.Body)
+		}
+	}
+	var u account
+	dec := json.NewDecoder(bytes.NewReader(w.Body.Bytes()))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&u); err != nil {
+		t.Fatalf("body is not a user: %v: %s", err, w.Body)
+	}
+	return u
+}
+
+func TestHealthz(t *testing.T) {
+	a, _ := newTestApp(t)
+	w := do(t, a.routes(), "GET", "/healthz", "")
+	if w.Code != http.StatusOK || w.Body.String() != `{"status":"ok"}`+"\n" {
+		t.Fatalf("got %d %q", w.Code, w.Body)
+	}
+	for k, v := range map[string]string{
+		"Content-Type":           "application/json",
+		"Cache-Control":          "no-store",
+		"X-Content-Type-Options": "nosniff",
+	} {
+		if got := w.Header().Get(k); got != v {
+			t.Errorf("%s: %q, want %q", k, got, v)
+		}
+	}
+}
+
+func TestHealthzDatabaseDown(t *testing.T) {
+	ping := func(context.Context) error { return errors.New("dial tcp 10.0.0.1:5432: connection refused") }
+	a, logs := newTestAppWith(t, stores{users: memory.New().Users(), ping: ping})
+	w := do(t, a.routes(), "GET", "/healthz", "")
+	wantProblem(t, w, http.StatusServiceUnavailable)
+	if strings.Contains(w.Body.String(), "10.0.0.1") {
+		t.Errorf("503 body reveals the error: %s", w.Body)
+	}
+	if !strings.Contains(logs.String(), "connection refused") {
+		t.Errorf("ping error not logged:\n%s", logs)
+	}
+}
+
+func TestRegister(t *testing.T) {
+	a, logs := newTestApp(t)
+	h := a.routes()
+	const password = "violet-kettle-orbit-42"
+
+	w := do(t, h, "POST", "/register", registerBody(t, "Alice", "Alice@Example.com", password))
+	u := wantUser(t, w, http.StatusCreated)
+	if u.ID == 0 || u.Username != "alice" || u.Email != "alice@example.com" || u.EmailVerified || u.Role != user.RoleUser {
+		t.Errorf("registered %+v", u)
+	}
+	if got := w.Header().Get("Cache-Control"); got != "no-store" {
+		t.Errorf("Cache-Control %q", got)
+	}
+	if strings.Contains(w.Body.String(), password) {
+		t.Errorf("response contains the password: %s", w.Body)
+	}
+
+	// The same name in another form, and the same address in another case.
+	w = do(t, h, "POST", "/register", registerBody(t, "ALICE", "other@example.com", password))
+	if p := wantProblem(t, w, http.StatusConflict); p.Field != "username" || p.Type != typeTaken {
+		t.Errorf("duplicate username: %+v", p)
+	}
+	w = do(t, h, "POST", "/register", registerBody(t, "alice2", "ALICE@example.com", password))
+	if p := wantProblem(t, w, http.StatusConflict); p.Field != "email" || p.Type != typeTaken {
+		t.Errorf("duplicate email: %+v", p)
+	}
+	logs.noSecrets(t, password)
+}
+
+func TestRegisterInvalid(t *testing.T) {
+	tests := []struct {
+		name, username, email, password, field string
+	}{
+		{"short username", "al", "al@example.com", "violet-kettle-orbit-42", "username"},
+		{"mixed-script username", "аdmin", "admin@example.com", "violet-kettle-orbit-42", "username"},
+		{"bad email", "bob", "bob.example.com", "violet-kettle-orbit-42", "email"},
+		{"short password", "carol", "carol@example.com", "Xq7#pz", "password"},
+		{"common password", "dave", "dave@example.com", "password123", "password"},
+		{"password equal to username", "evelyn-smith", "eve@example.com", "evelyn-smith", "password"},
+		{"password with NUL", "frank", "frank@example.com", "violet\x00kettle-orbit", "password"},
+		{"long password", "grace", "grace@example.com", strings.Repeat("Wq9x", 40), "password"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, logs := newTestApp(t)
+			w := do(t, a.routes(), "POST", "/register", registerBody(t, tt.username, tt.email, tt.password))
+			p := wantProblem(t, w, http.StatusBadRequest)
+			if p.Field != tt.field || p.Type != typeInvalidField {
+				t.Errorf("field %q type %q, want %q %q; %+v", p.Field, p.Type, tt.field, typeInvalidField, p)
+			}
+			if strings.Contains(w.Body.String(), tt.password) {
+				t.Errorf("body contains the password: %s", w.Body)
+			}
+			logs.noSecrets(t, tt.password)
+		})
+	}
+}
+
+func TestLogin(t *testing.T) {
+	a, logs := newTestApp(t)
+	h := a.routes()
+	const password = "violet-kettle-orbit-42"
+	reg := wantUser(t, do(t, h, "POST", "/register", registerBody(t, "alice", "alice@example.com", password)), http.StatusCreated)
+
+	for _, login := range []string{"alice", "Alice", "alice@example.com", "ALICE@example.com"} {
+		w := do(t, h, "POST", "/login", loginBody(t, login, password))
+		u := wantUser(t, w, http.StatusOK)
+		if u.ID != reg.ID || u.LastLoginAt == nil {
+			t.Errorf("login %q: %+v", login, u)
+		}
+		if got := w.Header().Get("Cache-Control"); got != "no-store" {
+			t.Errorf("Cache-Control %q", got)
+		}
+	}
+	logs.noSecrets(t, password)
+}
+
+// TestLoginRefusalsIdentical proves that a client cannot tell why a login
+// was refused, while the log can.
+func TestLoginRefusalsIdentical(t *testing.T) {
+	a, logs := newTestApp(t)
+	h := a.routes()
+	ctx := context.Background()
+	const (
+		password = "violet-kettle-orbit-42"
+		wrong    = "wrong-password-guess-1"
+	)
+	for _, name := range []string{"alice", "locked", "inactive"} {
+		wantUser(t, do(t, h, "POST", "/register", registerBody(t, name, name+"@example.com", password)), http.StatusCreated)
+	}
+	inactive, err := a.users.GetByUsername(ctx, "inactive")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.users.Deactivate(ctx, inactive.ID); err != nil {
+		t.Fatal(err)
+	}
+	// Default lockout: the 5th failure locks; the 6th is refused as locked.
+	for range 6 {
+		w := do(t, h, "POST", "/login", loginBody(t, "locked", wrong))
+		wantProblem(t, w, http.StatusUnauthorized)
+	}
+
+	cases := []struct{ name, login, password, reason string }{
+		{"wrong password", "alice", wrong, "wrong_password"},
+		{"unknown user", "nobody", password, "unknown_user"},
+		{"unknown email", "nobody@example.com", password, "unknown_user"},
+		{"invalid login name", "not a name!", password, "unknown_user"},
+		{"empty", "", "", "unknown_user"},
+		{"locked, right password", "locked", password, "locked"},
+		{"deactivated, right password", "inactive", password, "inactive"},
+	}
+	var first *httptest.ResponseRecorder
+	for _, c := range cases {
+		w := do(t, h, "POST", "/login", loginBody(t, c.login, c.password))
+		p := wantProblem(t, w, http.StatusUnauthorized)
+		if p.Type != typeInvalidCredentials || p.Detail != "invalid credentials" {
+			t.Errorf("%s: %+v", c.name, p)
+		}
+		if first == nil {
+			first = w
+			continue
+		}
+		if !bytes.Equal(w.Body.Bytes(), first.Body.Bytes()) {
+			t.Errorf("%s: body %q differs from %q", c.name, w.Body, first.Body)
+		}
+		if fmt.Sprint(w.Header()) != fmt.Sprint(first.Header()) {
+			t.Errorf("%s: headers %v differ from %v", c.name, w.Header(), first.Header())
+		}
+	}
+
+	out := logs.String()
+	for _, reason := range []string{"wrong_password", "unknown_user", "locked", "inactive"} {
+		if !strings.Contains(out, `"reason":"`+reason+`"`) {
+			t.Errorf("no log line with reason %s:\n%s", reason, out)
+		}
+	}
+	if !strings.Contains(out, `"locked_until"`) || !strings.Contains(out, `"attempts":5`) {
+		t.Errorf("lockout not logged:\n%s", out)
+	}
+	logs.noSecrets(t, password, wrong)
+}
+
+func TestRequestErrors(t *testing.T) {
+	valid := registerBody(t, "alice", "alice@example.com", "violet-kettle-orbit-42")
+	tests := []struct {
+		name, method, path, contentType, body string
+		status                                int
+		allow                                 string
+	}{
+		{"malformed JSON", "POST", "/login", "application/json", `{"login":"alice",`, http.StatusBadRequest, ""},
+		{"syntax error", "POST", "/login", "application/json", `{"login" "alice"}`, http.StatusBadRequest, ""},
+		{"unknown field", "POST", "/register", "application/json",
+			`{"username":"alice","email":"alice@example.com","password":"violet-kettle-orbit-42","role":"admin"}`,
+			http.StatusBadRequest, ""},
+		{"wrong field type", "POST", "/login", "application/json", `{"login":1,"password":"x"}`, http.StatusBadRequest, ""},
+		{"array body", "POST", "/login", "application/json", `[]`, http.StatusBadRequest, ""},
+		{"empty body", "POST", "/login", "application/json", ``, http.StatusBadRequest, ""},
+		{"two objects", "POST", "/register", "application/json", valid + valid, http.StatusBadRequest, ""},
+		{"text/plain", "POST", "/register", "text/plain", valid, http.StatusUnsupportedMediaType, ""},
+		{"form", "POST", "/login", "application/x-www-form-urlencoded", "login=alice&password=x", http.StatusUnsupportedMediaType, ""},
+		{"no content type", "POST", "/login", "", valid, http.StatusUnsupportedMediaType, ""},
+		{"latin1", "POST", "/login", "application/json; charset=iso-8859-1", valid, http.StatusUnsupportedMediaType, ""},
+		{"oversize", "POST", "/register", "application/json",
+			`{"username":"alice","email":"alice@example.com","password":"` + strings.Repeat("x", maxBodyBytes) + `"}`,
+			http.StatusRequestEntityTooLarge, ""},
+		{"oversize after the object", "POST", "/login", "application/json",
+			`{"login":"a","password":"b"}` + strings.Repeat(" ", maxBodyBytes), http.StatusRequestEntityTooLarge, ""},
+		{"GET /login", "GET", "/login", "", "", http.StatusMethodNotAllowed, "POST"},
+		{"PUT /register", "PUT", "/register", "application/json", valid, http.StatusMethodNotAllowed, "POST"},
+		{"POST /healthz", "POST", "/healthz", "application/json", "{}", http.StatusMethodNotAllowed, "GET, HEAD"},
+		{"unknown path", "GET", "/admin", "", "", http.StatusNotFound, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, _ := newTestApp(t)
+			w := doType(t, a.routes(), tt.method, tt.path, tt.contentType, tt.body)
+			p := wantProblem(t, w, tt.status)
+			if p.Type != "about:blank" || p.Title != http.StatusText(tt.status) {
+				t.Errorf("type %q title %q", p.Type, p.Title)
+			}
+			if got := w.Header().Get("Allow"); got != tt.allow {
+				t.Errorf("Allow %q, want %q", got, tt.allow)
+			}
+			if got := w.Header().Get("X-Content-Type-Options"); got != "nosniff" {
+				t.Errorf("X-Content-Type-Options %q", got)
+			}
+			if strings.Contains(w.Body.String(), "violet-kettle") {
+				t.Errorf("body echoes the password: %s", w.Body)
+			}
+		})
+	}
+}
+
+func TestPanicIs500(t *testing.T) {
+	a, logs := newTestApp(t)
+	a.users = nil // every handler that uses the service panics
+	w := do(t, a.routes(), "POST", "/login", loginBody(t, "alice", "violet-kettle-orbit-42"))
+	p := wantProblem(t, w, http.StatusInternalServerError)
+	if p.Detail != "internal server error" {
+		t.Errorf("500 detail %q", p.Detail)
+	}
+	if !strings.Contains(logs.String(), `"msg":"panic"`) {
+		t.Errorf("panic not logged:\n%s", logs)
+	}
+}
+
+func TestParseOptions(t *testing.T) {
+	const envURL = "postgres://app:env-secret@db:5432/app"
+	env := func(k string) string {
+		if k == "DATABASE_URL" {
+			return envURL
+		}
+		return ""
+	}
+	noEnv := func(string) string { return "" }
+	tests := []struct {
+		name   string
+		args   []string
+		getenv func(string) string
+		want   options
+	}{
+		{"defaults", nil, noEnv, options{addr: "127.0.0.1:8080"}},
+		{"environment", nil, env, options{addr: "127.0.0.1:8080", databaseURL: envURL}},
+		{"flags", []string{"--addr", ":9000", "--database-url", "postgres://x@y/z"}, env,
+			options{addr: ":9000", databaseURL: "postgres://x@y/z"}},
+		{"empty flag overrides environment", []string{"--database-url="}, env, options{addr: "127.0.0.1:8080"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseOptions(tt.args, tt.getenv, io.Discard)
+			if err != nil || got != tt.want {
+				t.Errorf("got %+v, %v; want %+v", got, err, tt.want)
+			}
+		})
+	}
+
+	var out bytes.Buffer
+	if _, err := parseOptions([]string{"-h"}, env, &out); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("-h: %v", err)
+	}
+	if !strings.Contains(out.String(), "-database-url") || strings.Contains(out.String(), "env-secret") {
+		t.Errorf("usage shows the environment's URL, or no flags:\n%s", &out)
+	}
+	for _, args := range [][]string{{"--nope"}, {"extra"}} {
+		if _, err := parseOptions(args, env, io.Discard); !errors.Is(err, errUsage) {
+			t.Errorf("%q: %v, want errUsage", args, err)
+		}
+	}
+}
+
+func TestRunRefusesBadDatabaseURLWithoutLeakingIt(t *testing.T) {
+	for _, u := range []string{
+		"postgres://app:s3cret-pw@127.0.0.1:5432/app%zz",
+		"POSTGRES://app:s3cret-pw@127.0.0.1:5432/app",
+	} {
+		var logs logBuffer
+		err := run(context.Background(), []string{"--addr", "127.0.0.1:0", "--database-url", u},
+			func(string) string { return "" }, &logs, nil)
+		if err == nil {
+			t.Fatalf("%s: no error", u)
+		}
+		if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("error contains the password: %v", err)
+		}
+		logs.noSecrets(t, "s3cret")
+	}
+}
+
+// startRun runs the program on 127.0.0.1:0 with getenv and returns its
+// address, its log output, a function that stops it (as SIGTERM does)
+// and one that waits for run's result.
+func startRun(t *testing.T, getenv func(string) string) (addr string, logs *logBuffer, stop context.CancelFunc, wait func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	logs = &logBuffer{}
+	ready := make(chan string, 1)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- run(ctx, []string{"--addr", "127.0.0.1:0"}, getenv, logs, func(a string) { ready <- a })
+	}()
+	wait = sync.OnceValue(func() error { return <-errc })
+	t.Cleanup(func() {
+		cancel()
+		wait()
+	})
+	select {
+	case addr = <-ready:
+	case err := <-errc:
+		errc <- err // for wait
+		t.Fatalf("run ended before listening: %v\n%s", err, logs)
+	}
+	return addr, logs, cancel, wait
+}
+
+// post sends a JSON request to the running program.
+func post(t *testing.T, url, body string) (int, string) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// TestRunGracefulShutdown runs the real program, starts a request, stops
+// the program while the request is in flight, and checks that the request
+// still completes and run returns nil.
+func TestRunGracefulShutdown(t *testing.T) {
+	addr, logs, stop, wait := startRun(t, func(string) string { return "" })
+	base := "http://" + addr
+
+	if code, body := get(t, base+"/healthz"); code != http.StatusOK || body != `{"status":"ok"}`+"\n" {
+		t.Fatalf("healthz: %d %s", code, body)
+	}
+
+	// A registration whose body is held back: the server answers
+	// "100 Continue" when the handler starts reading it, so the request
+	// is in flight when the program is stopped.
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	const password = "violet-kettle-orbit-42"
+	body := registerBody(t, "alice", "alice@example.com", password)
+	fmt.Fprintf(conn, "POST /register HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"+
+		"Content-Length: %d\r\nExpect: 100-continue\r\n\r\n", addr, len(body))
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusContinue {
+		t.Fatalf("want 100 Continue, got %v, %v", resp, err)
+	}
+
+	shuttingDown := logs.seen(`"msg":"shutting down"`)
+	stop()
+	<-shuttingDown
+	if _, err := io.WriteString(conn, body); err != nil {
+		t.Fatal(err)
+	}
+	resp, err = http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("in-flight request: status %d, want 201", resp.StatusCode)
+	}
+
+	if err := wait(); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if _, err := net.Dial("tcp", addr); err == nil {
+		t.Error("the listener is still open after run returned")
+	}
+	out := logs.String()
+	if !strings.Contains(out, "in-memory store") || !strings.Contains(out, `"msg":"stopped"`) {
+		t.Errorf("unexpected log:\n%s", out)
+	}
+	logs.noSecrets(t, password)
+}
+
+// TestRunPostgres runs the real program on a fresh, empty PostgreSQL
+// schema given in DATABASE_URL: it must migrate on start, then register
+// and log in.
+func TestRunPostgres(t *testing.T) {
+	dbURL := pgtest.URL(t)
+	addr, logs, stop, wait := startRun(t, func(k string) string {
+		if k == "DATABASE_URL" {
+			return dbURL
+		}
+		return ""
+	})
+	base := "http://" + addr
+	const password = "violet-kettle-orbit-42"
+
+	if code, body := get(t, base+"/healthz"); code != http.StatusOK {
+		t.Fatalf("healthz: %d %s", code, body)
+	}
+	code, body := post(t, base+"/register", registerBody(t, "alice", "alice@example.com", password))
+	if code != http.StatusCreated || !strings.Contains(body, `"username":"alice"`) {
+		t.Fatalf("register: %d %s", code, body)
+	}
+	if code, body := post(t, base+"/register", registerBody(t, "alice", "alice2@example.com", password)); code != http.StatusConflict {
+		t.Fatalf("duplicate register: %d %s", code, body)
+	}
+	if code, body := post(t, base+"/login", loginBody(t, "alice@example.com", password)); code != http.StatusOK {
+		t.Fatalf("login: %d %s", code, body)
+	}
+	if code, body := post(t, base+"/login", loginBody(t, "alice", "not-the-password")); code != http.StatusUnauthorized {
+		t.Fatalf("wrong password: %d %s", code, body)
+	}
+
+	stop()
+	if err := wait(); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if out := logs.String(); !strings.Contains(out, "using PostgreSQL") {
+		t.Errorf("PostgreSQL not used:\n%s", out)
+	}
+	logs.noSecrets(t, password)
+}

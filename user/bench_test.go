@@ -1,0 +1,254 @@
+package user_test
+
+import (
+	"context"
+	"crypto/subtle"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"runtime"
+	"runtime/metrics"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/cedrina/cedrina/internal/pgtest"
+	"github.com/cedrina/cedrina/schema"
+	"github.com/cedrina/cedrina/store/memory"
+	"github.com/cedrina/cedrina/store/postgres"
+	"github.com/cedrina/cedrina/user"
+)
+
+// plainHasher does no hashing work at all, so a benchmark that uses it
+// measures everything in a login except password hashing.
+type plainHasher struct{}
+
+func (plainHasher) Hash(_ context.Context, pw string) (string, error) { return "plain$" + pw, nil }
+
+func (plainHasher) Verify(_ context.Context, encoded, pw string) (bool, bool, error) {
+	return subtle.ConstantTimeCompare([]byte(encoded), []byte("plain$"+pw)) == 1, false, nil
+}
+
+// counter counts the statements sent to PostgreSQL (database round trips).
+type counter struct {
+	driver.Connector
+	n *atomic.Int64
+}
+
+func (c counter) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return countingConn{conn, c.n}, nil
+}
+
+type countingConn struct {
+	driver.Conn
+	n *atomic.Int64
+}
+
+func (c countingConn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
+	c.n.Add(1)
+	return c.Conn.(driver.QueryerContext).QueryContext(ctx, q, args)
+}
+
+func (c countingConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
+	c.n.Add(1)
+	return c.Conn.(driver.ExecerContext).ExecContext(ctx, q, args)
+}
+
+func (c countingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	c.n.Add(1)
+	return c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
+}
+
+// benchStores gives the store variants the benchmarks run on. The
+// PostgreSQL one counts round trips into n.
+func benchStores(b *testing.B) map[string]func(b *testing.B) (user.Store, *atomic.Int64) {
+	return map[string]func(b *testing.B) (user.Store, *atomic.Int64){
+		"store=memory": func(b *testing.B) (user.Store, *atomic.Int64) { return memory.New().Users(), new(atomic.Int64) },
+		"store=postgres": func(b *testing.B) (user.Store, *atomic.Int64) {
+			url := pgtest.URL(b)
+			conn, err := pq.NewConnector(url)
+			if err != nil {
+				b.Fatal(err)
+			}
+			n := new(atomic.Int64)
+			sdb := sql.OpenDB(counter{conn, n})
+			b.Cleanup(func() { sdb.Close() })
+			if err := schema.Migrate(context.Background(), sdb); err != nil {
+				b.Fatal(err)
+			}
+			db, err := postgres.New(sqlx.NewDb(sdb, "postgres"), postgres.Config{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return db.Users(), n
+		},
+	}
+}
+
+func benchHashers(b *testing.B) map[string]user.Hasher {
+	def, err := user.NewHasher(user.HashConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return map[string]user.Hasher{"hash=none": plainHasher{}, "hash=argon2id": def}
+}
+
+// BenchmarkRegister registers fresh accounts. hash=none is the cost of
+// everything but hashing (validation, normalization, policy, store).
+func BenchmarkRegister(b *testing.B) {
+	for sname, mk := range benchStores(b) {
+		for hname, h := range benchHashers(b) {
+			b.Run(sname+"/"+hname, func(b *testing.B) {
+				st, n := mk(b)
+				s, err := user.NewService(st, user.Config{Hasher: h})
+				if err != nil {
+					b.Fatal(err)
+				}
+				ctx := context.Background()
+				n.Store(0)
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					i++
+					if _, err := s.Register(ctx, user.Registration{
+						Username: fmt.Sprintf("user%d", i), Email: fmt.Sprintf("user%d@example.com", i), Password: goodPassword,
+					}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(n.Load())/float64(i), "roundtrips/op")
+			})
+		}
+	}
+}
+
+// BenchmarkAuthenticate logs one account in again and again.
+func BenchmarkAuthenticate(b *testing.B) {
+	for sname, mk := range benchStores(b) {
+		for hname, h := range benchHashers(b) {
+			for _, login := range []string{"username", "email"} {
+				b.Run(sname+"/"+hname+"/by="+login, func(b *testing.B) {
+					st, n := mk(b)
+					s, err := user.NewService(st, user.Config{Hasher: h})
+					if err != nil {
+						b.Fatal(err)
+					}
+					ctx := context.Background()
+					if _, err := s.Register(ctx, user.Registration{Username: "bench", Email: "bench@example.com", Password: goodPassword}); err != nil {
+						b.Fatal(err)
+					}
+					id := map[string]string{"username": "bench", "email": "bench@example.com"}[login]
+					n.Store(0)
+					b.ReportAllocs()
+					i := 0
+					for b.Loop() {
+						i++
+						if _, err := s.Authenticate(ctx, id, goodPassword); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.ReportMetric(float64(n.Load())/float64(i), "roundtrips/op")
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkLoginThroughput logs in from many goroutines at once with the
+// default hasher on the memory store: the logins per second the machine
+// sustains, which the hashing bounds (about cores / one argon2id run).
+func BenchmarkLoginThroughput(b *testing.B) {
+	s, err := user.NewService(memory.New().Users(), user.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := s.Register(ctx, user.Registration{Username: "bench", Email: "bench@example.com", Password: goodPassword}); err != nil {
+		b.Fatal(err)
+	}
+	b.SetParallelism(8)
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := s.Authenticate(ctx, "bench", goodPassword); err != nil {
+				b.Error(err)
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "logins/s")
+}
+
+// BenchmarkLoginFlood starts 500 logins at once and reports the peak heap
+// while they run. The hasher's concurrency limit, not the number of
+// callers, bounds it: limit × 19 MiB of argon2id memory plus what the
+// garbage collector lets accumulate.
+func BenchmarkLoginFlood(b *testing.B) {
+	for _, limit := range []int{0, 8, 32} {
+		name := fmt.Sprintf("limit=%d", limit)
+		if limit == 0 {
+			name = fmt.Sprintf("limit=GOMAXPROCS(%d)", runtime.GOMAXPROCS(0))
+		}
+		b.Run(name, func(b *testing.B) {
+			h, err := user.NewHasher(user.HashConfig{MaxConcurrent: limit})
+			if err != nil {
+				b.Fatal(err)
+			}
+			s, err := user.NewService(memory.New().Users(), user.Config{Hasher: h})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			if _, err := s.Register(ctx, user.Registration{Username: "bench", Email: "bench@example.com", Password: goodPassword}); err != nil {
+				b.Fatal(err)
+			}
+			var peak uint64
+			for b.Loop() {
+				runtime.GC()
+				stop := make(chan struct{})
+				sampled := make(chan uint64)
+				go samplePeakHeap(stop, sampled)
+				var wg sync.WaitGroup
+				for range 500 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						if _, err := s.Authenticate(ctx, "bench", goodPassword); err != nil {
+							b.Error(err)
+						}
+					}()
+				}
+				wg.Wait()
+				close(stop)
+				peak = max(peak, <-sampled)
+			}
+			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+		})
+	}
+}
+
+// samplePeakHeap reads the heap size every millisecond until stop closes,
+// then sends the largest value seen.
+func samplePeakHeap(stop <-chan struct{}, out chan<- uint64) {
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	var peak uint64
+	t := time.NewTicker(time.Millisecond)
+	defer t.Stop()
+	for {
+		metrics.Read(sample)
+		peak = max(peak, sample[0].Value.Uint64())
+		select {
+		case <-stop:
+			out <- peak
+			return
+		case <-t.C:
+		}
+	}
+}

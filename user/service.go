@@ -1,0 +1,463 @@
+package user
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// Config configures a [Service]. The zero value is a safe default for
+// every field.
+type Config struct {
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// Logger receives operational messages (never passwords, hashes or
+	// tokens). Default: discard.
+	Logger *slog.Logger
+	// Hasher hashes new passwords and verifies stored ones. Default:
+	// NewHasher(HashConfig{}): argon2id, m=19456 KiB, t=2, p=1, with as many
+	// hashes at once as GOMAXPROCS.
+	Hasher Hasher
+	// Password is the policy for new passwords (length after NFKC, common
+	// passwords, context words). Default: 8 to 128 code points, blocklist on.
+	Password PasswordPolicy
+	// Lockout locks an account after consecutive failed logins. Zero
+	// Threshold means 5; a negative Threshold never locks (dangerous: it
+	// leaves online guessing to rate limiting alone). Zero Duration means
+	// 15 minutes.
+	Lockout LockoutPolicy
+	// DefaultRole and DefaultTier are given to new accounts that name
+	// none. Default USER and FREE.
+	DefaultRole Role
+	DefaultTier Tier
+}
+
+// Service manages accounts: registration, login with lockout, profile,
+// role and tier, activation, password change and deletion. It is safe for
+// concurrent use.
+type Service struct {
+	store   Store
+	now     func() time.Time
+	log     *slog.Logger
+	hasher  Hasher
+	policy  PasswordPolicy
+	lockout LockoutPolicy
+	role    Role
+	tier    Tier
+
+	dummy string // a hash of a random password, verified for unknown users
+}
+
+// NewService returns a Service on store. It validates cfg and names the
+// bad field in its error.
+func NewService(store Store, cfg Config) (*Service, error) {
+	if store == nil {
+		return nil, errors.New("user: NewService: nil Store")
+	}
+	s := &Service{store: store, now: cfg.Now, log: cfg.Logger, hasher: cfg.Hasher,
+		policy: cfg.Password, lockout: cfg.Lockout, role: cfg.DefaultRole, tier: cfg.DefaultTier}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.hasher == nil {
+		h, err := NewHasher(HashConfig{})
+		if err != nil {
+			return nil, err
+		}
+		s.hasher = h
+	}
+	if err := s.policy.Validate(); err != nil {
+		return nil, fmt.Errorf("user: Config.Password: %w", err)
+	}
+	if !s.policy.DisableBlocklist {
+		IsCommonPassword("") // build the list now, not in the first request
+	}
+	switch {
+	case s.lockout.Threshold == 0:
+		s.lockout.Threshold = 5
+	case s.lockout.Threshold < 0:
+		s.lockout.Threshold = 0 // the store's "never lock"
+	}
+	switch {
+	case s.lockout.Duration == 0:
+		s.lockout.Duration = 15 * time.Minute
+	case s.lockout.Duration < time.Second:
+		return nil, fmt.Errorf("user: Config.Lockout.Duration %v is shorter than a second", s.lockout.Duration)
+	}
+	if s.role == "" {
+		s.role = RoleUser
+	}
+	if err := s.role.Validate(); err != nil {
+		return nil, fmt.Errorf("user: Config.DefaultRole: %w", err)
+	}
+	if s.tier == "" {
+		s.tier = TierFree
+	}
+	if err := s.tier.Validate(); err != nil {
+		return nil, fmt.Errorf("user: Config.DefaultTier: %w", err)
+	}
+	// The dummy hash unknown users are checked against: made now, not on
+	// the first unknown login, which would then cost two hashes and stand
+	// out. Its password is 128 random bits nobody knows.
+	dummy, err := s.hasher.Hash(context.Background(), rand.Text())
+	if err != nil {
+		return nil, fmt.Errorf("user: NewService: hashing the dummy password: %w", err)
+	}
+	s.dummy = dummy
+	return s, nil
+}
+
+// clock returns the current time as the stores keep it: UTC, microseconds.
+func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// Registration is what a new account is made from. Username, Email and
+// Password are raw user input; Register validates and normalizes them.
+type Registration struct {
+	Username string
+	Email    string
+	Password string
+	// Role and Tier default to Config.DefaultRole and Config.DefaultTier.
+	Role Role
+	Tier Tier
+	// Optional JSON documents.
+	ProfileData map[string]any
+	Preferences map[string]any
+	Metadata    map[string]any
+}
+
+// Register creates an account. It normalizes the username ([ParseUsername])
+// and email ([ParseEmail]), checks the password against the policy, hashes
+// it and stores the user, active and unverified.
+//
+// Errors: ErrInvalidUsername, ErrInvalidEmail, ErrInvalidRole,
+// ErrInvalidTier; a *PasswordError (errors.Is ErrWeakPassword) when the
+// policy refuses the password; ErrUsernameTaken or ErrEmailTaken when the
+// store's unique constraint refuses the account; the context's error.
+func (s *Service) Register(ctx context.Context, r Registration) (*User, error) {
+	name, err := ParseUsername(r.Username)
+	if err != nil {
+		return nil, err
+	}
+	email, err := ParseEmail(r.Email)
+	if err != nil {
+		return nil, err
+	}
+	role, tier := r.Role, r.Tier
+	if role == "" {
+		role = s.role
+	}
+	if tier == "" {
+		tier = s.tier
+	}
+	if err := role.Validate(); err != nil {
+		return nil, err
+	}
+	if err := tier.Validate(); err != nil {
+		return nil, err
+	}
+	if err := s.policy.Check(ctx, r.Password, PasswordContext{Username: name, Email: email}); err != nil {
+		return nil, err
+	}
+	password, err := NormalizePassword(r.Password)
+	if err != nil {
+		return nil, err
+	}
+	hash, err := s.hashNew(ctx, password)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock()
+	u := &User{
+		Username:          name,
+		Email:             email,
+		HashedPassword:    hash,
+		IsActive:          true,
+		Role:              role,
+		Tier:              tier,
+		CreatedAt:         now,
+		UpdatedAt:         now,
+		PasswordChangedAt: now,
+		ProfileData:       r.ProfileData,
+		Preferences:       r.Preferences,
+		Metadata:          r.Metadata,
+	}
+	if err := s.store.Create(ctx, u); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// hashNew hashes a new password. bcrypt's refusal of a password over 72
+// bytes is a policy refusal like any other (a *PasswordError), so hosts
+// answer it as they answer a short password.
+func (s *Service) hashNew(ctx context.Context, password string) (string, error) {
+	hash, err := s.hasher.Hash(ctx, password)
+	switch {
+	case errors.Is(err, ErrPasswordTooLong):
+		return "", &PasswordError{Reason: ReasonTooLong, Err: err}
+	case err != nil:
+		return "", fmt.Errorf("user: hashing password: %w", err)
+	}
+	return hash, nil
+}
+
+// ErrInvalidCredentials is the one error a login refusal gives, whatever
+// the reason. Show callers nothing more precise: telling an unknown user
+// from a wrong password or a locked account lets attackers find accounts.
+var ErrInvalidCredentials = errors.New("user: invalid credentials")
+
+// AuthReason says why a login was refused.
+type AuthReason string
+
+// The reasons a login is refused.
+const (
+	AuthUnknownUser   AuthReason = "unknown_user"
+	AuthWrongPassword AuthReason = "wrong_password"
+	AuthLocked        AuthReason = "locked"
+	AuthInactive      AuthReason = "inactive"
+)
+
+// AuthError is the error of a refused login. It matches
+// [ErrInvalidCredentials] with errors.Is, and its message is the same for
+// every reason; the host reads the precise reason with errors.As for its
+// audit trail and logs, and must not show it to the caller.
+type AuthError struct {
+	Reason AuthReason
+	// UserID is the account's id; 0 for AuthUnknownUser.
+	UserID int64
+	// Attempts is the failure counter after this attempt (AuthWrongPassword).
+	Attempts int
+	// LockedUntil is the end of the lock, when the account is locked
+	// (AuthLocked), or became locked by this attempt (AuthWrongPassword).
+	LockedUntil *time.Time
+}
+
+func (e *AuthError) Error() string { return ErrInvalidCredentials.Error() }
+
+// Is makes errors.Is(err, ErrInvalidCredentials) hold.
+func (e *AuthError) Is(target error) bool { return target == ErrInvalidCredentials }
+
+// maxLoginPassword bounds the password bytes a login hashes: longer input
+// cannot be a valid password (a policy allows at most 4,096 code points)
+// and would only cost hashing time.
+const maxLoginPassword = 64 << 10
+
+// Authenticate logs a user in by username or email (input containing "@"
+// is taken as an email) and password.
+//
+// Every refusal costs the same hashing work: an unknown user is checked
+// against a dummy hash, and a locked or deactivated account's password is
+// still verified. A wrong password counts towards the lockout atomically
+// in the store; a success resets the counter, records last_login_at, and
+// rehashes the password when the stored hash uses another algorithm or
+// other parameters than the current policy.
+//
+// Errors: an *AuthError (errors.Is ErrInvalidCredentials) for every
+// refusal; the context's error; store errors.
+func (s *Service) Authenticate(ctx context.Context, login, password string) (*User, error) {
+	u, err := s.find(ctx, login)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	pw, nerr := NormalizePassword(password)
+	if nerr != nil || len(password) > maxLoginPassword {
+		pw = "" // cannot match; still hashed below for equal timing
+	}
+	if u == nil {
+		if _, _, err := s.hasher.Verify(ctx, s.dummy, pw); err != nil && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &AuthError{Reason: AuthUnknownUser}
+	}
+	match, rehash, err := s.hasher.Verify(ctx, u.HashedPassword, pw)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		s.log.ErrorContext(ctx, "user: stored password hash cannot be verified", "user_id", u.ID, "error", err)
+		return nil, fmt.Errorf("user: authenticate user %d: %w", u.ID, err)
+	}
+	match = match && nerr == nil && len(password) <= maxLoginPassword
+	now := s.clock()
+	switch {
+	case !u.IsActive:
+		return nil, &AuthError{Reason: AuthInactive, UserID: u.ID}
+	case u.Locked(now):
+		return nil, &AuthError{Reason: AuthLocked, UserID: u.ID, LockedUntil: u.LockedUntil}
+	case !match:
+		f, err := s.store.RecordLoginFailure(ctx, u.ID, now, s.lockout)
+		if err != nil {
+			return nil, err
+		}
+		return nil, &AuthError{Reason: AuthWrongPassword, UserID: u.ID, Attempts: f.Attempts, LockedUntil: f.LockedUntil}
+	}
+	if err := s.store.RecordLoginSuccess(ctx, u.ID, now); err != nil {
+		return nil, err
+	}
+	u.LastLoginAt, u.FailedLoginAttempts, u.LockedUntil = &now, 0, nil
+	if rehash {
+		s.rehash(ctx, u, pw)
+	}
+	return u, nil
+}
+
+// rehash replaces u's hash by one made with the current policy. A failure
+// is logged, not returned: the login itself succeeded.
+func (s *Service) rehash(ctx context.Context, u *User, password string) {
+	hash, err := s.hasher.Hash(ctx, password)
+	if err != nil {
+		s.log.WarnContext(ctx, "user: rehash after login failed", "user_id", u.ID, "error", err)
+		return
+	}
+	ok, err := s.store.ReplacePasswordHash(ctx, u.ID, u.HashedPassword, hash)
+	switch {
+	case err != nil:
+		s.log.WarnContext(ctx, "user: storing rehashed password failed", "user_id", u.ID, "error", err)
+	case ok:
+		u.HashedPassword = hash
+	}
+}
+
+// find looks a user up by username or email (login contains "@"). Input
+// that is no valid name or address finds nobody.
+func (s *Service) find(ctx context.Context, login string) (*User, error) {
+	if strings.Contains(login, "@") {
+		email, err := ParseEmail(login)
+		if err != nil {
+			return nil, ErrNotFound
+		}
+		return s.store.ByEmail(ctx, email)
+	}
+	name, err := ParseUsername(login)
+	if err != nil {
+		return nil, ErrNotFound
+	}
+	return s.store.ByUsername(ctx, name)
+}
+
+// Get returns the user with id. Errors: ErrNotFound.
+func (s *Service) Get(ctx context.Context, id int64) (*User, error) {
+	return s.store.ByID(ctx, id)
+}
+
+// GetByUsername returns the user with that username, given in any form
+// that normalizes to it ("Alice" finds "alice"). Errors: ErrNotFound (also
+// for input that is no valid username).
+func (s *Service) GetByUsername(ctx context.Context, username string) (*User, error) {
+	name, err := ParseUsername(username)
+	if err != nil {
+		return nil, ErrNotFound
+	}
+	return s.store.ByUsername(ctx, name)
+}
+
+// GetByEmail returns the user with that address, compared as [ParseEmail]
+// documents (case-insensitively). Errors: ErrNotFound (also for input that
+// is no valid address).
+func (s *Service) GetByEmail(ctx context.Context, email string) (*User, error) {
+	e, err := ParseEmail(email)
+	if err != nil {
+		return nil, ErrNotFound
+	}
+	return s.store.ByEmail(ctx, e)
+}
+
+// UpdateProfile replaces the JSON documents named in p (nil ones are left
+// alone) and returns the updated user. Errors: ErrNotFound; an error when
+// a document cannot be encoded as JSON.
+func (s *Service) UpdateProfile(ctx context.Context, id int64, p ProfileUpdate) (*User, error) {
+	return s.store.UpdateProfile(ctx, id, p, s.clock())
+}
+
+// SetRole changes the user's role. Errors: ErrInvalidRole, ErrNotFound.
+func (s *Service) SetRole(ctx context.Context, id int64, role Role) (*User, error) {
+	if err := role.Validate(); err != nil {
+		return nil, err
+	}
+	return s.store.SetRole(ctx, id, role, s.clock())
+}
+
+// SetTier changes the user's tier. Errors: ErrInvalidTier, ErrNotFound.
+func (s *Service) SetTier(ctx context.Context, id int64, tier Tier) (*User, error) {
+	if err := tier.Validate(); err != nil {
+		return nil, err
+	}
+	return s.store.SetTier(ctx, id, tier, s.clock())
+}
+
+// Deactivate disables the account: Authenticate refuses it from now on
+// (AuthInactive). Errors: ErrNotFound.
+func (s *Service) Deactivate(ctx context.Context, id int64) (*User, error) {
+	return s.store.SetActive(ctx, id, false, s.clock())
+}
+
+// Reactivate enables a deactivated account. Errors: ErrNotFound.
+func (s *Service) Reactivate(ctx context.Context, id int64) (*User, error) {
+	return s.store.SetActive(ctx, id, true, s.clock())
+}
+
+// Delete removes the account with its sessions, OAuth profiles and reset
+// tokens; its audit events stay, detached from it. Errors: ErrNotFound.
+func (s *Service) Delete(ctx context.Context, id int64) error {
+	return s.store.Delete(ctx, id)
+}
+
+// ChangePassword replaces the password after checking the current one.
+// A wrong current password counts towards the lockout like a failed login,
+// so a stolen session cannot be used to guess it. The new password must
+// pass the policy. Success clears any lockout.
+//
+// Errors: ErrNotFound; an *AuthError (errors.Is ErrInvalidCredentials)
+// when current is wrong or the account is locked or inactive; a
+// *PasswordError (errors.Is ErrWeakPassword) when the policy refuses next.
+func (s *Service) ChangePassword(ctx context.Context, id int64, current, next string) error {
+	u, err := s.store.ByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	pw, nerr := NormalizePassword(current)
+	match, _, err := s.hasher.Verify(ctx, u.HashedPassword, pw)
+	if err != nil {
+		return fmt.Errorf("user: change password of user %d: %w", id, err)
+	}
+	now := s.clock()
+	switch {
+	case !u.IsActive:
+		return &AuthError{Reason: AuthInactive, UserID: id}
+	case u.Locked(now):
+		return &AuthError{Reason: AuthLocked, UserID: id, LockedUntil: u.LockedUntil}
+	case !match || nerr != nil:
+		f, err := s.store.RecordLoginFailure(ctx, id, now, s.lockout)
+		if err != nil {
+			return err
+		}
+		return &AuthError{Reason: AuthWrongPassword, UserID: id, Attempts: f.Attempts, LockedUntil: f.LockedUntil}
+	}
+	if err := s.policy.Check(ctx, next, PasswordContext{Username: u.Username, Email: u.Email}); err != nil {
+		return err
+	}
+	npw, err := NormalizePassword(next)
+	if err != nil {
+		return err
+	}
+	hash, err := s.hashNew(ctx, npw)
+	if err != nil {
+		return err
+	}
+	return s.store.SetPassword(ctx, id, hash, now)
+}
+
+// CheckPassword applies the password policy to a candidate password for
+// the given account names, for example to give feedback while a user
+// types. Errors: a *PasswordError (errors.Is ErrWeakPassword).
+func (s *Service) CheckPassword(ctx context.Context, password string, pc PasswordContext) error {
+	return s.policy.Check(ctx, password, pc)
+}
