@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"net"
 	"runtime"
 	"runtime/metrics"
 	"sync"
@@ -33,10 +34,24 @@ func (plainHasher) Verify(_ context.Context, encoded, pw string) (bool, bool, er
 	return subtle.ConstantTimeCompare([]byte(encoded), []byte("plain$"+pw)) == 1, false, nil
 }
 
-// counter counts the statements sent to PostgreSQL (database round trips).
+// dbCounts counts, for one PostgreSQL pool, the statements sent and the
+// network round trips they cost (a write followed by a read on a
+// connection).
+type dbCounts struct{ stmts, trips atomic.Int64 }
+
+func (c *dbCounts) reset() { c.stmts.Store(0); c.trips.Store(0) }
+
+func (c *dbCounts) report(b *testing.B, ops int) {
+	if ops > 0 && c.stmts.Load() > 0 {
+		b.ReportMetric(float64(c.stmts.Load())/float64(ops), "stmts/op")
+		b.ReportMetric(float64(c.trips.Load())/float64(ops), "roundtrips/op")
+	}
+}
+
+// counter wraps lib/pq's connector to count statements.
 type counter struct {
 	driver.Connector
-	n *atomic.Int64
+	c *dbCounts
 }
 
 func (c counter) Connect(ctx context.Context) (driver.Conn, error) {
@@ -44,42 +59,80 @@ func (c counter) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return countingConn{conn, c.n}, nil
+	return countingConn{conn, c.c}, nil
 }
 
 type countingConn struct {
 	driver.Conn
-	n *atomic.Int64
+	c *dbCounts
 }
 
 func (c countingConn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
-	c.n.Add(1)
+	c.c.stmts.Add(1)
 	return c.Conn.(driver.QueryerContext).QueryContext(ctx, q, args)
 }
 
 func (c countingConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
-	c.n.Add(1)
+	c.c.stmts.Add(1)
 	return c.Conn.(driver.ExecerContext).ExecContext(ctx, q, args)
 }
 
 func (c countingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	c.n.Add(1)
+	c.c.stmts.Add(1)
 	return c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
 }
 
+// tripDialer gives lib/pq connections that count round trips.
+type tripDialer struct{ c *dbCounts }
+
+func (d tripDialer) Dial(network, addr string) (net.Conn, error) {
+	return d.DialContext(context.Background(), network, addr)
+}
+
+func (d tripDialer) DialTimeout(network, addr string, timeout time.Duration) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return d.DialContext(ctx, network, addr)
+}
+
+func (d tripDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	conn, err := new(net.Dialer).DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return &tripConn{Conn: conn, c: d.c}, nil
+}
+
+type tripConn struct {
+	net.Conn
+	c     *dbCounts
+	wrote bool
+}
+
+func (t *tripConn) Write(p []byte) (int, error) { t.wrote = true; return t.Conn.Write(p) }
+
+func (t *tripConn) Read(p []byte) (int, error) {
+	if t.wrote {
+		t.wrote = false
+		t.c.trips.Add(1)
+	}
+	return t.Conn.Read(p)
+}
+
 // benchStores gives the store variants the benchmarks run on. The
-// PostgreSQL one counts round trips into n.
-func benchStores(b *testing.B) map[string]func(b *testing.B) (user.Store, *atomic.Int64) {
-	return map[string]func(b *testing.B) (user.Store, *atomic.Int64){
-		"store=memory": func(b *testing.B) (user.Store, *atomic.Int64) { return memory.New().Users(), new(atomic.Int64) },
-		"store=postgres": func(b *testing.B) (user.Store, *atomic.Int64) {
-			url := pgtest.URL(b)
-			conn, err := pq.NewConnector(url)
+// PostgreSQL pool is configured as postgres.Open configures it
+// (binary_parameters=yes) and counts its statements and round trips.
+func benchStores(b *testing.B) map[string]func(b *testing.B) (user.Store, *dbCounts) {
+	return map[string]func(b *testing.B) (user.Store, *dbCounts){
+		"store=memory": func(b *testing.B) (user.Store, *dbCounts) { return memory.New().Users(), new(dbCounts) },
+		"store=postgres": func(b *testing.B) (user.Store, *dbCounts) {
+			conn, err := pq.NewConnector(pgtest.URL(b) + "&binary_parameters=yes")
 			if err != nil {
 				b.Fatal(err)
 			}
-			n := new(atomic.Int64)
-			sdb := sql.OpenDB(counter{conn, n})
+			counts := new(dbCounts)
+			conn.Dialer(tripDialer{counts})
+			sdb := sql.OpenDB(counter{conn, counts})
 			b.Cleanup(func() { sdb.Close() })
 			if err := schema.Migrate(context.Background(), sdb); err != nil {
 				b.Fatal(err)
@@ -88,7 +141,7 @@ func benchStores(b *testing.B) map[string]func(b *testing.B) (user.Store, *atomi
 			if err != nil {
 				b.Fatal(err)
 			}
-			return db.Users(), n
+			return db.Users(), counts
 		},
 	}
 }
@@ -113,7 +166,7 @@ func BenchmarkRegister(b *testing.B) {
 					b.Fatal(err)
 				}
 				ctx := context.Background()
-				n.Store(0)
+				n.reset()
 				b.ReportAllocs()
 				i := 0
 				for b.Loop() {
@@ -124,7 +177,7 @@ func BenchmarkRegister(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				b.ReportMetric(float64(n.Load())/float64(i), "roundtrips/op")
+				n.report(b, i)
 			})
 		}
 	}
@@ -146,7 +199,7 @@ func BenchmarkAuthenticate(b *testing.B) {
 						b.Fatal(err)
 					}
 					id := map[string]string{"username": "bench", "email": "bench@example.com"}[login]
-					n.Store(0)
+					n.reset()
 					b.ReportAllocs()
 					i := 0
 					for b.Loop() {
@@ -155,7 +208,7 @@ func BenchmarkAuthenticate(b *testing.B) {
 							b.Fatal(err)
 						}
 					}
-					b.ReportMetric(float64(n.Load())/float64(i), "roundtrips/op")
+					n.report(b, i)
 				})
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/cedrina/cedrina/internal/pgtest"
+	"github.com/cedrina/cedrina/schema"
 	"github.com/cedrina/cedrina/store/postgres"
 	"github.com/cedrina/cedrina/user"
 )
@@ -17,8 +18,16 @@ import (
 func BenchmarkByEmail(b *testing.B) {
 	for _, n := range []int{1_000, 1_000_000} {
 		b.Run(fmt.Sprintf("users=%d", n), func(b *testing.B) {
-			x := pgtest.DB(b)
 			ctx := context.Background()
+			db, err := postgres.Open(ctx, pgtest.URL(b), postgres.Config{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { db.Close() })
+			if err := schema.Migrate(ctx, db.SQLX().DB); err != nil {
+				b.Fatal(err)
+			}
+			x := db.SQLX()
 			if _, err := x.ExecContext(ctx, `
 INSERT INTO users (username, email, hashed_password)
 SELECT 'user' || g, 'user' || g || '@example.com', 'x' FROM generate_series(1, $1) AS g`, n); err != nil {
@@ -32,10 +41,6 @@ SELECT 'user' || g, 'user' || g || '@example.com', 'x' FROM generate_series(1, $
 				b.Fatal(err)
 			}
 			b.Logf("plan at %d users: %s", n, plan)
-			db, err := postgres.New(x, postgres.Config{})
-			if err != nil {
-				b.Fatal(err)
-			}
 			users := db.Users()
 			b.ReportAllocs()
 			for b.Loop() {
