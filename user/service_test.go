@@ -591,3 +591,27 @@ func TestBcryptLongPassword(t *testing.T) {
 		t.Fatalf("ChangePassword: err = %v, want a *PasswordError", err)
 	}
 }
+
+func TestUserValidate(t *testing.T) {
+	good := user.User{Username: "alice", Email: "alice@example.com", HashedPassword: "h", Role: user.RoleUser, Tier: user.TierFree}
+	if err := good.Validate(); err != nil {
+		t.Fatalf("valid user: %v", err)
+	}
+	for name, tc := range map[string]struct {
+		change func(*user.User)
+		want   error
+	}{
+		"username not canonical": {func(u *user.User) { u.Username = "Alice" }, user.ErrInvalidUsername},
+		"email not canonical":    {func(u *user.User) { u.Email = "Alice@example.com" }, user.ErrInvalidEmail},
+		"empty role":             {func(u *user.User) { u.Role = "" }, user.ErrInvalidRole},
+		"bad tier":               {func(u *user.User) { u.Tier = "free" }, user.ErrInvalidTier},
+		"no hash":                {func(u *user.User) { u.HashedPassword = "" }, nil},
+	} {
+		u := good
+		tc.change(&u)
+		err := u.Validate()
+		if err == nil || (tc.want != nil && !errors.Is(err, tc.want)) {
+			t.Errorf("%s: Validate() = %v, want %v", name, err, tc.want)
+		}
+	}
+}

@@ -70,9 +70,7 @@ func (s *UserStore) Create(ctx context.Context, u *user.User) error {
 			delete(tb.byEmail, row.Email)
 			tb.nextID = prevID
 		})
-		u.ID = row.ID
-		u.CreatedAt, u.UpdatedAt, u.PasswordChangedAt = row.CreatedAt, row.UpdatedAt, row.PasswordChangedAt
-		u.Preferences, u.Metadata = deepCopy(row.Preferences), deepCopy(row.Metadata)
+		*u = *copyUser(row) // as stored, like PostgreSQL's RETURNING
 		return nil
 	})
 }
