@@ -304,9 +304,19 @@ var documentIndexes = []struct {
 	{"idx_rate_limit_records_window_end", "rate_limit_records", "window_end", ""},
 }
 
+// TestDesignConformance checks version 1, the design document's schema.
+// Later migrations add to it; their own tests check what they add.
 func TestDesignConformance(t *testing.T) {
 	t.Parallel()
-	checkDesign(t, pgtest.DB(t).DB)
+	db, err := sql.Open("postgres", pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := schema.MigrateTo(t.Context(), db, 1); err != nil {
+		t.Fatal(err)
+	}
+	checkSchema(t, db, schemaAt(1))
 }
 
 // queryRows runs q and calls scan for every row.
@@ -327,9 +337,70 @@ func queryRows(t *testing.T, db *sql.DB, q string, scan func(*sql.Rows) error, a
 	}
 }
 
-// checkDesign compares the current schema of db with the design table,
-// item by item: tables, columns, constraints, indexes and sequences.
+// checkDesign compares the current schema of db with the expected schema
+// at the latest version (the design table plus what later migrations
+// add), item by item: tables, columns, constraints, indexes and sequences.
 func checkDesign(t *testing.T, db *sql.DB) {
+	t.Helper()
+	checkSchema(t, db, schemaAt(schema.Latest()))
+}
+
+// schemaAt returns the expected schema after migration version v: the
+// design document's tables (version 1) with the additions of every later
+// migration up to v.
+func schemaAt(v int64) []table {
+	out := slices.Clone(design)
+	for i := range out {
+		out[i].columns = slices.Clone(out[i].columns)
+		out[i].indexes = slices.Clone(out[i].indexes)
+		out[i].constraints = maps.Clone(out[i].constraints)
+	}
+	for version := int64(2); version <= v; version++ {
+		out = additions[version](out)
+	}
+	return out
+}
+
+// additions are what each migration after the first adds.
+var additions = map[int64]func([]table) []table{
+	// 00002_audit_chain: the tamper-evidence columns, a user's events
+	// newest first, and the chain's start and end.
+	2: func(ts []table) []table {
+		for i := range ts {
+			if ts[i].name != "audit_logs" {
+				continue
+			}
+			ts[i].columns = append(ts[i].columns,
+				column{"chain_seq", "bigint", 0, "", true},
+				column{"actor_id", "bigint", 0, "", true},
+				column{"prev_hash", tVar, 64, "", true},
+				column{"hash", tVar, 64, "", true},
+			)
+			ts[i].indexes = append(ts[i].indexes,
+				index{"audit_logs_chain_seq_key", true, "chain_seq"},
+				index{"idx_audit_logs_user_created", false, "user_id,created_at DESC,id DESC"},
+			)
+		}
+		return append(ts, table{
+			name: "audit_chain",
+			columns: []column{
+				{"id", "smallint", 0, "1", false},
+				{"start_seq", "bigint", 0, "", false},
+				{"start_hash", tVar, 64, "", false},
+				{"end_seq", "bigint", 0, "", false},
+				{"end_hash", tVar, 64, "", false},
+			},
+			constraints: map[string]string{
+				"audit_chain_pkey":       "PRIMARY KEY (id)",
+				"audit_chain_single_row": "CHECK ((id = 1))",
+			},
+			indexes: []index{{"audit_chain_pkey", true, "id"}},
+		})
+	},
+}
+
+// checkSchema compares the current schema of db with want.
+func checkSchema(t *testing.T, db *sql.DB, want []table) {
 	t.Helper()
 	var nsp string
 	if err := db.QueryRowContext(t.Context(), "SELECT current_schema()").Scan(&nsp); err != nil {
@@ -339,9 +410,9 @@ func checkDesign(t *testing.T, db *sql.DB) {
 	// test schema so the expectations read like the migration.
 	unqualify := func(s string) string { return strings.ReplaceAll(s, nsp+".", "") }
 
-	// Tables: exactly the seven, plus the migrator's version table.
+	// Tables: exactly the expected ones, plus the migrator's version table.
 	wantTables := []string{schema.VersionTable}
-	for _, tb := range design {
+	for _, tb := range want {
 		wantTables = append(wantTables, tb.name)
 	}
 	slices.Sort(wantTables)
@@ -349,7 +420,7 @@ func checkDesign(t *testing.T, db *sql.DB) {
 		t.Errorf("tables = %v, want %v", got, wantTables)
 	}
 
-	for _, tb := range design {
+	for _, tb := range want {
 		// Columns.
 		var got []column
 		queryRows(t, db, `

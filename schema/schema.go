@@ -150,6 +150,21 @@ func Migrate(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
+// MigrateTo applies the pending embedded migrations up to and including
+// version, under the same lock as [Migrate]; migrations already applied
+// beyond it stay. Hosts pin a version with it while they roll out code that
+// expects it; tests use it to check one version's schema.
+func MigrateTo(ctx context.Context, db *sql.DB, version int64) error {
+	p, err := newProvider(ctx, db)
+	if err != nil {
+		return fmt.Errorf("schema: migrate to %d: %w", version, err)
+	}
+	if _, err := p.UpTo(ctx, version); err != nil {
+		return fmt.Errorf("schema: migrate to %d: %w", version, err)
+	}
+	return nil
+}
+
 // Down rolls back the most recently applied migration, holding the same
 // advisory lock as [Migrate]. It returns an error wrapping
 // [ErrNothingApplied] when no migration is applied. Rolling back the first

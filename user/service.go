@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/cedrina/cedrina/audit"
 )
 
 // Config configures a [Service]. The zero value is a safe default for
@@ -35,6 +37,12 @@ type Config struct {
 	// none. Default USER and FREE.
 	DefaultRole Role
 	DefaultTier Tier
+	// Recorder receives the service's audit events (registration, login
+	// success and failure with the reason, lockout, password change, role
+	// and tier changes, deactivation, reactivation, deletion). Default:
+	// none. A recorder's failure is logged, never returned: the account
+	// operation it describes has already happened.
+	Recorder audit.Recorder
 }
 
 // Service manages accounts: registration, login with lockout, profile,
@@ -49,6 +57,7 @@ type Service struct {
 	lockout LockoutPolicy
 	role    Role
 	tier    Tier
+	rec     audit.Recorder
 
 	dummy string // a hash of a random password, verified for unknown users
 }
@@ -60,7 +69,7 @@ func NewService(store Store, cfg Config) (*Service, error) {
 		return nil, errors.New("user: NewService: nil Store")
 	}
 	s := &Service{store: store, now: cfg.Now, log: cfg.Logger, hasher: cfg.Hasher,
-		policy: cfg.Password, lockout: cfg.Lockout, role: cfg.DefaultRole, tier: cfg.DefaultTier}
+		policy: cfg.Password, lockout: cfg.Lockout, role: cfg.DefaultRole, tier: cfg.DefaultTier, rec: cfg.Recorder}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -113,6 +122,39 @@ func NewService(store Store, cfg Config) (*Service, error) {
 	}
 	s.dummy = dummy
 	return s, nil
+}
+
+// record sends an audit event about user id (0: no user) to the recorder,
+// if there is one. A failure is logged, not returned.
+func (s *Service) record(ctx context.Context, typ audit.EventType, sev audit.Severity, id int64, at time.Time, data map[string]any) {
+	if s.rec == nil {
+		return
+	}
+	e := audit.Event{Type: typ, Severity: sev, Time: at, Source: "user", Data: data}
+	if id != 0 {
+		e.UserID = &id
+	}
+	if err := s.rec.Record(ctx, e); err != nil {
+		s.log.ErrorContext(ctx, "user: recording an audit event failed", "event_type", string(typ), "user_id", id, "error", err)
+	}
+}
+
+// recordRefusal records a refused login (or password check) and, when
+// this failure locked the account, the lockout.
+func (s *Service) recordRefusal(ctx context.Context, ae *AuthError, at time.Time, during string) {
+	data := map[string]any{"reason": string(ae.Reason)}
+	if during != "" {
+		data["during"] = during
+	}
+	if ae.Reason == AuthWrongPassword {
+		data["attempts"] = ae.Attempts
+	}
+	s.record(ctx, audit.LoginFailed, audit.Warning, ae.UserID, at, data)
+	if ae.Reason == AuthWrongPassword && ae.LockedUntil != nil {
+		s.record(ctx, audit.AccountLocked, audit.Error, ae.UserID, at, map[string]any{
+			"attempts": ae.Attempts, "locked_until": ae.LockedUntil.Format(time.RFC3339Nano),
+		})
+	}
 }
 
 // clock returns the current time as the stores keep it: UTC, microseconds.
@@ -192,6 +234,7 @@ func (s *Service) Register(ctx context.Context, r Registration) (*User, error) {
 	if err := s.store.Create(ctx, u); err != nil {
 		return nil, err
 	}
+	s.record(ctx, audit.UserRegistered, audit.Info, u.ID, now, nil)
 	return u, nil
 }
 
@@ -263,6 +306,18 @@ const maxLoginPassword = 64 << 10
 // Errors: an *AuthError (errors.Is ErrInvalidCredentials) for every
 // refusal; the context's error; store errors.
 func (s *Service) Authenticate(ctx context.Context, login, password string) (*User, error) {
+	u, err := s.authenticate(ctx, login, password)
+	var ae *AuthError
+	switch {
+	case err == nil:
+		s.record(ctx, audit.LoginSucceeded, audit.Info, u.ID, *u.LastLoginAt, nil)
+	case errors.As(err, &ae):
+		s.recordRefusal(ctx, ae, s.clock(), "")
+	}
+	return u, err
+}
+
+func (s *Service) authenticate(ctx context.Context, login, password string) (*User, error) {
 	u, err := s.find(ctx, login)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err
@@ -293,11 +348,7 @@ func (s *Service) Authenticate(ctx context.Context, login, password string) (*Us
 	case u.Locked(now):
 		return nil, &AuthError{Reason: AuthLocked, UserID: u.ID, LockedUntil: u.LockedUntil}
 	case !match:
-		f, err := s.store.RecordLoginFailure(ctx, u.ID, now, s.lockout)
-		if err != nil {
-			return nil, err
-		}
-		return nil, &AuthError{Reason: AuthWrongPassword, UserID: u.ID, Attempts: f.Attempts, LockedUntil: f.LockedUntil}
+		return nil, s.wrongPassword(ctx, u.ID, now)
 	}
 	if err := s.store.RecordLoginSuccess(ctx, u.ID, now); err != nil {
 		return nil, err
@@ -307,6 +358,22 @@ func (s *Service) Authenticate(ctx context.Context, login, password string) (*Us
 		s.rehash(ctx, u, pw)
 	}
 	return u, nil
+}
+
+// wrongPassword counts a failed password check and returns its
+// *AuthError, with LockedUntil set when this failure locked the account.
+func (s *Service) wrongPassword(ctx context.Context, id int64, now time.Time) error {
+	f, err := s.store.RecordLoginFailure(ctx, id, now, s.lockout)
+	if err != nil {
+		return err
+	}
+	ae := &AuthError{Reason: AuthWrongPassword, UserID: id, Attempts: f.Attempts}
+	// Only the failure that set the lock sees it end exactly at
+	// now + Duration; one that found it already set sees an earlier end.
+	if f.LockedUntil != nil && f.LockedUntil.Equal(now.Add(s.lockout.Duration)) {
+		ae.LockedUntil = f.LockedUntil
+	}
+	return ae
 }
 
 // rehash replaces u's hash by one made with the current policy. A failure
@@ -374,7 +441,20 @@ func (s *Service) GetByEmail(ctx context.Context, email string) (*User, error) {
 // alone) and returns the updated user. Errors: ErrNotFound; an error when
 // a document cannot be encoded as JSON.
 func (s *Service) UpdateProfile(ctx context.Context, id int64, p ProfileUpdate) (*User, error) {
-	return s.store.UpdateProfile(ctx, id, p, s.clock())
+	u, err := s.store.UpdateProfile(ctx, id, p, s.clock())
+	if err == nil {
+		var changed []any
+		for _, f := range []struct {
+			name string
+			doc  map[string]any
+		}{{"profile_data", p.ProfileData}, {"preferences", p.Preferences}, {"metadata", p.Metadata}} {
+			if f.doc != nil {
+				changed = append(changed, f.name)
+			}
+		}
+		s.record(ctx, audit.ProfileUpdated, audit.Info, id, u.UpdatedAt, map[string]any{"fields": changed})
+	}
+	return u, err
 }
 
 // SetRole changes the user's role. Errors: ErrInvalidRole, ErrNotFound.
@@ -382,7 +462,11 @@ func (s *Service) SetRole(ctx context.Context, id int64, role Role) (*User, erro
 	if err := role.Validate(); err != nil {
 		return nil, err
 	}
-	return s.store.SetRole(ctx, id, role, s.clock())
+	u, err := s.store.SetRole(ctx, id, role, s.clock())
+	if err == nil {
+		s.record(ctx, audit.RoleChanged, audit.Warning, id, u.UpdatedAt, map[string]any{"role": string(role)})
+	}
+	return u, err
 }
 
 // SetTier changes the user's tier. Errors: ErrInvalidTier, ErrNotFound.
@@ -390,24 +474,42 @@ func (s *Service) SetTier(ctx context.Context, id int64, tier Tier) (*User, erro
 	if err := tier.Validate(); err != nil {
 		return nil, err
 	}
-	return s.store.SetTier(ctx, id, tier, s.clock())
+	u, err := s.store.SetTier(ctx, id, tier, s.clock())
+	if err == nil {
+		s.record(ctx, audit.TierChanged, audit.Info, id, u.UpdatedAt, map[string]any{"tier": string(tier)})
+	}
+	return u, err
 }
 
 // Deactivate disables the account: Authenticate refuses it from now on
 // (AuthInactive). Errors: ErrNotFound.
 func (s *Service) Deactivate(ctx context.Context, id int64) (*User, error) {
-	return s.store.SetActive(ctx, id, false, s.clock())
+	u, err := s.store.SetActive(ctx, id, false, s.clock())
+	if err == nil {
+		s.record(ctx, audit.UserDeactivated, audit.Warning, id, u.UpdatedAt, nil)
+	}
+	return u, err
 }
 
 // Reactivate enables a deactivated account. Errors: ErrNotFound.
 func (s *Service) Reactivate(ctx context.Context, id int64) (*User, error) {
-	return s.store.SetActive(ctx, id, true, s.clock())
+	u, err := s.store.SetActive(ctx, id, true, s.clock())
+	if err == nil {
+		s.record(ctx, audit.UserReactivated, audit.Info, id, u.UpdatedAt, nil)
+	}
+	return u, err
 }
 
 // Delete removes the account with its sessions, OAuth profiles and reset
-// tokens; its audit events stay, detached from it. Errors: ErrNotFound.
+// tokens; its audit events stay, detached from it (user_id NULL). The
+// user_deleted event is recorded after the deletion and names the user as
+// its actor only; its user_id is NULL too. Errors: ErrNotFound.
 func (s *Service) Delete(ctx context.Context, id int64) error {
-	return s.store.Delete(ctx, id)
+	if err := s.store.Delete(ctx, id); err != nil {
+		return err
+	}
+	s.record(ctx, audit.UserDeleted, audit.Warning, id, s.clock(), nil)
+	return nil
 }
 
 // ChangePassword replaces the password after checking the current one.
@@ -419,6 +521,18 @@ func (s *Service) Delete(ctx context.Context, id int64) error {
 // when current is wrong or the account is locked or inactive; a
 // *PasswordError (errors.Is ErrWeakPassword) when the policy refuses next.
 func (s *Service) ChangePassword(ctx context.Context, id int64, current, next string) error {
+	err := s.changePassword(ctx, id, current, next)
+	var ae *AuthError
+	switch {
+	case err == nil:
+		s.record(ctx, audit.PasswordChanged, audit.Info, id, s.clock(), nil)
+	case errors.As(err, &ae):
+		s.recordRefusal(ctx, ae, s.clock(), "password_change")
+	}
+	return err
+}
+
+func (s *Service) changePassword(ctx context.Context, id int64, current, next string) error {
 	u, err := s.store.ByID(ctx, id)
 	if err != nil {
 		return err
@@ -435,11 +549,7 @@ func (s *Service) ChangePassword(ctx context.Context, id int64, current, next st
 	case u.Locked(now):
 		return &AuthError{Reason: AuthLocked, UserID: id, LockedUntil: u.LockedUntil}
 	case !match || nerr != nil:
-		f, err := s.store.RecordLoginFailure(ctx, id, now, s.lockout)
-		if err != nil {
-			return err
-		}
-		return &AuthError{Reason: AuthWrongPassword, UserID: id, Attempts: f.Attempts, LockedUntil: f.LockedUntil}
+		return s.wrongPassword(ctx, id, now)
 	}
 	if err := s.policy.Check(ctx, next, PasswordContext{Username: u.Username, Email: u.Email}); err != nil {
 		return err

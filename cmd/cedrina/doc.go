@@ -35,7 +35,23 @@
 // Exit status: 0 on success and for -h/help; 1 when the command ran and
 // failed (malformed URL, unreachable server, failed migration, down with
 // nothing applied); 2 for a bad command line (unknown command or action,
-// bad flag) or a missing database URL.
+// bad flag) or a missing database URL; 3 when audit verify finds the chain
+// broken.
+//
+// # audit
+//
+//	cedrina audit verify [--from SEQ] [--to SEQ] [--key-file FILE]
+//	cedrina audit archive --before TIME --out FILE [--key-file FILE]
+//
+// verify walks the audit trail's hash chain (package audit) and prints how
+// many events it checked and the chain's end hash, which operators may
+// keep elsewhere to compare later. It exits 3 when the chain is broken,
+// printing the first break. archive writes the events older than TIME (RFC
+// 3339, or a duration back from now such as 2160h) to a new file as JSON
+// lines, then deletes them in batches; the remaining chain verifies from
+// its new start. When the application keys the chain (audit.Config.Key),
+// pass the same key in hex in a file, with --key-file or
+// CEDRINA_AUDIT_KEY_FILE.
 //
 // # Adding a command
 //

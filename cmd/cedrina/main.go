@@ -56,6 +56,7 @@ var commands []command
 func init() {
 	commands = []command{
 		{name: "migrate", summary: "apply, roll back or list schema migrations", run: runMigrate},
+		{name: "audit", summary: "verify the audit trail's hash chain, archive old events", run: runAudit},
 		{name: "help", summary: "show help for a command", run: runHelp},
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/cedrina/cedrina/audit"
 	"github.com/cedrina/cedrina/user"
 )
 
@@ -15,6 +16,8 @@ import (
 // store/postgres.
 type stores struct {
 	users user.Store
+	// audit keeps the audit trail; nil records nothing.
+	audit audit.Store
 	// ping checks the database for /healthz; nil when there is nothing to
 	// check (the in-memory store).
 	ping func(context.Context) error
@@ -23,22 +26,49 @@ type stores struct {
 // appConfig configures the services. The zero value is the SDK's defaults.
 type appConfig struct {
 	users user.Config
+	audit audit.Config
+	// proxies are the trusted reverse proxies for client IPs.
+	proxies audit.Proxies
 }
 
 // app holds the services and serves the HTTP API; its handlers are
 // methods, and [app.routes] wires them.
 type app struct {
-	log   *slog.Logger
-	users *user.Service
-	ping  func(context.Context) error
+	log     *slog.Logger
+	users   *user.Service
+	events  *audit.Writer // nil without an audit store
+	proxies audit.Proxies
+	ping    func(context.Context) error
 }
 
+// newApp builds the services. With an audit store, account events go
+// through a batched audit writer that close flushes.
 func newApp(log *slog.Logger, st stores, cfg appConfig) (*app, error) {
+	a := &app{log: log, ping: st.ping, proxies: cfg.proxies}
+	if st.audit != nil {
+		svc, err := audit.NewService(st.audit, cfg.audit)
+		if err != nil {
+			return nil, err
+		}
+		if a.events, err = svc.NewWriter(audit.WriterConfig{}); err != nil {
+			return nil, err
+		}
+		cfg.users.Recorder = a.events
+	}
 	users, err := user.NewService(st.users, cfg.users)
 	if err != nil {
 		return nil, err
 	}
-	return &app{log: log, users: users, ping: st.ping}, nil
+	a.users = users
+	return a, nil
+}
+
+// close writes every audit event accepted so far and stops the writer.
+func (a *app) close(ctx context.Context) error {
+	if a.events == nil {
+		return nil
+	}
+	return a.events.Close(ctx)
 }
 
 // routes returns the handler for the whole API, middleware included.
@@ -58,7 +88,10 @@ func (a *app) routes() http.Handler {
 		writeProblem(w, problem{Status: http.StatusNotFound, Detail: "no such resource"})
 	})
 
-	return a.logRequests(a.recoverPanics(securityHeaders(withTimeout(handlerTimeout, mux))))
+	// audit.Middleware gives every request's events the client IP (through
+	// the trusted proxies only), user agent and a correlation id, echoed in
+	// X-Correlation-ID.
+	return audit.Middleware(a.proxies)(a.logRequests(a.recoverPanics(securityHeaders(withTimeout(handlerTimeout, mux)))))
 }
 
 // healthz answers 200 {"status":"ok"}, or 503 when the database does not

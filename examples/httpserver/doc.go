@@ -41,8 +41,24 @@
 //
 // # Flags
 //
-//	--addr          address to listen on; default 127.0.0.1:8080
-//	--database-url  PostgreSQL URL; default $DATABASE_URL; empty: in memory
+//	--addr             address to listen on; default 127.0.0.1:8080
+//	--database-url     PostgreSQL URL; default $DATABASE_URL; empty: in memory
+//	--trusted-proxies  comma-separated CIDRs of the reverse proxies in front
+//	                   of the server; default none
+//
+// # Audit trail
+//
+// Registration, logins (with the refusal reason), lockouts and the other
+// account events go to the audit trail (package audit) in the same store,
+// through a batched writer that is flushed on shutdown. Each event carries
+// the client IP, the User-Agent and a correlation id. The client IP is the
+// peer's address unless the peer is one of --trusted-proxies, whose
+// X-Forwarded-For is then believed: list only proxies you run, never a
+// range clients can connect from, or clients choose their own address.
+// The correlation id is the request's X-Correlation-ID or X-Request-ID
+// when well-formed, or a fresh random one, and is echoed in the
+// X-Correlation-ID response header. Check the chain with
+// `cedrina audit verify`.
 //
 // Logs are JSON lines on standard error (log/slog). They never contain
 // passwords; a refused login is logged with its precise reason (unknown

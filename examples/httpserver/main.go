@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cedrina/cedrina/audit"
 	"github.com/cedrina/cedrina/schema"
 	"github.com/cedrina/cedrina/store/memory"
 	"github.com/cedrina/cedrina/store/postgres"
@@ -69,6 +70,7 @@ var errUsage = errors.New("usage error")
 type options struct {
 	addr        string
 	databaseURL string // empty: in-memory store
+	proxies     audit.Proxies
 }
 
 // parseOptions reads the flags in args, with DATABASE_URL from getenv as
@@ -82,11 +84,23 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&o.databaseURL, "database-url", "",
 		"PostgreSQL `url` (default $DATABASE_URL; when both are empty, an in-memory store).\n"+
 			"Prefer the environment variable: command lines are visible to other local users.")
+	var proxies string
+	fs.StringVar(&proxies, "trusted-proxies", "",
+		"comma-separated `CIDRs` of the reverse proxies in front of the server; only their\n"+
+			"X-Forwarded-For is believed for the client IP in audit events (default: none)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, err
 		}
 		return o, errUsage
+	}
+	if proxies != "" {
+		p, err := audit.ParseProxies(strings.Split(proxies, ",")...)
+		if err != nil {
+			fmt.Fprintf(stderr, "--trusted-proxies: %v\n", err)
+			return o, errUsage
+		}
+		o.proxies = p
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "unexpected argument %q\n", fs.Arg(0))
@@ -124,10 +138,18 @@ func serve(ctx context.Context, log *slog.Logger, o options, ready func(addr str
 	}
 	defer closeStores()
 
-	a, err := newApp(log, st, appConfig{users: user.Config{Logger: log}})
+	a, err := newApp(log, st, appConfig{users: user.Config{Logger: log}, audit: audit.Config{Logger: log}, proxies: o.proxies})
 	if err != nil {
 		return err
 	}
+	defer func() {
+		// Every audit event accepted while serving is stored before exit.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+		defer cancel()
+		if err := a.close(cctx); err != nil {
+			log.Error("closing the audit writer", "error", err)
+		}
+	}()
 
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
@@ -181,7 +203,7 @@ func openStores(ctx context.Context, log *slog.Logger, databaseURL string) (stor
 	if databaseURL == "" {
 		log.Info("using the in-memory store: data is lost on exit")
 		db := memory.New()
-		return stores{users: db.Users()}, func() {}, nil
+		return stores{users: db.Users(), audit: db.Audit()}, func() {}, nil
 	}
 	if err := checkDatabaseURL(databaseURL); err != nil {
 		return stores{}, nil, err
@@ -197,7 +219,7 @@ func openStores(ctx context.Context, log *slog.Logger, databaseURL string) (stor
 		return stores{}, nil, err
 	}
 	log.Info("using PostgreSQL", "schema_version", schema.Latest())
-	return stores{users: db.Users(), ping: db.Ping}, func() { db.Close() }, nil
+	return stores{users: db.Users(), audit: db.Audit(), ping: db.Ping}, func() { db.Close() }, nil
 }
 
 // checkDatabaseURL refuses a URL that lib/pq would reject with an error

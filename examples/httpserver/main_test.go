@@ -13,10 +13,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/cedrina/cedrina/audit"
 	"github.com/cedrina/cedrina/internal/pgtest"
 	"github.com/cedrina/cedrina/store/memory"
 	"github.com/cedrina/cedrina/user"
@@ -90,18 +93,70 @@ func cheapHasher(t *testing.T) user.Hasher {
 // and its log output.
 func newTestApp(t *testing.T) (*app, *logBuffer) {
 	t.Helper()
-	return newTestAppWith(t, stores{users: memory.New().Users()})
+	db := memory.New()
+	return newTestAppWith(t, stores{users: db.Users(), audit: db.Audit()})
 }
 
 func newTestAppWith(t *testing.T, st stores) (*app, *logBuffer) {
 	t.Helper()
 	logs := &logBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
-	a, err := newApp(log, st, appConfig{users: user.Config{Hasher: cheapHasher(t), Logger: log}})
+	a, err := newApp(log, st, appConfig{users: user.Config{Hasher: cheapHasher(t), Logger: log}, proxies: testProxies})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if err := a.close(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
 	return a, logs
+}
+
+// testProxies trusts httptest.NewRequest's peer, 192.0.2.1.
+var testProxies = audit.Proxies{netip.MustParsePrefix("192.0.2.0/24")}
+
+// TestAuditEvents: account events reach the audit trail with the client
+// IP from X-Forwarded-For (the peer is a trusted proxy), the user agent
+// and the correlation id echoed to the client.
+func TestAuditEvents(t *testing.T) {
+	db := memory.New()
+	a, _ := newTestAppWith(t, stores{users: db.Users(), audit: db.Audit()})
+	h := a.routes()
+	send := func(path, body string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("POST", path, strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("X-Forwarded-For", "198.51.100.7, 203.0.113.9")
+		r.Header.Set("User-Agent", "audit-test/1.0")
+		r.Header.Set("X-Request-ID", "req-42")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	send("/register", registerBody(t, "rita", "rita@example.com", "violet-kettle-orbit-42"))
+	w := send("/login", `{"login":"rita","password":"wrong password"}`)
+	if got := w.Header().Get("X-Correlation-ID"); got != "req-42" {
+		t.Errorf("X-Correlation-ID = %q", got)
+	}
+	if err := a.events.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := audit.NewService(db.Audit(), audit.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := svc.Query(context.Background(), audit.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Events) != 2 || p.Events[0].Type != audit.LoginFailed || p.Events[1].Type != audit.UserRegistered {
+		t.Fatalf("events %+v", p.Events)
+	}
+	for _, e := range p.Events {
+		if e.ClientIP != netip.MustParseAddr("203.0.113.9") || e.UserAgent != "audit-test/1.0" || e.CorrelationID != "req-42" {
+			t.Errorf("%s: client %v, agent %q, correlation %q", e.Type, e.ClientIP, e.UserAgent, e.CorrelationID)
+		}
+	}
 }
 
 // do sends a request with a JSON body to h.
@@ -338,7 +393,8 @@ func TestLoginRefusalsIdentical(t *testing.T) {
 		if !bytes.Equal(w.Body.Bytes(), first.Body.Bytes()) {
 			t.Errorf("%s: body %q differs from %q", c.name, w.Body, first.Body)
 		}
-		if fmt.Sprint(w.Header()) != fmt.Sprint(first.Header()) {
+		// Every header but the per-request correlation id is the same.
+		if fmt.Sprint(withoutCorrelation(w.Header())) != fmt.Sprint(withoutCorrelation(first.Header())) {
 			t.Errorf("%s: headers %v differ from %v", c.name, w.Header(), first.Header())
 		}
 	}
@@ -439,14 +495,21 @@ func TestParseOptions(t *testing.T) {
 		{"flags", []string{"--addr", ":9000", "--database-url", "postgres://x@y/z"}, env,
 			options{addr: ":9000", databaseURL: "postgres://x@y/z"}},
 		{"empty flag overrides environment", []string{"--database-url="}, env, options{addr: "127.0.0.1:8080"}},
+		{"trusted proxies", []string{"--trusted-proxies", "10.0.0.0/8, 127.0.0.1"}, noEnv, options{addr: "127.0.0.1:8080",
+			proxies: audit.Proxies{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32")}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := parseOptions(tt.args, tt.getenv, io.Discard)
-			if err != nil || got != tt.want {
+			if err != nil || !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got %+v, %v; want %+v", got, err, tt.want)
 			}
 		})
+	}
+
+	var bad bytes.Buffer
+	if _, err := parseOptions([]string{"--trusted-proxies", "0.0.0.0/0"}, noEnv, &bad); !errors.Is(err, errUsage) || !strings.Contains(bad.String(), "--trusted-proxies") {
+		t.Errorf("--trusted-proxies 0.0.0.0/0: %v, %q", err, bad.String())
 	}
 
 	var out bytes.Buffer
@@ -632,4 +695,13 @@ func TestRunPostgres(t *testing.T) {
 		t.Errorf("PostgreSQL not used:\n%s", out)
 	}
 	logs.noSecrets(t, password)
+}
+
+func withoutCorrelation(h http.Header) http.Header {
+	c := h.Clone()
+	if len(c.Values(audit.CorrelationHeader)) != 1 {
+		c.Set("Missing-Correlation-ID", "yes")
+	}
+	c.Del(audit.CorrelationHeader)
+	return c
 }

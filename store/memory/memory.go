@@ -15,13 +15,14 @@ type DB struct {
 	// are serialised and never interleave with other writes.
 	mu    sync.RWMutex
 	users userTable
+	audit auditTable
 }
 
 var _ store.Transactor = (*DB)(nil)
 
 // New returns an empty database.
 func New() *DB {
-	return &DB{users: newUserTable()}
+	return &DB{users: newUserTable(), audit: newAuditTable()}
 }
 
 // tx is the state of one transaction: the undo steps of every change made

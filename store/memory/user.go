@@ -217,6 +217,7 @@ func (s *UserStore) Delete(ctx context.Context, id int64) error {
 			tb.byName[old.Username] = id
 			tb.byEmail[old.Email] = id
 		})
+		s.db.audit.detachUser(t, id) // audit_logs.user_id: ON DELETE SET NULL
 		return nil
 	})
 }

@@ -35,6 +35,18 @@
 // constraints, not a read before the write, decide duplicate usernames and
 // emails. Every query is parameterized.
 //
+// # Audit trail
+//
+// [AuditStore] appends a batch of events in one transaction: it locks the
+// single audit_chain row (serialising appends of every process, which is
+// what keeps the hash chain one chain), inserts all events with one
+// multi-row INSERT whose parameters are arrays (the same statement for
+// any batch size), and records the chain's new end in the same statement.
+// A user id that names no user is stored as NULL. An Append inside a
+// host's long transaction holds the chain lock until that transaction
+// ends, delaying other appends: record from short transactions, or through
+// the batched writer.
+//
 // # Errors
 //
 // Driver errors are translated in one place: no rows becomes the domain's

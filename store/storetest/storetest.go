@@ -3,6 +3,7 @@ package storetest
 import (
 	"testing"
 
+	"github.com/cedrina/cedrina/audit"
 	"github.com/cedrina/cedrina/store"
 	"github.com/cedrina/cedrina/user"
 )
@@ -13,6 +14,7 @@ import (
 type Stores struct {
 	Tx    store.Transactor
 	Users user.Store
+	Audit audit.Store
 }
 
 // Factory returns fresh, empty stores for one test. It is called once per
@@ -24,6 +26,7 @@ type Factory func(t *testing.T) Stores
 func Run(t *testing.T, newStores Factory) {
 	t.Run("Users", func(t *testing.T) { RunUserStore(t, newStores) })
 	t.Run("Transactor", func(t *testing.T) { RunTransactor(t, newStores) })
+	t.Run("Audit", func(t *testing.T) { RunAuditStore(t, newStores) })
 }
 
 // subtests runs each case in parallel with fresh stores, skipping when

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/cedrina/cedrina/audit"
+	"github.com/cedrina/cedrina/store/postgres"
+)
+
+const auditUsage = `Usage:
+
+	cedrina audit verify [--from SEQ] [--to SEQ] [flags]
+	cedrina audit archive --before TIME --out FILE [flags]
+
+Actions:
+
+	verify   check the audit trail's hash chain; exit 0 when it is intact,
+	         3 when it is broken (the first break is printed), 1 on errors
+	archive  write the events older than TIME to FILE as JSON lines (the
+	         file must not exist), then delete them from the database
+
+Flags:
+
+	--database-url URL   PostgreSQL URL; when not given, $DATABASE_URL is used
+	--key-file FILE      the chain's HMAC key, as hex (at least 64 digits), when
+	                     the application sets audit.Config.Key; when not given,
+	                     $CEDRINA_AUDIT_KEY_FILE is used
+	--from, --to SEQ     chain positions to verify (default: all)
+	--before TIME        RFC 3339 time, or a duration back from now such as 2160h
+	--out FILE           where archive writes
+`
+
+// exitBroken is verify's exit code for a broken chain: the command worked
+// and found tampering.
+const exitBroken = 3
+
+func runAudit(ctx context.Context, e *env, args []string) int {
+	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	dbURL := databaseURLFlag(fs)
+	keyFile := fs.String("key-file", "", "")
+	from := fs.Int64("from", 0, "")
+	to := fs.Int64("to", 0, "")
+	before := fs.String("before", "", "")
+	out := fs.String("out", "", "")
+	positional, err := parseArgs(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(e.stdout, auditUsage)
+			return exitOK
+		}
+		e.errorf("audit: %v (run 'cedrina help audit')", err)
+		return exitUsage
+	}
+	if len(positional) != 1 || (positional[0] != "verify" && positional[0] != "archive") {
+		e.errorf("audit: want one action, verify or archive (run 'cedrina help audit')")
+		return exitUsage
+	}
+	action := positional[0]
+	var cutoff time.Time
+	if action == "archive" {
+		if cutoff, err = parseBefore(*before, time.Now()); err != nil || *out == "" {
+			if err == nil {
+				err = errors.New("--out is required")
+			}
+			e.errorf("audit archive: %v", err)
+			return exitUsage
+		}
+	}
+	key, err := readKey(*keyFile, e.getenv("CEDRINA_AUDIT_KEY_FILE"))
+	if err != nil {
+		e.errorf("audit %s: %v", action, err)
+		return exitUsage
+	}
+
+	sqlDB, err := connect(ctx, e, *dbURL)
+	if err != nil {
+		e.errorf("audit %s: %v", action, err)
+		var ue *usageError
+		if errors.As(err, &ue) {
+			return exitUsage
+		}
+		return exitFailure
+	}
+	defer sqlDB.Close()
+	db, err := postgres.NewFromSQL(sqlDB, postgres.Config{})
+	if err != nil {
+		e.errorf("audit %s: %v", action, err)
+		return exitFailure
+	}
+	svc, err := audit.NewService(db.Audit(), audit.Config{Key: key})
+	if err != nil {
+		e.errorf("audit %s: %v", action, err)
+		return exitUsage
+	}
+
+	if action == "verify" {
+		n, err := svc.Verify(ctx, *from, *to)
+		switch {
+		case errors.Is(err, audit.ErrChainBroken):
+			e.errorf("audit verify: %v (after %d intact events)", err, n)
+			return exitBroken
+		case err != nil:
+			e.errorf("audit verify: %v", err)
+			return exitFailure
+		}
+		st, err := svc.State(ctx)
+		if err != nil {
+			e.errorf("audit verify: %v", err)
+			return exitFailure
+		}
+		fmt.Fprintf(e.stdout, "chain intact: %d events verified; chain holds seq %d to %d, end hash %s\n",
+			n, st.Start.Seq, st.End.Seq, st.End.Hash)
+		return exitOK
+	}
+
+	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		e.errorf("audit archive: %v", err)
+		return exitFailure
+	}
+	n, err := svc.Archive(ctx, cutoff, f)
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("closing %s: %w (the last batch may be in the database and the file both)", *out, cerr)
+	}
+	if err != nil {
+		e.errorf("audit archive: %v (%d events archived before the error)", err, n)
+		return exitFailure
+	}
+	fmt.Fprintf(e.stdout, "archived %d events older than %s to %s\n", n, cutoff.Format(time.RFC3339), *out)
+	return exitOK
+}
+
+// parseBefore reads an RFC 3339 time or a duration back from now.
+func parseBefore(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, errors.New("--before is required")
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return time.Time{}, fmt.Errorf("--before %q is neither an RFC 3339 time nor a positive duration", s)
+	}
+	return now.Add(-d), nil
+}
+
+// readKey reads the hex HMAC key from the flag's file, else the
+// environment's; no file means no key.
+func readKey(flagFile, envFile string) ([]byte, error) {
+	path := flagFile
+	if path == "" {
+		path = envFile
+	}
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the key file: %w", err)
+	}
+	key, err := hex.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil || len(key) < 32 {
+		return nil, errors.New("the key file must hold at least 64 hex digits")
+	}
+	return key, nil
+}
