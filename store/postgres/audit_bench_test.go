@@ -122,7 +122,7 @@ JOIN users u ON u.id = (SELECT min(id) FROM users) + (g % 1000)`); err != nil {
 	}
 	from, to := time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC), time.Date(2026, 1, 9, 0, 0, 0, 0, time.UTC)
 	var plan []string
-	if err := x.SelectContext(ctx, &plan, `EXPLAIN SELECT id FROM audit_logs
+	if err := x.SelectContext(ctx, &plan, `EXPLAIN SELECT * FROM audit_logs
 WHERE user_id = $1 AND created_at >= $2 AND created_at < $3 ORDER BY created_at DESC, id DESC LIMIT 51`, uid, from, to); err != nil {
 		b.Fatal(err)
 	}
