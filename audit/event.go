@@ -70,11 +70,12 @@ const (
 	EmailVerified   EventType = "email_verified"
 
 	// session
-	Logout         EventType = "logout"
-	SessionCreated EventType = "session_created"
-	SessionRevoked EventType = "session_revoked"
-	SessionExpired EventType = "session_expired"
-	TokenReuse     EventType = "token_reuse" // a rotated refresh token presented again
+	Logout           EventType = "logout"
+	SessionCreated   EventType = "session_created"
+	SessionRefreshed EventType = "session_refreshed"
+	SessionRevoked   EventType = "session_revoked"
+	SessionExpired   EventType = "session_expired"
+	TokenReuse       EventType = "token_reuse" // a rotated refresh token presented again
 
 	// reset
 	PasswordResetRequested EventType = "password_reset_requested"

@@ -399,6 +399,37 @@ var additions = map[int64]func([]table) []table{
 	},
 }
 
+func init() {
+	// 00003_session_rotation: the rotated refresh tokens, and indexes for
+	// a user's sessions and for cleanup.
+	additions[3] = func(ts []table) []table {
+		for i := range ts {
+			if ts[i].name == "sessions" {
+				ts[i].indexes = append(ts[i].indexes,
+					index{"idx_sessions_user_activity", false, "user_id,last_activity_at DESC"},
+					index{"idx_sessions_last_activity_at", false, "last_activity_at"},
+				)
+			}
+		}
+		return append(ts, table{
+			name: "session_refresh_history",
+			columns: []column{
+				{"token_hash", tVar, 255, "", false},
+				{"session_id", tInt, 0, "", false},
+				{"rotated_at", tTS, 0, dNow, false},
+			},
+			constraints: map[string]string{
+				"session_refresh_history_pkey":            "PRIMARY KEY (token_hash)",
+				"session_refresh_history_session_id_fkey": "FOREIGN KEY (session_id) REFERENCES sessions(id) ON DELETE CASCADE",
+			},
+			indexes: []index{
+				{"session_refresh_history_pkey", true, "token_hash"},
+				{"idx_session_refresh_history_session_id", false, "session_id"},
+			},
+		})
+	}
+}
+
 // checkSchema compares the current schema of db with want.
 func checkSchema(t *testing.T, db *sql.DB, want []table) {
 	t.Helper()

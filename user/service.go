@@ -37,12 +37,25 @@ type Config struct {
 	// none. Default USER and FREE.
 	DefaultRole Role
 	DefaultTier Tier
+	// Sessions, when set, ends the user's sessions: all of them after a
+	// password change (SECURITY.md: changing a password ends the other
+	// sessions; the host starts a fresh one for the client that changed
+	// it) and after deactivation. *session.Service implements it. Without
+	// it, session.Service still refuses sessions older than the password
+	// change or of an inactive user, but only by comparing times.
+	Sessions SessionEnder
 	// Recorder receives the service's audit events (registration, login
 	// success and failure with the reason, lockout, password change, role
 	// and tier changes, deactivation, reactivation, deletion). Default:
 	// none. A recorder's failure is logged, never returned: the account
 	// operation it describes has already happened.
 	Recorder audit.Recorder
+}
+
+// SessionEnder ends a user's sessions, except the one with id except (0:
+// none). *session.Service implements it.
+type SessionEnder interface {
+	RevokeAll(ctx context.Context, userID, except int64) (int, error)
 }
 
 // Service manages accounts: registration, login with lockout, profile,
@@ -58,6 +71,7 @@ type Service struct {
 	role    Role
 	tier    Tier
 	rec     audit.Recorder
+	ender   SessionEnder
 
 	dummy string // a hash of a random password, verified for unknown users
 }
@@ -69,7 +83,7 @@ func NewService(store Store, cfg Config) (*Service, error) {
 		return nil, errors.New("user: NewService: nil Store")
 	}
 	s := &Service{store: store, now: cfg.Now, log: cfg.Logger, hasher: cfg.Hasher,
-		policy: cfg.Password, lockout: cfg.Lockout, role: cfg.DefaultRole, tier: cfg.DefaultTier, rec: cfg.Recorder}
+		policy: cfg.Password, lockout: cfg.Lockout, role: cfg.DefaultRole, tier: cfg.DefaultTier, rec: cfg.Recorder, ender: cfg.Sessions}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -154,6 +168,18 @@ func (s *Service) recordRefusal(ctx context.Context, ae *AuthError, at time.Time
 		s.record(ctx, audit.AccountLocked, audit.Error, ae.UserID, at, map[string]any{
 			"attempts": ae.Attempts, "locked_until": ae.LockedUntil.Format(time.RFC3339Nano),
 		})
+	}
+}
+
+// endSessions ends every session of the user, when a SessionEnder is
+// configured. A failure is logged: the sessions are refused anyway by the
+// time checks, and the account change has happened.
+func (s *Service) endSessions(ctx context.Context, id int64) {
+	if s.ender == nil {
+		return
+	}
+	if _, err := s.ender.RevokeAll(ctx, id, 0); err != nil {
+		s.log.ErrorContext(ctx, "user: ending the user's sessions failed", "user_id", id, "error", err)
 	}
 }
 
@@ -487,6 +513,7 @@ func (s *Service) Deactivate(ctx context.Context, id int64) (*User, error) {
 	u, err := s.store.SetActive(ctx, id, false, s.clock())
 	if err == nil {
 		s.record(ctx, audit.UserDeactivated, audit.Warning, id, u.UpdatedAt, nil)
+		s.endSessions(ctx, id)
 	}
 	return u, err
 }
@@ -526,6 +553,7 @@ func (s *Service) ChangePassword(ctx context.Context, id int64, current, next st
 	switch {
 	case err == nil:
 		s.record(ctx, audit.PasswordChanged, audit.Info, id, s.clock(), nil)
+		s.endSessions(ctx, id)
 	case errors.As(err, &ae):
 		s.recordRefusal(ctx, ae, s.clock(), "password_change")
 	}

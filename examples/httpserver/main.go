@@ -18,6 +18,7 @@ import (
 
 	"github.com/cedrina/cedrina/audit"
 	"github.com/cedrina/cedrina/schema"
+	"github.com/cedrina/cedrina/session"
 	"github.com/cedrina/cedrina/store/memory"
 	"github.com/cedrina/cedrina/store/postgres"
 	"github.com/cedrina/cedrina/user"
@@ -71,6 +72,7 @@ type options struct {
 	addr        string
 	databaseURL string // empty: in-memory store
 	proxies     audit.Proxies
+	jwtKeyFile  string // empty: a fresh key per run
 }
 
 // parseOptions reads the flags in args, with DATABASE_URL from getenv as
@@ -88,6 +90,10 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&proxies, "trusted-proxies", "",
 		"comma-separated `CIDRs` of the reverse proxies in front of the server; only their\n"+
 			"X-Forwarded-For is believed for the client IP in audit events (default: none)")
+	fs.StringVar(&o.jwtKeyFile, "jwt-key-file", "",
+		"PEM `file` with the private key that signs access tokens (Ed25519, P-256 or RSA,\n"+
+			"unencrypted PKCS#8, SEC 1 or PKCS#1); default: a fresh Ed25519 key, so tokens\n"+
+			"die with the process and several instances cannot share them")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, err
@@ -138,7 +144,13 @@ func serve(ctx context.Context, log *slog.Logger, o options, ready func(addr str
 	}
 	defer closeStores()
 
-	a, err := newApp(log, st, appConfig{users: user.Config{Logger: log}, audit: audit.Config{Logger: log}, proxies: o.proxies})
+	cfg := appConfig{users: user.Config{Logger: log}, audit: audit.Config{Logger: log}, proxies: o.proxies}
+	if o.jwtKeyFile != "" {
+		if cfg.sessions.Keys, err = loadKey(log, o.jwtKeyFile); err != nil {
+			return err
+		}
+	}
+	a, err := newApp(log, st, cfg)
 	if err != nil {
 		return err
 	}
@@ -203,7 +215,7 @@ func openStores(ctx context.Context, log *slog.Logger, databaseURL string) (stor
 	if databaseURL == "" {
 		log.Info("using the in-memory store: data is lost on exit")
 		db := memory.New()
-		return stores{users: db.Users(), audit: db.Audit()}, func() {}, nil
+		return stores{users: db.Users(), sessions: db.Sessions(), audit: db.Audit()}, func() {}, nil
 	}
 	if err := checkDatabaseURL(databaseURL); err != nil {
 		return stores{}, nil, err
@@ -219,7 +231,31 @@ func openStores(ctx context.Context, log *slog.Logger, databaseURL string) (stor
 		return stores{}, nil, err
 	}
 	log.Info("using PostgreSQL", "schema_version", schema.Latest())
-	return stores{users: db.Users(), audit: db.Audit(), ping: db.Ping}, func() { db.Close() }, nil
+	return stores{users: db.Users(), sessions: db.Sessions(), audit: db.Audit(), ping: db.Ping}, func() { db.Close() }, nil
+}
+
+// loadKey reads the access-token signing key from a PEM file. Its kid is
+// the key's RFC 7638 thumbprint, the same on every instance that loads
+// the file. Errors name the file, never its content.
+func loadKey(log *slog.Logger, path string) (*session.KeySet, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--jwt-key-file: %w", err)
+	}
+	k, err := session.ParsePrivateKeyPEM("", b)
+	clear(b)
+	if err != nil {
+		return nil, fmt.Errorf("--jwt-key-file %s: %w", path, err)
+	}
+	ks, err := session.NewKeySet(k)
+	if err != nil {
+		return nil, fmt.Errorf("--jwt-key-file %s: %w", path, err)
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		log.Warn("the JWT key file is readable by other users; chmod 600 it", "path", path, "mode", fi.Mode().Perm().String())
+	}
+	log.Info("signing access tokens", "alg", string(k.Algorithm()), "kid", k.ID(), "key_file", path)
+	return ks, nil
 }
 
 // checkDatabaseURL refuses a URL that lib/pq would reject with an error

@@ -13,16 +13,17 @@ type DB struct {
 	// mu guards every table. Reads take it shared, writes exclusive; a
 	// transaction holds it exclusively from start to end, so transactions
 	// are serialised and never interleave with other writes.
-	mu    sync.RWMutex
-	users userTable
-	audit auditTable
+	mu       sync.RWMutex
+	users    userTable
+	audit    auditTable
+	sessions sessionTable
 }
 
 var _ store.Transactor = (*DB)(nil)
 
 // New returns an empty database.
 func New() *DB {
-	return &DB{users: newUserTable(), audit: newAuditTable()}
+	return &DB{users: newUserTable(), audit: newAuditTable(), sessions: newSessionTable()}
 }
 
 // tx is the state of one transaction: the undo steps of every change made

@@ -217,7 +217,8 @@ func (s *UserStore) Delete(ctx context.Context, id int64) error {
 			tb.byName[old.Username] = id
 			tb.byEmail[old.Email] = id
 		})
-		s.db.audit.detachUser(t, id) // audit_logs.user_id: ON DELETE SET NULL
+		s.db.audit.detachUser(t, id)    // audit_logs.user_id: ON DELETE SET NULL
+		s.db.sessions.removeUser(t, id) // sessions.user_id: ON DELETE CASCADE
 		return nil
 	})
 }

@@ -14,6 +14,6 @@ func TestConformance(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return storetest.Stores{Tx: db, Users: db.Users(), Audit: db.Audit()}
+		return storetest.Stores{Tx: db, Users: db.Users(), Audit: db.Audit(), Sessions: db.Sessions()}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/cedrina/cedrina/audit"
+	"github.com/cedrina/cedrina/session"
 	"github.com/cedrina/cedrina/store"
 	"github.com/cedrina/cedrina/user"
 )
@@ -12,9 +13,10 @@ import (
 // database, and the Transactor that spans them. A suite for a nil field
 // is skipped, so an adapter may implement only some stores.
 type Stores struct {
-	Tx    store.Transactor
-	Users user.Store
-	Audit audit.Store
+	Tx       store.Transactor
+	Users    user.Store
+	Audit    audit.Store
+	Sessions session.Store
 }
 
 // Factory returns fresh, empty stores for one test. It is called once per
@@ -27,6 +29,7 @@ func Run(t *testing.T, newStores Factory) {
 	t.Run("Users", func(t *testing.T) { RunUserStore(t, newStores) })
 	t.Run("Transactor", func(t *testing.T) { RunTransactor(t, newStores) })
 	t.Run("Audit", func(t *testing.T) { RunAuditStore(t, newStores) })
+	t.Run("Sessions", func(t *testing.T) { RunSessionStore(t, newStores) })
 }
 
 // subtests runs each case in parallel with fresh stores, skipping when

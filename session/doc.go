@@ -1,0 +1,81 @@
+// Package session starts, authenticates, refreshes and ends login
+// sessions: server-side sessions in the sessions table, short-lived JWT
+// access tokens (RFC 9068) and rotating opaque refresh tokens.
+//
+//	ks, _ := session.NewKeySet(signingKey, previousKey)
+//	sessions, err := session.NewService(db.Sessions(), session.Config{
+//		Keys: ks, Issuer: "https://auth.example.com", Audience: []string{"api"},
+//		Recorder: auditWriter,
+//	})
+//	tok, err := sessions.Start(ctx, u, session.Client{})   // after user.Service.Authenticate
+//	p, err := sessions.Authenticate(ctx, accessToken)     // every request
+//	next, err := sessions.Refresh(ctx, tok.RefreshToken)  // when the access token expires
+//	mux.Handle("/api/", sessions.RequireAuth(session.MiddlewareConfig{})(api))
+//	mux.Handle("/.well-known/jwks.json", ks.JWKSHandler())
+//
+// # Tokens
+//
+// Start returns an access token (a JWT signed with the key set's current
+// key: header typ at+jwt and kid; claims iss, sub, aud, exp, iat, jti,
+// sid, role, tier), an opaque refresh token and an opaque session token
+// for cookie transport. The refresh and session tokens are 32 bytes from
+// crypto/rand; only their SHA-256 is stored.
+//
+// # Authentication
+//
+// [Service.Authenticate] verifies the JWT with the algorithms pinned to
+// those of the key set, the key chosen by kid from the set only (jku, x5u,
+// jwk and x5c headers are ignored), typ, iss, aud and a required exp, with
+// at most 30 s of leeway. It then reads the session and its user in one
+// indexed lookup and refuses an ended session, an expired one (absolute
+// limit, default 7 days), an idle one (default 24 h without activity), an
+// inactive user, and a session started before the user's last password
+// change. So a logout or revocation takes effect on the very next request.
+// Activity is written at most once a minute per session. Verified tokens
+// are remembered in a bounded cache keyed by the token's SHA-256, which
+// spares the signature check on later requests but never the expiry and
+// session checks.
+//
+// Every refusal wraps [ErrUnauthenticated]; the precise errors
+// ([ErrInvalidToken], [ErrExpired], [ErrRevoked], [ErrTokenReuse]) are for
+// logs and the audit trail.
+//
+// # Refresh and reuse
+//
+// [Service.Refresh] swaps the stored refresh hash with one conditional
+// update (compare-and-swap), so of concurrent refreshes with one token
+// exactly one wins. Every replaced hash is remembered: presenting one
+// again, the mark of a stolen or replayed token, revokes the session (its
+// whole token family) and records a token_reuse event. A token that never
+// existed is only invalid.
+//
+// # Keys
+//
+// EdDSA (Ed25519) by default; ES256, RS256 and HS256 selectable. A
+// [KeySet] has one signing key and older keys still accepted, for
+// rotation: add the new key as the signer, keep the old one for an access
+// token lifetime, then drop it. HS256 needs a secret of at least 32 random
+// bytes and gives every verifier the power to sign; prefer an asymmetric
+// algorithm. [KeySet.JWKSHandler] serves the public keys; other services
+// build a [Verifier] from that document alone. A Verifier cannot see
+// revocation: a token stays valid for it until it expires.
+//
+// # HTTP
+//
+// [Service.RequireAuth] takes the token from "Authorization: Bearer",
+// and optionally from the __Host-session cookie (Secure, HttpOnly,
+// SameSite=Lax, opaque), puts the [Principal] in the request context
+// ([FromContext]) and answers refusals with one problem+json 401 and a
+// WWW-Authenticate challenge. Tokens are never read from URLs.
+//
+// # Users
+//
+// Give the session Service to user.Config.Sessions: a password change then
+// ends all the user's sessions (the host starts a fresh one for the client
+// that changed it), and so does deactivation; deleting a user deletes its
+// sessions. Without it the time checks above still refuse such sessions.
+// A user's sessions are capped (default 20, least recently active ended
+// first), listed with [Service.List], ended one at a time or all but the
+// current with [Service.Revoke] and [Service.RevokeAll]; [Service.Cleanup]
+// deletes ended and expired sessions in batches.
+package session

@@ -1,0 +1,346 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Token limits and defaults.
+const (
+	// maxTokenLen is the longest access token parsed, in bytes; longer
+	// input is refused before any decoding. Issued tokens are well under
+	// 1 KiB.
+	maxTokenLen = 8 << 10
+	// defaultLeeway and maxLeeway bound the clock skew allowed on exp,
+	// nbf and iat.
+	defaultLeeway = 5 * time.Second
+	maxLeeway     = 30 * time.Second
+	// tokenType is the typ header of access tokens (RFC 9068 2.1).
+	tokenType = "at+jwt"
+)
+
+// Claims are the claims of an access token (RFC 9068 2.2): iss, sub (the
+// user id, decimal), aud, exp, iat, jti and sid (the session id,
+// decimal), plus the user's role and tier at issue time.
+//
+// A token's claims are a snapshot: role and tier may have changed since
+// it was issued. Decisions that must see the current state use the
+// session check of the issuing Service, not these fields alone.
+type Claims struct {
+	jwt.RegisteredClaims
+	// SessionID is the id of the session the token belongs to, decimal.
+	SessionID string `json:"sid"`
+	// Role is the user's role when the token was issued.
+	Role string `json:"role,omitempty"`
+	// Tier is the user's tier when the token was issued.
+	Tier string `json:"tier,omitempty"`
+}
+
+// TokenConfig is what access tokens are issued for and checked against.
+// Issuer and Audience are what keep a token of one service (or one
+// environment) from being accepted by another that shares its keys: give
+// every service its own audience value.
+type TokenConfig struct {
+	// Issuer is the iss claim of issued tokens and the only one accepted.
+	// Required.
+	Issuer string
+	// Audience is the aud claim of issued tokens; a token is accepted when
+	// its aud contains at least one of them. Required, no empty entries.
+	Audience []string
+	// Leeway is the clock skew allowed on exp, nbf and iat. Default 5 s;
+	// more than 30 s is refused, as it lengthens every token's life.
+	Leeway time.Duration
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// validate checks c and names the bad field. The error has no package
+// prefix: callers wrap it with their own ("session: Config: %w").
+func (c TokenConfig) validate() error {
+	switch {
+	case c.Issuer == "":
+		return errors.New("Issuer is required")
+	case len(c.Audience) == 0:
+		return errors.New("Audience is required")
+	case c.Leeway < 0:
+		return fmt.Errorf("Leeway %v is negative", c.Leeway)
+	case c.Leeway > maxLeeway:
+		return fmt.Errorf("Leeway %v is above %v", c.Leeway, maxLeeway)
+	}
+	for i, a := range c.Audience {
+		if a == "" {
+			return fmt.Errorf("Audience[%d] is empty", i)
+		}
+	}
+	return nil
+}
+
+// sign issues a token for c, signed with the set's signing key; the header
+// is {"alg":..., "kid": signing key id, "typ":"at+jwt"}. It refuses claims
+// that parse would refuse whatever the time (missing iss, aud, exp, iat
+// or jti, sub or sid not a positive decimal integer) and tokens longer
+// than parse accepts, so an issued token always verifies until it expires.
+func (ks *KeySet) sign(c *Claims) (string, error) {
+	k := ks.signing
+	if k == nil || !k.CanSign() {
+		return "", errors.New("session: sign token: the key set has no signing key")
+	}
+	if c == nil {
+		return "", errors.New("session: sign token: nil claims")
+	}
+	var problem string
+	switch {
+	case c.Issuer == "":
+		problem = "iss is empty"
+	case len(c.Audience) == 0:
+		problem = "aud is empty"
+	case c.ExpiresAt == nil:
+		problem = "exp is missing"
+	default:
+		problem = claimsProblem(c)
+	}
+	if problem != "" {
+		return "", fmt.Errorf("session: sign token: %s", problem)
+	}
+	t := jwt.NewWithClaims(k.alg.method(), c)
+	t.Header["typ"] = tokenType
+	t.Header["kid"] = k.id
+	s, err := t.SignedString(k.signingKey())
+	if err != nil {
+		return "", fmt.Errorf("session: sign token: %w", err)
+	}
+	if len(s) > maxTokenLen {
+		return "", fmt.Errorf("session: sign token: token is %d bytes, more than the %d accepted", len(s), maxTokenLen)
+	}
+	return s, nil
+}
+
+// parse verifies a token issued with this key set and returns its claims.
+//
+// Checks, in this order: at most 8 KiB; three segments of base64url
+// characters only (no padding, whitespace or line breaks; canonical
+// trailing bits); alg in the set's algorithms (jwt.WithValidMethods, so
+// "none" never passes); then in keyfunc: no crit header, typ "at+jwt" or
+// "application/at+jwt" (ASCII case-insensitive), the key named by kid
+// taken from the set only and of the token's alg (an HS256 token "signed"
+// with a public key names an asymmetric key and is refused); the
+// signature; then exp present and not past, nbf and iat not in the future
+// (each with cfg.Leeway), iss equal to cfg.Issuer, aud containing one of
+// cfg.Audience; finally iat and jti present, sub and sid positive decimal
+// integers. Headers jku, x5u, jwk and x5c are never read.
+//
+// Errors: an expired token, otherwise valid, wraps ErrExpired; every
+// other refusal wraps ErrInvalidToken with a fixed reason that never
+// contains the token or any value taken from it. An invalid cfg returns
+// an error naming the field, wrapping neither.
+func (ks *KeySet) parse(token string, cfg TokenConfig) (*Claims, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("session: parse token: config: %w", err)
+	}
+	switch {
+	case token == "":
+		return nil, invalid("empty")
+	case len(token) > maxTokenLen:
+		return nil, invalid("longer than 8 KiB")
+	case !compactJWS(token):
+		return nil, invalid("not three base64url segments")
+	}
+	c := new(Claims)
+	if _, err := jwt.NewParser(ks.parserOptions(cfg)...).ParseWithClaims(token, c, ks.keyfunc); err != nil {
+		return nil, tokenError(err, c)
+	}
+	if problem := claimsProblem(c); problem != "" {
+		return nil, invalid(problem)
+	}
+	return c, nil
+}
+
+// parserOptions are the golang-jwt options parse uses; cfg must be valid
+// (an empty Issuer or Audience would switch those checks off).
+func (ks *KeySet) parserOptions(cfg TokenConfig) []jwt.ParserOption {
+	leeway := cfg.Leeway
+	if leeway == 0 {
+		leeway = defaultLeeway
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	return []jwt.ParserOption{
+		jwt.WithValidMethods(ks.methods),
+		jwt.WithIssuer(cfg.Issuer),
+		jwt.WithAudience(cfg.Audience...),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(leeway),
+		jwt.WithTimeFunc(now),
+		jwt.WithStrictDecoding(),
+	}
+}
+
+// Reasons keyfunc refuses a token before its signature is checked.
+var (
+	errCrit        = errors.New("crit header not supported")
+	errType        = errors.New(`typ is not "at+jwt"`)
+	errNoKID       = errors.New("kid missing")
+	errUnknownKID  = errors.New("kid unknown")
+	errAlgMismatch = errors.New("alg does not match the key named by kid")
+)
+
+// keyfunc picks the verification key of a parsed, unverified token: the
+// key of the set named by its kid, if the token's alg is that key's
+// algorithm. It reads only the alg, typ, kid and crit headers.
+func (ks *KeySet) keyfunc(t *jwt.Token) (any, error) {
+	if _, ok := t.Header["crit"]; ok {
+		// RFC 7515 4.1.11: extensions we do not understand must fail.
+		return nil, errCrit
+	}
+	if typ, _ := t.Header["typ"].(string); !asciiEqualFold(typ, tokenType) && !asciiEqualFold(typ, "application/"+tokenType) {
+		return nil, errType
+	}
+	kid, _ := t.Header["kid"].(string)
+	if kid == "" {
+		return nil, errNoKID
+	}
+	k := ks.byID[kid]
+	if k == nil {
+		return nil, errUnknownKID
+	}
+	if t.Method == nil || t.Method.Alg() != string(k.alg) {
+		return nil, errAlgMismatch
+	}
+	return k.verificationKey(), nil
+}
+
+// compactJWS reports whether s has only base64url characters and exactly
+// two dots. golang-jwt decodes with encoding/base64, which skips CR and LF
+// anywhere in a segment, so without this check "token\n" and tokens with
+// line breaks inside would verify as the token: one token, many strings.
+func compactJWS(s string) bool {
+	dots := 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
+		case c == '.':
+			dots++
+		default:
+			return false
+		}
+	}
+	return dots == 2
+}
+
+// asciiEqualFold reports whether s and t are equal under ASCII case
+// folding only (strings.EqualFold also folds some non-ASCII letters).
+func asciiEqualFold(s, t string) bool {
+	if len(s) != len(t) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		a, b := s[i], t[i]
+		if 'A' <= a && a <= 'Z' {
+			a += 'a' - 'A'
+		}
+		if 'A' <= b && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		if a != b {
+			return false
+		}
+	}
+	return true
+}
+
+// claimsProblem checks what golang-jwt does not: iat and jti present, sub
+// and sid positive decimal integers. It returns "" when all is well.
+func claimsProblem(c *Claims) string {
+	switch {
+	case c.IssuedAt == nil:
+		return "iat missing"
+	case c.ID == "":
+		return "jti missing"
+	case !isID(c.Subject):
+		return "sub is not a user id"
+	case !isID(c.SessionID):
+		return "sid is not a session id"
+	}
+	return ""
+}
+
+// isID reports whether s is a positive int64 in canonical decimal: digits
+// only, no sign, no leading zero.
+func isID(s string) bool {
+	const maxInt64 = "9223372036854775807"
+	if s == "" || len(s) > len(maxInt64) || s[0] == '0' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return len(s) < len(maxInt64) || s <= maxInt64
+}
+
+// claimReasons map golang-jwt's claim errors to fixed reasons.
+var claimReasons = []struct {
+	err    error
+	reason string
+}{
+	{jwt.ErrTokenRequiredClaimMissing, "required claim missing (exp, iss or aud)"},
+	{jwt.ErrTokenInvalidIssuer, "wrong issuer"},
+	{jwt.ErrTokenInvalidAudience, "wrong audience"},
+	{jwt.ErrTokenUsedBeforeIssued, "iat in the future"},
+	{jwt.ErrTokenNotValidYet, "nbf in the future"},
+}
+
+// tokenError turns a golang-jwt error into ErrExpired or ErrInvalidToken
+// with a fixed reason. golang-jwt's own messages can quote decoded input
+// (JSON syntax errors), so none of their text is kept.
+func tokenError(err error, c *Claims) error {
+	for _, e := range []error{errCrit, errType, errNoKID, errUnknownKID, errAlgMismatch} {
+		if errors.Is(err, e) {
+			return invalid(e.Error())
+		}
+	}
+	switch {
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return invalid("malformed")
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		// Also an alg outside the set's algorithms, "none" included.
+		return invalid("signature invalid or algorithm not accepted")
+	case errors.Is(err, jwt.ErrTokenUnverifiable):
+		return invalid("unverifiable (unknown algorithm)")
+	case !errors.Is(err, jwt.ErrTokenInvalidClaims):
+		return invalid("refused")
+	}
+	// The signature is valid: golang-jwt checks claims only after it.
+	var reasons []string
+	for _, r := range claimReasons {
+		if errors.Is(err, r.err) {
+			reasons = append(reasons, r.reason)
+		}
+	}
+	if p := claimsProblem(c); p != "" {
+		reasons = append(reasons, p)
+	}
+	if errors.Is(err, jwt.ErrTokenExpired) {
+		if len(reasons) == 0 {
+			return fmt.Errorf("%w: access token", ErrExpired)
+		}
+		reasons = append(reasons, "expired")
+	}
+	if len(reasons) == 0 {
+		return invalid("invalid claims")
+	}
+	return invalid(strings.Join(reasons, ", "))
+}
+
+// invalid returns ErrInvalidToken with a reason.
+func invalid(reason string) error {
+	return fmt.Errorf("%w: %s", ErrInvalidToken, reason)
+}

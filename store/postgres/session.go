@@ -1,0 +1,313 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/cedrina/cedrina/session"
+	"github.com/cedrina/cedrina/store"
+	"github.com/cedrina/cedrina/user"
+)
+
+// SessionStore implements [session.Store] on the sessions and
+// session_refresh_history tables.
+type SessionStore struct{ db *DB }
+
+var _ session.Store = (*SessionStore)(nil)
+
+// Sessions returns the session store.
+func (db *DB) Sessions() *SessionStore { return &SessionStore{db: db} }
+
+// sessionColumns are a session's columns (as s) and its user's state (as
+// u), read in one join.
+const sessionColumns = `s.id, s.user_id, s.session_token, s.refresh_token, s.is_active, s.created_at, s.expires_at,
+	s.last_activity_at, host(s.client_ip) AS client_ip, s.user_agent, s.device_info, s.security_context,
+	u.role, u.tier, u.is_active AS user_active, u.password_changed_at`
+
+type sessionRow struct {
+	ID              int64          `db:"id"`
+	UserID          int64          `db:"user_id"`
+	TokenHash       string         `db:"session_token"`
+	RefreshHash     string         `db:"refresh_token"`
+	Active          sql.NullBool   `db:"is_active"`
+	CreatedAt       sql.NullTime   `db:"created_at"`
+	ExpiresAt       time.Time      `db:"expires_at"`
+	LastActivityAt  sql.NullTime   `db:"last_activity_at"`
+	ClientIP        sql.NullString `db:"client_ip"`
+	UserAgent       sql.NullString `db:"user_agent"`
+	DeviceInfo      []byte         `db:"device_info"`
+	SecurityContext []byte         `db:"security_context"`
+	Role            sql.NullString `db:"role"`
+	Tier            sql.NullString `db:"tier"`
+	UserActive      sql.NullBool   `db:"user_active"`
+	PasswordChanged sql.NullTime   `db:"password_changed_at"`
+}
+
+func (r *sessionRow) toSession() (*session.Session, session.UserState, error) {
+	s := &session.Session{
+		ID: r.ID, UserID: r.UserID, TokenHash: r.TokenHash, RefreshHash: r.RefreshHash,
+		Active: r.Active.Valid && r.Active.Bool, CreatedAt: utc(r.CreatedAt), ExpiresAt: r.ExpiresAt.UTC(),
+		LastActivityAt: utc(r.LastActivityAt), UserAgent: r.UserAgent.String,
+	}
+	if r.ClientIP.Valid {
+		ip, err := netip.ParseAddr(r.ClientIP.String)
+		if err != nil {
+			return nil, session.UserState{}, fmt.Errorf("postgres: session %d: client_ip: %w", r.ID, err)
+		}
+		s.ClientIP = ip
+	}
+	var err error
+	if s.DeviceInfo, err = decodeDoc(r.DeviceInfo); err != nil {
+		return nil, session.UserState{}, err
+	}
+	if s.SecurityContext, err = decodeDoc(r.SecurityContext); err != nil {
+		return nil, session.UserState{}, err
+	}
+	st := session.UserState{Role: user.Role(r.Role.String), Tier: user.Tier(r.Tier.String),
+		Active: r.UserActive.Valid && r.UserActive.Bool, PasswordChangedAt: utc(r.PasswordChanged)}
+	return s, st, nil
+}
+
+func mapSessionErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound):
+		return session.ErrNotFound
+	case constraintName(err) == "sessions_user_id_fkey":
+		return session.ErrNotFound
+	}
+	return err
+}
+
+// sessionCapLock is the first key of the advisory locks that serialise
+// session creation per user (the second is the user id).
+const sessionCapLock int32 = 0x5e55
+
+// Create implements [session.Store]: the insert and the eviction of the
+// user's least recently active sessions beyond max run in one
+// transaction, under a per-user advisory lock.
+func (s *SessionStore) Create(ctx context.Context, in *session.Session, max int) ([]int64, error) {
+	device, err := encodeDoc(in.DeviceInfo, false)
+	if err != nil {
+		return nil, err
+	}
+	secctx, err := encodeDoc(in.SecurityContext, true)
+	if err != nil {
+		return nil, err
+	}
+	var ip any
+	if in.ClientIP.IsValid() {
+		ip = in.ClientIP.Unmap().WithZone("").String()
+	}
+	var evicted []int64
+	var row sessionRow
+	err = s.db.InTx(ctx, func(ctx context.Context) error {
+		return s.db.run(ctx, func(q querier) error {
+			if max > 0 {
+				// Creates for one user queue here until the previous one
+				// commits, so each eviction sees every session before it
+				// and the cap holds under concurrency. The lock is per
+				// user and ends with the transaction.
+				if _, err := q.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, sessionCapLock, int32(in.UserID)); err != nil {
+					return err
+				}
+			}
+			if err := q.GetContext(ctx, &row, `
+WITH s AS (
+	INSERT INTO sessions (user_id, session_token, refresh_token, is_active, created_at, expires_at,
+		last_activity_at, client_ip, user_agent, device_info, security_context)
+	VALUES ($1, $2, $3, true, COALESCE($4, NOW()), $5, COALESCE($6, NOW()), $7::inet, NULLIF($8, ''), $9, $10)
+	RETURNING *
+)
+SELECT `+sessionColumns+` FROM s JOIN users u ON u.id = s.user_id`,
+				in.UserID, in.TokenHash, in.RefreshHash, nullTime(in.CreatedAt), in.ExpiresAt,
+				nullTime(in.LastActivityAt), ip, in.UserAgent, device, secctx); err != nil {
+				return err
+			}
+			if max <= 0 {
+				return nil
+			}
+			return q.SelectContext(ctx, &evicted, `
+UPDATE sessions SET is_active = false
+WHERE id IN (
+	SELECT id FROM sessions
+	WHERE user_id = $1 AND is_active AND id <> $2
+	ORDER BY last_activity_at DESC, id DESC
+	OFFSET $3
+	FOR UPDATE
+)
+RETURNING id`, in.UserID, row.ID, max-1)
+		})
+	})
+	if err != nil {
+		return nil, mapSessionErr(err)
+	}
+	created, _, err := row.toSession()
+	if err != nil {
+		return nil, err
+	}
+	*in = *created
+	slices.Sort(evicted)
+	return evicted, nil
+}
+
+func (s *SessionStore) get(ctx context.Context, where string, args ...any) (*session.Session, session.UserState, error) {
+	var row sessionRow
+	err := s.db.run(ctx, func(q querier) error {
+		return q.GetContext(ctx, &row, `SELECT `+sessionColumns+` FROM sessions s JOIN users u ON u.id = s.user_id WHERE `+where, args...)
+	})
+	if err != nil {
+		return nil, session.UserState{}, mapSessionErr(err)
+	}
+	return row.toSession()
+}
+
+// ByID implements [session.Store]: one primary-key lookup joined to the user.
+func (s *SessionStore) ByID(ctx context.Context, id int64) (*session.Session, session.UserState, error) {
+	return s.get(ctx, `s.id = $1`, id)
+}
+
+// ByTokenHash implements [session.Store], through the unique index on
+// session_token.
+func (s *SessionStore) ByTokenHash(ctx context.Context, hash string) (*session.Session, session.UserState, error) {
+	return s.get(ctx, `s.session_token = $1`, hash)
+}
+
+// Rotate implements [session.Store] as one statement: the conditional
+// UPDATE is the compare-and-swap (concurrent callers queue on the row lock
+// and then find the hash changed), and the replaced hash goes into the
+// history in the same statement, hence the same transaction.
+func (s *SessionStore) Rotate(ctx context.Context, oldHash, newHash string, at time.Time, idle time.Duration) (*session.Session, session.UserState, error) {
+	var rows []sessionRow
+	err := s.db.run(ctx, func(q querier) error {
+		return q.SelectContext(ctx, &rows, `
+WITH s AS (
+	UPDATE sessions SET refresh_token = $2, last_activity_at = $3
+	WHERE refresh_token = $1 AND is_active AND expires_at > $3 AND last_activity_at > $4
+	RETURNING *
+), h AS (
+	INSERT INTO session_refresh_history (token_hash, session_id, rotated_at)
+	SELECT $1, id, $3 FROM s
+)
+SELECT `+sessionColumns+` FROM s JOIN users u ON u.id = s.user_id`, oldHash, newHash, at, at.Add(-idle))
+	})
+	if err != nil {
+		return nil, session.UserState{}, mapSessionErr(err)
+	}
+	if len(rows) == 1 {
+		return rows[0].toSession()
+	}
+	// Not swapped: a rotated hash, an inactive session's hash, or unknown.
+	sess, st, err := s.get(ctx, `s.id = (
+	SELECT session_id FROM session_refresh_history WHERE token_hash = $1
+	UNION ALL
+	SELECT id FROM sessions WHERE refresh_token = $1
+	LIMIT 1)`, oldHash)
+	if err != nil {
+		return nil, session.UserState{}, err
+	}
+	return sess, st, session.ErrRotated
+}
+
+// Touch implements [session.Store] with a conditional UPDATE, so
+// concurrent requests write at most once per minGap.
+func (s *SessionStore) Touch(ctx context.Context, id int64, at time.Time, minGap time.Duration) (bool, error) {
+	var n int64
+	err := s.db.run(ctx, func(q querier) error {
+		res, err := q.ExecContext(ctx, `
+UPDATE sessions SET last_activity_at = $2
+WHERE id = $1 AND is_active AND last_activity_at < $2::timestamptz - $3::interval`,
+			id, at, fmt.Sprintf("%d microseconds", minGap.Microseconds()))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n == 1, mapSessionErr(err)
+}
+
+// Revoke implements [session.Store].
+func (s *SessionStore) Revoke(ctx context.Context, id int64) (bool, error) {
+	var out struct {
+		Changed bool `db:"changed"`
+		Found   bool `db:"found"`
+	}
+	err := s.db.run(ctx, func(q querier) error {
+		return q.GetContext(ctx, &out, `
+WITH r AS (UPDATE sessions SET is_active = false WHERE id = $1 AND is_active IS NOT FALSE RETURNING id)
+SELECT EXISTS (SELECT 1 FROM r) AS changed, EXISTS (SELECT 1 FROM sessions WHERE id = $1) AS found`, id)
+	})
+	if err != nil {
+		return false, mapSessionErr(err)
+	}
+	if !out.Found {
+		return false, session.ErrNotFound
+	}
+	return out.Changed, nil
+}
+
+// RevokeUser implements [session.Store].
+func (s *SessionStore) RevokeUser(ctx context.Context, userID, except int64) ([]int64, error) {
+	var ids []int64
+	err := s.db.run(ctx, func(q querier) error {
+		return q.SelectContext(ctx, &ids, `
+UPDATE sessions SET is_active = false
+WHERE user_id = $1 AND is_active AND id <> $2
+RETURNING id`, userID, except)
+	})
+	slices.Sort(ids)
+	return ids, mapSessionErr(err)
+}
+
+// ListActive implements [session.Store] through idx_sessions_user_activity.
+func (s *SessionStore) ListActive(ctx context.Context, userID int64, at time.Time, idle time.Duration) ([]session.Session, error) {
+	var rows []sessionRow
+	err := s.db.run(ctx, func(q querier) error {
+		return q.SelectContext(ctx, &rows, `SELECT `+sessionColumns+`
+FROM sessions s JOIN users u ON u.id = s.user_id
+WHERE s.user_id = $1 AND s.is_active AND s.expires_at > $2 AND s.last_activity_at > $3
+	AND (u.password_changed_at IS NULL OR s.created_at >= u.password_changed_at)
+ORDER BY s.last_activity_at DESC, s.id DESC`, userID, at, at.Add(-idle))
+	})
+	if err != nil {
+		return nil, mapSessionErr(err)
+	}
+	out := make([]session.Session, len(rows))
+	for i := range rows {
+		sess, _, err := rows[i].toSession()
+		if err != nil {
+			return nil, err
+		}
+		out[i] = *sess
+	}
+	return out, nil
+}
+
+// DeleteExpired implements [session.Store]: one short statement per
+// batch; SKIP LOCKED lets concurrent cleaners and requests pass each
+// other.
+func (s *SessionStore) DeleteExpired(ctx context.Context, at time.Time, idle time.Duration, batch int) (int, error) {
+	var n int64
+	err := s.db.run(ctx, func(q querier) error {
+		res, err := q.ExecContext(ctx, `
+DELETE FROM sessions WHERE id IN (
+	SELECT id FROM sessions
+	WHERE is_active IS NOT TRUE OR expires_at <= $1 OR last_activity_at <= $2
+	LIMIT $3
+	FOR UPDATE SKIP LOCKED
+)`, at, at.Add(-idle), batch)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), mapSessionErr(err)
+}
