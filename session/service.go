@@ -49,6 +49,11 @@ type Config struct {
 	// Leeway is the clock skew allowed on token times. Default 5 s, at
 	// most 30 s.
 	Leeway time.Duration
+	// CleanupPause is the wait between two batches of Cleanup, so that a
+	// large cleanup does not starve the requests sharing the database.
+	// Zero (the default) waits twice as long as the previous batch took:
+	// the cleaner works at most a third of the time. Negative: no wait.
+	CleanupPause time.Duration
 	// CacheSize bounds the cache of verified access tokens (keyed by the
 	// SHA-256 of the whole token), which spares the signature check on
 	// repeated use; expiry and the session's state are still checked every
@@ -510,15 +515,17 @@ func (s *Service) List(ctx context.Context, userID int64) ([]Session, error) {
 }
 
 // Cleanup deletes ended, expired and idle sessions (and their rotation
-// history), batch at a time (default 1,000), each batch one short
-// statement, until none is left or ctx ends. It returns how many it
-// deleted.
+// history), batch at a time (default 1,000), each batch short statements,
+// pausing between batches as Config.CleanupPause says, until none is left
+// or ctx ends. It returns how many it deleted. Run it from a background
+// job (or `cedrina` operator tooling), not on a request path.
 func (s *Service) Cleanup(ctx context.Context, batch int) (int64, error) {
 	if batch <= 0 {
 		batch = 1000
 	}
 	var total int64
 	for {
+		start := time.Now()
 		n, err := s.store.DeleteExpired(ctx, s.clock(), s.cfg.IdleTimeout, batch)
 		total += int64(n)
 		if err != nil {
@@ -526,6 +533,19 @@ func (s *Service) Cleanup(ctx context.Context, batch int) (int64, error) {
 		}
 		if n < batch {
 			return total, nil
+		}
+		pause := s.cfg.CleanupPause
+		if pause == 0 {
+			pause = 2 * time.Since(start)
+		}
+		if pause > 0 {
+			t := time.NewTimer(pause)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return total, fmt.Errorf("session: cleanup: %w", ctx.Err())
+			case <-t.C:
+			}
 		}
 	}
 }

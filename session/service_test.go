@@ -503,7 +503,7 @@ func TestSessionCapAndRevocation(t *testing.T) {
 }
 
 func TestCleanup(t *testing.T) {
-	both(t, session.Config{IdleTimeout: time.Hour}, func(t *testing.T, e *env) {
+	both(t, session.Config{IdleTimeout: time.Hour, CleanupPause: -1}, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		var old []*session.Tokens
 		for range 5 {

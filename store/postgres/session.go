@@ -290,24 +290,45 @@ ORDER BY s.last_activity_at DESC, s.id DESC`, userID, at, at.Add(-idle))
 	return out, nil
 }
 
-// DeleteExpired implements [session.Store]: one short statement per
-// batch; SKIP LOCKED lets concurrent cleaners and requests pass each
-// other.
+// DeleteExpired implements [session.Store] in up to three short
+// statements, each an index range scan: sessions past expires_at, then
+// idle ones by last_activity_at, then inactive ones. A single scan with
+// the three conditions OR-ed would be a sequential scan that, batch after
+// batch, reads again the dead rows the previous batches left (until
+// vacuum): quadratic work that starves concurrent requests. SKIP LOCKED
+// lets concurrent cleaners and requests pass each other.
 func (s *SessionStore) DeleteExpired(ctx context.Context, at time.Time, idle time.Duration, batch int) (int, error) {
-	var n int64
-	err := s.db.run(ctx, func(q querier) error {
-		res, err := q.ExecContext(ctx, `
-DELETE FROM sessions WHERE id IN (
-	SELECT id FROM sessions
-	WHERE is_active IS NOT TRUE OR expires_at <= $1 OR last_activity_at <= $2
-	LIMIT $3
-	FOR UPDATE SKIP LOCKED
-)`, at, at.Add(-idle), batch)
-		if err != nil {
-			return err
+	passes := []struct {
+		where string
+		arg   any
+	}{
+		{`expires_at <= $1 ORDER BY expires_at`, at},
+		{`last_activity_at <= $1 ORDER BY last_activity_at`, at.Add(-idle)},
+		{`(is_active = false OR is_active IS NULL) AND $1::boolean`, true},
+	}
+	total := 0
+	for _, p := range passes {
+		if total >= batch {
+			break
 		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	return int(n), mapSessionErr(err)
+		var n int64
+		err := s.db.run(ctx, func(q querier) error {
+			res, err := q.ExecContext(ctx, `
+DELETE FROM sessions WHERE id IN (
+	SELECT id FROM sessions WHERE `+p.where+`
+	LIMIT $2
+	FOR UPDATE SKIP LOCKED
+)`, p.arg, batch-total)
+			if err != nil {
+				return err
+			}
+			n, err = res.RowsAffected()
+			return err
+		})
+		if err != nil {
+			return total, mapSessionErr(err)
+		}
+		total += int(n)
+	}
+	return total, nil
 }
