@@ -518,23 +518,50 @@ func (s *Service) List(ctx context.Context, userID int64) ([]Session, error) {
 // history), batch at a time (default 1,000), each batch short statements,
 // pausing between batches as Config.CleanupPause says, until none is left
 // or ctx ends. It returns how many it deleted. Run it from a background
-// job (or `cedrina` operator tooling), not on a request path.
+// job (or `cedrina cleanup`), not on a request path.
 func (s *Service) Cleanup(ctx context.Context, batch int) (int64, error) {
-	if batch <= 0 {
-		batch = 1000
+	return Cleanup(ctx, s.store, CleanupConfig{Batch: batch, IdleTimeout: s.cfg.IdleTimeout, Pause: s.cfg.CleanupPause, Now: s.cfg.Now})
+}
+
+// CleanupConfig configures [Cleanup]. Zero values are the defaults.
+type CleanupConfig struct {
+	// Batch is how many sessions one batch deletes. Default 1,000.
+	Batch int
+	// IdleTimeout: sessions without activity for this long are deleted.
+	// Default 24 hours; use the Service's value.
+	IdleTimeout time.Duration
+	// Pause between batches: 0 waits twice as long as the previous batch
+	// took; negative does not wait.
+	Pause time.Duration
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Cleanup deletes ended, expired and idle sessions from st without a
+// Service (no keys needed), for operator tools; [Service.Cleanup] calls it
+// with the service's settings.
+func Cleanup(ctx context.Context, st Store, cfg CleanupConfig) (int64, error) {
+	if cfg.Batch <= 0 {
+		cfg.Batch = 1000
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 24 * time.Hour
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	var total int64
 	for {
 		start := time.Now()
-		n, err := s.store.DeleteExpired(ctx, s.clock(), s.cfg.IdleTimeout, batch)
+		n, err := st.DeleteExpired(ctx, cfg.Now().UTC().Truncate(time.Microsecond), cfg.IdleTimeout, cfg.Batch)
 		total += int64(n)
 		if err != nil {
 			return total, fmt.Errorf("session: cleanup: %w", err)
 		}
-		if n < batch {
+		if n < cfg.Batch {
 			return total, nil
 		}
-		pause := s.cfg.CleanupPause
+		pause := cfg.Pause
 		if pause == 0 {
 			pause = 2 * time.Since(start)
 		}

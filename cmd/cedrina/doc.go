@@ -53,6 +53,15 @@
 // pass the same key in hex in a file, with --key-file or
 // CEDRINA_AUDIT_KEY_FILE.
 //
+// # cleanup
+//
+//	cedrina cleanup [--idle DURATION] [--batch N]
+//
+// deletes ended, expired and idle sessions (session.Cleanup) in batches,
+// pausing between them so that applications sharing the database keep
+// their latency; run it from cron or a scheduler. --idle should match the
+// applications' session.Config.IdleTimeout (default 24h).
+//
 // # Adding a command
 //
 // Each command is an entry in the commands table of main.go with a
