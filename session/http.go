@@ -223,11 +223,7 @@ func (s *Service) RequireAuth(cfg MiddlewareConfig) func(http.Handler) http.Hand
 				if !sameOrigin(r, origins) {
 					s.log.DebugContext(ctx, "session: cookie request refused: no proof of same origin",
 						"method", r.Method, "origin", cleanAgent(r.Header.Get("Origin")))
-					h := w.Header()
-					h.Set("Cache-Control", "no-store")
-					h.Set("Content-Type", "application/problem+json")
-					w.WriteHeader(http.StatusForbidden)
-					w.Write(forbiddenBody)
+					writeProblem(w, http.StatusForbidden, forbiddenBody)
 					return
 				}
 				cookies := r.CookiesNamed(CookieName)
@@ -246,11 +242,7 @@ func (s *Service) RequireAuth(cfg MiddlewareConfig) func(http.Handler) http.Hand
 				return
 			case err != nil:
 				s.log.ErrorContext(ctx, "session: authenticating a request failed", "method", r.Method, "path", r.URL.Path, "error", err)
-				h := w.Header()
-				h.Set("Cache-Control", "no-store")
-				h.Set("Content-Type", "application/problem+json")
-				w.WriteHeader(http.StatusInternalServerError)
-				w.Write(serverErrorBody)
+				writeProblem(w, http.StatusInternalServerError, serverErrorBody)
 				return
 			}
 			next.ServeHTTP(w, r.WithContext(NewContext(ctx, p)))
@@ -261,12 +253,18 @@ func (s *Service) RequireAuth(cfg MiddlewareConfig) func(http.Handler) http.Hand
 // refuse answers 401 with the challenge; reason goes to the debug log.
 func (s *Service) refuse(w http.ResponseWriter, r *http.Request, challenge, reason string) {
 	s.log.DebugContext(r.Context(), "session: request not authenticated", "method", r.Method, "path", r.URL.Path, "reason", reason)
+	w.Header().Set("WWW-Authenticate", challenge)
+	writeProblem(w, http.StatusUnauthorized, unauthorizedBody)
+}
+
+// writeProblem sends one of the prepared problem+json bodies, never
+// cached.
+func writeProblem(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
-	h.Set("WWW-Authenticate", challenge)
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Type", "application/problem+json")
-	w.WriteHeader(http.StatusUnauthorized)
-	w.Write(unauthorizedBody)
+	w.WriteHeader(status)
+	w.Write(body)
 }
 
 // challengeFor picks the challenge for a header that bearer refused:

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/cedrina/cedrina/audit"
-	"github.com/cedrina/cedrina/store/postgres"
 )
 
 const auditUsage = `Usage:
@@ -81,21 +80,11 @@ func runAudit(ctx context.Context, e *env, args []string) int {
 		return exitUsage
 	}
 
-	sqlDB, err := connect(ctx, e, *dbURL)
-	if err != nil {
-		e.errorf("audit %s: %v", action, err)
-		var ue *usageError
-		if errors.As(err, &ue) {
-			return exitUsage
-		}
-		return exitFailure
+	db, code := openDB(ctx, e, *dbURL, "audit "+action)
+	if db == nil {
+		return code
 	}
-	defer sqlDB.Close()
-	db, err := postgres.NewFromSQL(sqlDB, postgres.Config{})
-	if err != nil {
-		e.errorf("audit %s: %v", action, err)
-		return exitFailure
-	}
+	defer db.SQLX().Close()
 	svc, err := audit.NewService(db.Audit(), audit.Config{Key: key})
 	if err != nil {
 		e.errorf("audit %s: %v", action, err)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/cedrina/cedrina/session"
-	"github.com/cedrina/cedrina/store/postgres"
 )
 
 const cleanupUsage = `Usage:
@@ -53,21 +52,11 @@ func runCleanup(ctx context.Context, e *env, args []string) int {
 		e.errorf("cleanup: --idle and --batch must be positive")
 		return exitUsage
 	}
-	sqlDB, err := connect(ctx, e, *dbURL)
-	if err != nil {
-		e.errorf("cleanup: %v", err)
-		var ue *usageError
-		if errors.As(err, &ue) {
-			return exitUsage
-		}
-		return exitFailure
+	db, code := openDB(ctx, e, *dbURL, "cleanup")
+	if db == nil {
+		return code
 	}
-	defer sqlDB.Close()
-	db, err := postgres.NewFromSQL(sqlDB, postgres.Config{})
-	if err != nil {
-		e.errorf("cleanup: %v", err)
-		return exitFailure
-	}
+	defer db.SQLX().Close()
 	start := time.Now()
 	n, err := session.Cleanup(ctx, db.Sessions(), session.CleanupConfig{Batch: *batch, IdleTimeout: *idle})
 	if err != nil {

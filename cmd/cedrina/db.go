@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/lib/pq"
+
+	"github.com/cedrina/cedrina/store/postgres"
 )
 
 // pingTimeout bounds the first contact with the server, so a wrong host
@@ -56,6 +58,29 @@ func connect(ctx context.Context, e *env, flagURL string) (*sql.DB, error) {
 		return nil, fmt.Errorf("cannot reach database: %v", err)
 	}
 	return db, nil
+}
+
+// openDB connects as connect does and wraps the pool in the SDK's
+// PostgreSQL stores. On failure it prints "cedrina: <label>: <reason>"
+// and returns the exit code to end with (2 for a usage problem, 1
+// otherwise). The caller closes the pool with db.SQLX().Close().
+func openDB(ctx context.Context, e *env, flagURL, label string) (*postgres.DB, int) {
+	sqlDB, err := connect(ctx, e, flagURL)
+	if err != nil {
+		e.errorf("%s: %v", label, err)
+		var ue *usageError
+		if errors.As(err, &ue) {
+			return nil, exitUsage
+		}
+		return nil, exitFailure
+	}
+	db, err := postgres.NewFromSQL(sqlDB, postgres.Config{})
+	if err != nil { // only for a nil pool, which connect never returns
+		sqlDB.Close()
+		e.errorf("%s: %v", label, err)
+		return nil, exitFailure
+	}
+	return db, exitOK
 }
 
 // urlScheme matches the start of a URL (RFC 3986 scheme, then "://");

@@ -64,17 +64,12 @@ func runMigrate(ctx context.Context, e *env, args []string) int {
 		return exitUsage
 	}
 
-	db, err := connect(ctx, e, *dbURL)
-	if err != nil {
-		e.errorf("migrate %s: %v", positional[0], err)
-		var ue *usageError
-		if errors.As(err, &ue) {
-			return exitUsage
-		}
-		return exitFailure
+	db, code := openDB(ctx, e, *dbURL, "migrate "+positional[0])
+	if db == nil {
+		return code
 	}
-	defer db.Close()
-	if err := action(ctx, e, db); err != nil {
+	defer db.SQLX().Close()
+	if err := action(ctx, e, db.SQLX().DB); err != nil {
 		e.errorf("migrate %s: %v", positional[0], err)
 		return exitFailure
 	}
