@@ -430,6 +430,24 @@ func init() {
 	}
 }
 
+func init() {
+	// 00004_security_stamp: the users' and sessions' security stamps, and
+	// the partial index for ended sessions.
+	additions[4] = func(ts []table) []table {
+		for i := range ts {
+			switch ts[i].name {
+			case "users":
+				ts[i].columns = append(ts[i].columns, column{"security_stamp", "bigint", 0, "0", false})
+			case "sessions":
+				ts[i].columns = append(ts[i].columns, column{"security_stamp", "bigint", 0, "0", false})
+				// A partial index: its predicate follows the column list.
+				ts[i].indexes = append(ts[i].indexes, index{"idx_sessions_inactive", false, "id) WHERE (is_active IS NOT TRUE"})
+			}
+		}
+		return ts
+	}
+}
+
 // checkSchema compares the current schema of db with want.
 func checkSchema(t *testing.T, db *sql.DB, want []table) {
 	t.Helper()
