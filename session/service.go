@@ -192,9 +192,16 @@ func hashToken(token string) string {
 }
 
 // Start begins a session for u after a successful login and returns its
-// tokens. When the user is over MaxSessionsPerUser, the least recently
-// active sessions end. Errors: ErrNotFound when the user does not exist;
-// ErrRevoked when u is inactive.
+// tokens. u is the user as the login read it (user.LoginResult.User): the
+// session is created only while the account is still active and has the
+// security stamp u carries, in one atomic store step, so a login that
+// straddles a password change or reset, a deactivation, or a deactivation
+// undone by a reactivation starts no session. When the user is over
+// MaxSessionsPerUser, the least recently active sessions end.
+//
+// Errors: ErrNotFound when the user does not exist; ErrRevoked when u is
+// nil or inactive; ErrUserChanged when the account changed since u was
+// read; an error when the access token would exceed the size limit.
 func (s *Service) Start(ctx context.Context, u *user.User, c Client) (*Tokens, error) {
 	if u == nil || !u.IsActive {
 		return nil, ErrRevoked
@@ -214,6 +221,7 @@ func (s *Service) Start(ctx context.Context, u *user.User, c Client) (*Tokens, e
 		UserID: u.ID, TokenHash: sessionHash, RefreshHash: refreshHash, Active: true,
 		CreatedAt: now, ExpiresAt: now.Add(s.cfg.AbsoluteTimeout), LastActivityAt: now,
 		ClientIP: c.ClientIP, UserAgent: cleanAgent(c.UserAgent), DeviceInfo: c.DeviceInfo, SecurityContext: c.SecurityContext,
+		SecurityStamp: u.SecurityStamp,
 	}
 	evicted, err := s.store.Create(ctx, sess, s.cfg.MaxSessionsPerUser)
 	if err != nil {
@@ -377,7 +385,7 @@ func (s *Service) check(ctx context.Context, sess *Session, st UserState, now ti
 		return ErrRevoked
 	case !st.Active:
 		return ErrRevoked
-	case sess.CreatedAt.Before(st.PasswordChangedAt):
+	case sess.SecurityStamp != st.SecurityStamp, sess.CreatedAt.Before(st.PasswordChangedAt):
 		return ErrRevoked
 	case !now.Before(sess.ExpiresAt), !now.Before(sess.LastActivityAt.Add(s.cfg.IdleTimeout)):
 		if ended, err := s.store.Revoke(ctx, sess.ID); err == nil && ended {
@@ -432,13 +440,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (*Tokens, er
 		}
 		return nil, ErrRevoked
 	case errors.Is(err, ErrRotated):
-		if ended, rerr := s.store.Revoke(ctx, sess.ID); rerr != nil {
-			return nil, rerr
-		} else if ended {
-			s.record(ctx, audit.SessionRevoked, audit.Warning, sess, map[string]any{"reason": "token_reuse"})
-		}
-		s.record(ctx, audit.TokenReuse, audit.Critical, sess, nil)
-		return nil, ErrTokenReuse
+		return nil, s.reuse(ctx, sess)
 	case errors.Is(err, ErrNotFound):
 		return nil, ErrInvalidToken
 	case err != nil:
@@ -458,12 +460,46 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (*Tokens, er
 	return &Tokens{SessionID: sess.ID, AccessToken: access, AccessExpiresAt: exp, RefreshToken: next, ExpiresAt: sess.ExpiresAt}, nil
 }
 
-// Logout ends the principal's session. Errors: ErrNotFound.
+// Logout ends the principal's session; ending a session that has already
+// ended is not an error. Errors: ErrUnauthenticated when p is nil;
+// ErrNotFound.
 func (s *Service) Logout(ctx context.Context, p *Principal) error {
+	if p == nil {
+		return fmt.Errorf("%w: Logout without a principal", ErrUnauthenticated)
+	}
 	sess, _, err := s.store.ByID(ctx, p.SessionID)
 	if err != nil {
 		return err
 	}
+	return s.logout(ctx, sess)
+}
+
+// LogoutRefreshToken ends the session whose refresh token is
+// refreshToken, so that a client whose access token has expired can still
+// log out. Ending a session that has already ended is not an error. A
+// refresh token that was already rotated is a replay: as with Refresh,
+// the session is revoked, a token_reuse event is recorded and
+// ErrTokenReuse returned.
+//
+// Errors, all wrapping ErrUnauthenticated: ErrInvalidToken (malformed or
+// unknown token), ErrTokenReuse. Store errors otherwise.
+func (s *Service) LogoutRefreshToken(ctx context.Context, refreshToken string) error {
+	if !wellFormed(refreshToken) {
+		return ErrInvalidToken
+	}
+	sess, _, err := s.store.ByRefreshHash(ctx, hashToken(refreshToken))
+	switch {
+	case errors.Is(err, ErrRotated):
+		return s.reuse(ctx, sess)
+	case errors.Is(err, ErrNotFound):
+		return ErrInvalidToken
+	case err != nil:
+		return err
+	}
+	return s.logout(ctx, sess)
+}
+
+func (s *Service) logout(ctx context.Context, sess *Session) error {
 	ended, err := s.store.Revoke(ctx, sess.ID)
 	if err != nil {
 		return err
@@ -472,6 +508,18 @@ func (s *Service) Logout(ctx context.Context, p *Principal) error {
 		s.record(ctx, audit.Logout, audit.Info, sess, nil)
 	}
 	return nil
+}
+
+// reuse revokes the session of a replayed refresh token, records it and
+// returns ErrTokenReuse.
+func (s *Service) reuse(ctx context.Context, sess *Session) error {
+	if ended, err := s.store.Revoke(ctx, sess.ID); err != nil {
+		return err
+	} else if ended {
+		s.record(ctx, audit.SessionRevoked, audit.Warning, sess, map[string]any{"reason": "token_reuse"})
+	}
+	s.record(ctx, audit.TokenReuse, audit.Critical, sess, nil)
+	return ErrTokenReuse
 }
 
 // Revoke ends one of the user's sessions. Errors: ErrNotFound when the

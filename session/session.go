@@ -33,6 +33,11 @@ type Session struct {
 	// SecurityContext is what the host knew about the login (MFA used,
 	// risk score, ...); nil is stored as {}.
 	SecurityContext map[string]any `json:"security_context"`
+	// SecurityStamp is the user's security stamp when the session started
+	// (sessions.security_stamp). The session is valid only while its
+	// user's stamp is the same: a password change or reset, a deactivation
+	// or a reactivation moves the user's stamp and so ends it.
+	SecurityStamp int64 `json:"-"`
 }
 
 // UserState is what a session check needs of its user, read together with
@@ -43,6 +48,9 @@ type UserState struct {
 	Active bool
 	// PasswordChangedAt: sessions created before it are no longer valid.
 	PasswordChangedAt time.Time
+	// SecurityStamp is the user's current security stamp: sessions that
+	// started with another are no longer valid.
+	SecurityStamp int64
 }
 
 // Errors of the Store, each wrapping the store package's sentinel.
@@ -71,4 +79,9 @@ var (
 	// ErrTokenReuse: an already-rotated refresh token was presented; the
 	// session has been revoked.
 	ErrTokenReuse = fmt.Errorf("session: refresh token reused, session revoked: %w", ErrUnauthenticated)
+	// ErrUserChanged: Start was given a user whose account has changed
+	// since the login read it (its password was changed or reset, it was
+	// deactivated, or deactivated and reactivated): no session was
+	// started. The login must be done again.
+	ErrUserChanged = fmt.Errorf("session: account changed since the login, no session started: %w", ErrUnauthenticated)
 )

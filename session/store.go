@@ -10,17 +10,28 @@ import (
 // alike. Times are given by the caller and kept in UTC at microsecond
 // precision. Each method is atomic.
 type Store interface {
-	// Create inserts s and sets s.ID. When max > 0 it then deactivates the
-	// user's active sessions beyond the max most recently active ones (s
-	// counts, and is never the one evicted), and returns the ids it
-	// deactivated. Errors: ErrNotFound when s.UserID names no user; a
-	// store.ErrConflict when a hash is already used.
+	// Create inserts s and sets s.ID, only if its user is active and has
+	// the security stamp s.SecurityStamp (what the login read): the check
+	// and the insert are one atomic step, so a concurrent password change,
+	// reset, deactivation or reactivation either comes first (nothing is
+	// inserted) or after (and its stamp change ends the session). When
+	// max > 0 it then deactivates the user's active sessions beyond the
+	// max most recently active ones (s counts, and is never the one
+	// evicted), and returns the ids it deactivated. Errors: ErrNotFound
+	// when s.UserID names no user; ErrUserChanged when the user is
+	// inactive or its stamp differs; a store.ErrConflict when a hash is
+	// already used.
 	Create(ctx context.Context, s *Session, max int) (evicted []int64, err error)
 
 	// ByID and ByTokenHash return the session, active or not, with its
 	// user's state, in one lookup. Errors: ErrNotFound.
 	ByID(ctx context.Context, id int64) (*Session, UserState, error)
 	ByTokenHash(ctx context.Context, hash string) (*Session, UserState, error)
+	// ByRefreshHash returns the session whose current refresh hash is
+	// hash, active or not, with its user's state; if hash was replaced by
+	// a rotation earlier, the session it belonged to, with ErrRotated.
+	// Errors: ErrNotFound.
+	ByRefreshHash(ctx context.Context, hash string) (*Session, UserState, error)
 
 	// Rotate swaps the refresh hash in one atomic step: if the refresh
 	// hash of a session that is live at at (active, expires_at after at,
@@ -47,7 +58,8 @@ type Store interface {
 
 	// ListActive returns the user's active sessions that are valid at at:
 	// expires_at after at, last_activity_at after at-idle, created no
-	// earlier than the user's password change. Most recently active first.
+	// earlier than the user's password change, with the user's current
+	// security stamp. Most recently active first.
 	ListActive(ctx context.Context, userID int64, at time.Time, idle time.Duration) ([]Session, error)
 
 	// DeleteExpired deletes at most batch (> 0) sessions that are

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/cedrina/cedrina/audit"
 )
 
@@ -44,6 +46,15 @@ type Config struct {
 	// it, session.Service still refuses sessions older than the password
 	// change or of an inactive user, but only by comparing times.
 	Sessions SessionEnder
+	// Legacy turns on the verification of password hashes carried over
+	// from another system (see [LegacyConfig]). Default off.
+	Legacy LegacyConfig
+	// MinRefusalTime is the least time a refused login takes. Refusals
+	// already take as long as the slowest password verification the
+	// service has measured (see [Service.Authenticate]); set this when
+	// the store holds hashes slower than any the service has seen yet.
+	// Default 0.
+	MinRefusalTime time.Duration
 	// Recorder receives the service's audit events (registration, login
 	// success and failure with the reason, lockout, password change, role
 	// and tier changes, deactivation, reactivation, deletion). Default:
@@ -72,6 +83,8 @@ type Service struct {
 	tier    Tier
 	rec     audit.Recorder
 	ender   SessionEnder
+	legacy  LegacyConfig
+	pad     *refusalPad
 
 	dummy string // a hash of a random password, verified for unknown users
 }
@@ -83,7 +96,8 @@ func NewService(store Store, cfg Config) (*Service, error) {
 		return nil, errors.New("user: NewService: nil Store")
 	}
 	s := &Service{store: store, now: cfg.Now, log: cfg.Logger, hasher: cfg.Hasher,
-		policy: cfg.Password, lockout: cfg.Lockout, role: cfg.DefaultRole, tier: cfg.DefaultTier, rec: cfg.Recorder, ender: cfg.Sessions}
+		policy: cfg.Password, lockout: cfg.Lockout, role: cfg.DefaultRole, tier: cfg.DefaultTier, rec: cfg.Recorder, ender: cfg.Sessions,
+		legacy: cfg.Legacy}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -127,14 +141,38 @@ func NewService(store Store, cfg Config) (*Service, error) {
 	if err := s.tier.Validate(); err != nil {
 		return nil, fmt.Errorf("user: Config.DefaultTier: %w", err)
 	}
+	if cfg.MinRefusalTime < 0 {
+		return nil, fmt.Errorf("user: Config.MinRefusalTime %v is negative", cfg.MinRefusalTime)
+	}
+	s.pad = newRefusalPad(cfg.MinRefusalTime)
+	switch {
+	case s.legacy.BcryptCost == 0:
+		s.legacy.BcryptCost = DefaultBcryptCost
+	case s.legacy.BcryptCost < bcrypt.MinCost || s.legacy.BcryptCost > bcrypt.MaxCost:
+		return nil, fmt.Errorf("user: Config.Legacy.BcryptCost %d is outside %d..%d", s.legacy.BcryptCost, bcrypt.MinCost, bcrypt.MaxCost)
+	}
 	// The dummy hash unknown users are checked against: made now, not on
 	// the first unknown login, which would then cost two hashes and stand
-	// out. Its password is 128 random bits nobody knows.
-	dummy, err := s.hasher.Hash(context.Background(), rand.Text())
+	// out. Its password is 128 random bits nobody knows. Verifying it once
+	// seeds the refusal padding.
+	ctx := context.Background()
+	dummy, err := s.hasher.Hash(ctx, rand.Text())
 	if err != nil {
 		return nil, fmt.Errorf("user: NewService: hashing the dummy password: %w", err)
 	}
 	s.dummy = dummy
+	start := time.Now()
+	if _, _, err := s.hasher.Verify(ctx, dummy, rand.Text()); err != nil {
+		return nil, fmt.Errorf("user: NewService: verifying the dummy password: %w", err)
+	}
+	s.pad.observe(hashClass(dummy), time.Since(start))
+	if s.legacy.Enabled {
+		d, err := calibrateLegacy(ctx, s.hasher, s.legacy.BcryptCost)
+		if err != nil {
+			return nil, err
+		}
+		s.pad.observe(fmt.Sprintf("bcrypt %02d", s.legacy.BcryptCost), d)
+	}
 	return s, nil
 }
 
@@ -292,6 +330,11 @@ const (
 	AuthWrongPassword AuthReason = "wrong_password"
 	AuthLocked        AuthReason = "locked"
 	AuthInactive      AuthReason = "inactive"
+	// AuthAccountChanged: the password was right, but the account changed
+	// while it was being verified (its password was changed or reset, it
+	// was deactivated, or deactivated and reactivated), so the login's
+	// read was stale and it is refused.
+	AuthAccountChanged AuthReason = "account_changed"
 )
 
 // AuthError is the error of a refused login. It matches
@@ -314,92 +357,145 @@ func (e *AuthError) Error() string { return ErrInvalidCredentials.Error() }
 // Is makes errors.Is(err, ErrInvalidCredentials) hold.
 func (e *AuthError) Is(target error) bool { return target == ErrInvalidCredentials }
 
-// maxLoginPassword bounds the password bytes a login hashes: longer input
-// cannot be a valid password (a policy allows at most 4,096 code points)
-// and would only cost hashing time.
+// maxLoginPassword bounds the password bytes a login, or any other path
+// that checks a caller's password, verifies: longer input cannot be a
+// valid password (a policy allows at most 4,096 code points) and would
+// only cost hashing time. Such input is refused as a wrong password.
 const maxLoginPassword = 64 << 10
+
+// LoginResult is a successful login.
+type LoginResult struct {
+	// User is the account as the login left it (last_login_at set, the
+	// lockout cleared). Its SecurityStamp is the one the password was
+	// verified against: give it to session.Service.Start, which starts a
+	// session only while the account still has that stamp.
+	User *User
+	// PasswordChangeRequired: the password matched only by the legacy
+	// rule (see [LegacyConfig]) and cannot be stored in the current
+	// format, for instance because it contains a tab. The account keeps
+	// its legacy hash until the password is changed; ask the user to
+	// change it ([Service.ChangePassword] accepts it as the current
+	// password). An HTTP API says so in its login response.
+	PasswordChangeRequired bool
+}
 
 // Authenticate logs a user in by username or email (input containing "@"
 // is taken as an email) and password.
 //
-// Every refusal costs the same hashing work: an unknown user is checked
-// against a dummy hash, and a locked or deactivated account's password is
-// still verified. A wrong password counts towards the lockout atomically
-// in the store; a success resets the counter, records last_login_at, and
-// rehashes the password when the stored hash uses another algorithm or
-// other parameters than the current policy.
+// The attempt is admitted before the password is verified, in one atomic
+// store step ([Store.AdmitLogin]) that counts it as a failure in advance:
+// of concurrent attempts on an unlocked account exactly the lockout
+// threshold are verified, and the others are refused as locked without
+// checking the account's hash. A success then clears the count, records
+// last_login_at and, when the stored hash uses another algorithm or other
+// parameters than the current policy, rehashes the password; that write
+// is conditional on the state the admission read (the security stamp and
+// the lock), so a login that straddles a password change or reset, a
+// deactivation (even one undone since) or a lock set by concurrent
+// attempts is refused (AuthAccountChanged, AuthInactive or AuthLocked)
+// and clears nothing.
+//
+// Every refusal takes the same time: an unknown user is checked against a
+// dummy hash, and every refusal, whatever its reason, waits until as long
+// as the slowest verification the service has measured has passed since
+// the call began (see [Config.MinRefusalTime] and [LegacyConfig]).
 //
 // Errors: an *AuthError (errors.Is ErrInvalidCredentials) for every
 // refusal; the context's error; store errors.
-func (s *Service) Authenticate(ctx context.Context, login, password string) (*User, error) {
-	u, err := s.authenticate(ctx, login, password)
+func (s *Service) Authenticate(ctx context.Context, login, password string) (*LoginResult, error) {
+	start := time.Now()
+	res, err := s.authenticate(ctx, login, password)
 	var ae *AuthError
 	switch {
 	case err == nil:
-		s.record(ctx, audit.LoginSucceeded, audit.Info, u.ID, *u.LastLoginAt, nil)
+		s.record(ctx, audit.LoginSucceeded, audit.Info, res.User.ID, *res.User.LastLoginAt, nil)
 	case errors.As(err, &ae):
 		s.recordRefusal(ctx, ae, s.clock(), "")
+		s.pad.pad(ctx, start)
 	}
-	return u, err
+	return res, err
 }
 
-func (s *Service) authenticate(ctx context.Context, login, password string) (*User, error) {
+func (s *Service) authenticate(ctx context.Context, login, password string) (*LoginResult, error) {
 	u, err := s.find(ctx, login)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
-	pw, nerr := NormalizePassword(password)
-	if nerr != nil || len(password) > maxLoginPassword {
-		pw = "" // cannot match; still hashed below for equal timing
+	var adm *User
+	var admitted bool
+	if u != nil {
+		adm, admitted, err = s.store.AdmitLogin(ctx, u.ID, s.clock(), s.lockout)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
 	}
-	if u == nil {
-		if _, _, err := s.hasher.Verify(ctx, s.dummy, pw); err != nil && ctx.Err() != nil {
+	if adm == nil { // unknown, or deleted since it was found
+		if _, err := s.checkPassword(ctx, s.dummy, password); err != nil && ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		return nil, &AuthError{Reason: AuthUnknownUser}
 	}
-	match, rehash, err := s.hasher.Verify(ctx, u.HashedPassword, pw)
+	if !admitted {
+		return nil, notAdmitted(adm)
+	}
+	v, err := s.checkPassword(ctx, adm.HashedPassword, password)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		s.log.ErrorContext(ctx, "user: stored password hash cannot be verified", "user_id", u.ID, "error", err)
-		return nil, fmt.Errorf("user: authenticate user %d: %w", u.ID, err)
+		s.log.ErrorContext(ctx, "user: stored password hash cannot be verified", "user_id", adm.ID, "error", err)
+		return nil, fmt.Errorf("user: authenticate user %d: %w", adm.ID, err)
 	}
-	match = match && nerr == nil && len(password) <= maxLoginPassword
+	if !v.match {
+		// Counted at admission; the lock in adm, if any, is this
+		// attempt's own (admission refuses locked accounts).
+		return nil, &AuthError{Reason: AuthWrongPassword, UserID: adm.ID, Attempts: adm.FailedLoginAttempts, LockedUntil: adm.LockedUntil}
+	}
 	now := s.clock()
+	ok, err := s.store.RecordLoginSuccess(ctx, adm.ID, now, adm.SecurityStamp, adm.LockedUntil)
 	switch {
-	case !u.IsActive:
-		return nil, &AuthError{Reason: AuthInactive, UserID: u.ID}
-	case u.Locked(now):
-		return nil, &AuthError{Reason: AuthLocked, UserID: u.ID, LockedUntil: u.LockedUntil}
-	case !match:
-		return nil, s.wrongPassword(ctx, u.ID, now)
-	}
-	if err := s.store.RecordLoginSuccess(ctx, u.ID, now); err != nil {
+	case errors.Is(err, ErrNotFound):
+		return nil, &AuthError{Reason: AuthUnknownUser}
+	case err != nil:
 		return nil, err
+	case !ok:
+		return nil, s.changedDuringLogin(ctx, adm, now)
 	}
-	u.LastLoginAt, u.FailedLoginAttempts, u.LockedUntil = &now, 0, nil
-	if rehash {
-		s.rehash(ctx, u, pw)
+	adm.LastLoginAt, adm.FailedLoginAttempts, adm.LockedUntil = &now, 0, nil
+	if v.rehash {
+		s.rehash(ctx, adm, v.normalized)
 	}
-	return u, nil
+	if v.changeRequired {
+		s.log.WarnContext(ctx, "user: legacy password cannot be stored in the current format; a password change is required", "user_id", adm.ID)
+	}
+	return &LoginResult{User: adm, PasswordChangeRequired: v.changeRequired}, nil
 }
 
-// wrongPassword counts a failed password check and returns its
-// *AuthError, with LockedUntil set when this failure locked the account.
-func (s *Service) wrongPassword(ctx context.Context, id int64, now time.Time) error {
-	f, err := s.store.RecordLoginFailure(ctx, id, now, s.lockout)
-	if err != nil {
+// notAdmitted is the refusal of an attempt AdmitLogin did not admit.
+func notAdmitted(u *User) *AuthError {
+	if !u.IsActive {
+		return &AuthError{Reason: AuthInactive, UserID: u.ID}
+	}
+	// Locked by a lock in force, or by attempts admitted concurrently (the
+	// row read may predate their lock).
+	return &AuthError{Reason: AuthLocked, UserID: u.ID, LockedUntil: u.LockedUntil}
+}
+
+// changedDuringLogin says why a verified login could not be recorded:
+// the account changed since its admission.
+func (s *Service) changedDuringLogin(ctx context.Context, adm *User, now time.Time) error {
+	u, err := s.store.ByID(ctx, adm.ID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return &AuthError{Reason: AuthUnknownUser}
+	case err != nil:
 		return err
+	case !u.IsActive:
+		return &AuthError{Reason: AuthInactive, UserID: u.ID}
+	case u.SecurityStamp == adm.SecurityStamp && u.Locked(now):
+		return &AuthError{Reason: AuthLocked, UserID: u.ID, LockedUntil: u.LockedUntil}
 	}
-	ae := &AuthError{Reason: AuthWrongPassword, UserID: id, Attempts: f.Attempts}
-	// Only the failure that set the lock sees it end exactly at
-	// now + Duration; one that found it already set sees an earlier end.
-	if f.LockedUntil != nil && f.LockedUntil.Equal(now.Add(s.lockout.Duration)) {
-		ae.LockedUntil = f.LockedUntil
-	}
-	return ae
+	return &AuthError{Reason: AuthAccountChanged, UserID: u.ID}
 }
 
 // rehash replaces u's hash by one made with the current policy. A failure
@@ -540,13 +636,23 @@ func (s *Service) Delete(ctx context.Context, id int64) error {
 }
 
 // ChangePassword replaces the password after checking the current one.
-// A wrong current password counts towards the lockout like a failed login,
-// so a stolen session cannot be used to guess it. The new password must
-// pass the policy. Success clears any lockout.
+// The new password must pass the policy (checked first). The check of the
+// current password is admitted and counted like a login attempt
+// ([Store.AdmitLogin]), so a stolen session cannot be used to guess it,
+// and is refused while the account is locked or inactive. The new hash is
+// stored only if the account's security stamp is still the one the check
+// read ([Store.SetPassword]): of two concurrent changes, or a change and
+// a reset, only one applies. Success clears any lockout, moves the
+// security stamp forward (so every session started before ends) and,
+// with Config.Sessions, ends the user's sessions explicitly.
+//
+// The current password is verified as at login: capped at 64 KiB, legacy
+// hashes by the legacy rule when enabled.
 //
 // Errors: ErrNotFound; an *AuthError (errors.Is ErrInvalidCredentials)
 // when current is wrong or the account is locked or inactive; a
-// *PasswordError (errors.Is ErrWeakPassword) when the policy refuses next.
+// *PasswordError (errors.Is ErrWeakPassword) when the policy refuses
+// next; ErrStale when the account changed during the call.
 func (s *Service) ChangePassword(ctx context.Context, id int64, current, next string) error {
 	err := s.changePassword(ctx, id, current, next)
 	var ae *AuthError
@@ -565,20 +671,6 @@ func (s *Service) changePassword(ctx context.Context, id int64, current, next st
 	if err != nil {
 		return err
 	}
-	pw, nerr := NormalizePassword(current)
-	match, _, err := s.hasher.Verify(ctx, u.HashedPassword, pw)
-	if err != nil {
-		return fmt.Errorf("user: change password of user %d: %w", id, err)
-	}
-	now := s.clock()
-	switch {
-	case !u.IsActive:
-		return &AuthError{Reason: AuthInactive, UserID: id}
-	case u.Locked(now):
-		return &AuthError{Reason: AuthLocked, UserID: id, LockedUntil: u.LockedUntil}
-	case !match || nerr != nil:
-		return s.wrongPassword(ctx, id, now)
-	}
 	if err := s.policy.Check(ctx, next, PasswordContext{Username: u.Username, Email: u.Email}); err != nil {
 		return err
 	}
@@ -586,11 +678,25 @@ func (s *Service) changePassword(ctx context.Context, id int64, current, next st
 	if err != nil {
 		return err
 	}
+	adm, admitted, err := s.store.AdmitLogin(ctx, id, s.clock(), s.lockout)
+	if err != nil {
+		return err
+	}
+	if !admitted {
+		return notAdmitted(adm)
+	}
+	v, err := s.checkPassword(ctx, adm.HashedPassword, current)
+	if err != nil {
+		return fmt.Errorf("user: change password of user %d: %w", id, err)
+	}
+	if !v.match {
+		return &AuthError{Reason: AuthWrongPassword, UserID: id, Attempts: adm.FailedLoginAttempts, LockedUntil: adm.LockedUntil}
+	}
 	hash, err := s.hashNew(ctx, npw)
 	if err != nil {
 		return err
 	}
-	return s.store.SetPassword(ctx, id, hash, now)
+	return s.store.SetPassword(ctx, id, hash, s.clock(), adm.SecurityStamp)
 }
 
 // CheckPassword applies the password policy to a candidate password for

@@ -229,11 +229,11 @@ func TestAuthenticate(t *testing.T) {
 		ctx := context.Background()
 		u := register(t, s, "bob")
 		for _, login := range []string{"bob", "BOB", "bob@example.com", "Bob@EXAMPLE.com"} {
-			got, err := s.Authenticate(ctx, login, goodPassword)
+			res, err := s.Authenticate(ctx, login, goodPassword)
 			if err != nil {
 				t.Fatalf("Authenticate(%q): %v", login, err)
 			}
-			if got.ID != u.ID || got.LastLoginAt == nil || !got.LastLoginAt.Equal(c.Now()) {
+			if got := res.User; res.PasswordChangeRequired || got.ID != u.ID || got.LastLoginAt == nil || !got.LastLoginAt.Equal(c.Now()) {
 				t.Fatalf("Authenticate(%q) = id %d, last login %v", login, got.ID, got.LastLoginAt)
 			}
 		}
@@ -249,13 +249,17 @@ func TestAuthenticate(t *testing.T) {
 }
 
 // TestAuthenticateRefusals: every refusal gives the same error value and
-// message and costs exactly one password verification, so neither the
-// answer nor the work done tells an unknown user from a known one.
+// message, and every refusal is padded to the common refusal time: an
+// unknown user verifies the dummy hash (one verification), a wrong
+// password the account's (one), a deactivated account nothing (it is not
+// admitted), input over the length cap nothing (it cannot match).
 func TestAuthenticateRefusals(t *testing.T) {
 	stores(t, func(t *testing.T, st user.Store) {
 		c := newClock()
 		h := &countingHasher{Hasher: cheapHasher(t)}
-		s := newService(t, st, user.Config{Now: c.Now, Hasher: h})
+		s := newService(t, st, user.Config{Now: c.Now, Hasher: h, MinRefusalTime: time.Hour})
+		var padded []time.Duration
+		user.SetRefusalWait(s, func(_ context.Context, d time.Duration) { padded = append(padded, d) })
 		ctx := context.Background()
 		u := register(t, s, "carol")
 		inactive := register(t, s, "dave")
@@ -265,27 +269,33 @@ func TestAuthenticateRefusals(t *testing.T) {
 		cases := []struct {
 			name, login, password string
 			want                  user.AuthReason
+			verifies              int64
 		}{
-			{"unknown user", "nobody", goodPassword, user.AuthUnknownUser},
-			{"unknown email", "nobody@example.com", goodPassword, user.AuthUnknownUser},
-			{"invalid login", "\xff\x00'; --", goodPassword, user.AuthUnknownUser},
-			{"huge login", strings.Repeat("a", 1<<20), goodPassword, user.AuthUnknownUser},
-			{"wrong password", "carol", "wrong password!", user.AuthWrongPassword},
-			{"empty password", "carol", "", user.AuthWrongPassword},
-			{"huge password", "carol", strings.Repeat("x", 1<<20), user.AuthWrongPassword},
-			{"NUL password", "carol", goodPassword + "\x00", user.AuthWrongPassword},
-			{"inactive, right password", "dave", goodPassword, user.AuthInactive},
-			{"inactive, wrong password", "dave", "nope", user.AuthInactive},
+			{"unknown user", "nobody", goodPassword, user.AuthUnknownUser, 1},
+			{"unknown email", "nobody@example.com", goodPassword, user.AuthUnknownUser, 1},
+			{"invalid login", "\xff\x00'; --", goodPassword, user.AuthUnknownUser, 1},
+			{"huge login", strings.Repeat("a", 1<<20), goodPassword, user.AuthUnknownUser, 1},
+			{"wrong password", "carol", "wrong password!", user.AuthWrongPassword, 1},
+			{"empty password", "carol", "", user.AuthWrongPassword, 1},
+			{"huge password", "carol", strings.Repeat("x", 1<<20), user.AuthWrongPassword, 0},
+			{"NUL password", "carol", goodPassword + "\x00", user.AuthWrongPassword, 0},
+			{"inactive, right password", "dave", goodPassword, user.AuthInactive, 0},
+			{"inactive, wrong password", "dave", "nope", user.AuthInactive, 0},
 		}
-		for _, tc := range cases {
+		for i, tc := range cases {
 			before := h.verifies.Load()
+			start := time.Now()
 			_, err := s.Authenticate(ctx, tc.login, tc.password)
 			ae := authErr(t, err, tc.want)
-			if n := h.verifies.Load() - before; n != 1 {
-				t.Errorf("%s: %d verifications, want exactly 1", tc.name, n)
+			if n := h.verifies.Load() - before; n != tc.verifies {
+				t.Errorf("%s: %d verifications, want %d", tc.name, n, tc.verifies)
 			}
 			if tc.want == user.AuthUnknownUser && ae.UserID != 0 {
 				t.Errorf("%s: UserID = %d", tc.name, ae.UserID)
+			}
+			// Padded up to the floor (an hour here), measured from the start.
+			if len(padded) != i+1 || padded[i] > time.Hour || padded[i]+time.Since(start) < time.Hour {
+				t.Fatalf("%s: padding %v, want the rest of an hour", tc.name, padded)
 			}
 		}
 		got, err := s.Get(ctx, u.ID)
@@ -297,6 +307,10 @@ func TestAuthenticateRefusals(t *testing.T) {
 		}
 		if got, _ := s.Get(ctx, inactive.ID); got.FailedLoginAttempts != 0 {
 			t.Errorf("an inactive account's failures were counted: %d", got.FailedLoginAttempts)
+		}
+		// A success is not padded.
+		if _, err := s.Authenticate(ctx, "carol", goodPassword); err != nil || len(padded) != len(cases) {
+			t.Fatalf("success: %v, padded %d times, want %d", err, len(padded), len(cases))
 		}
 	})
 }
@@ -323,12 +337,12 @@ func TestLockout(t *testing.T) {
 			t.Fatalf("locked until %v, want %v", ae.LockedUntil, want)
 		}
 		c.Advance(15 * time.Minute)
-		got, err := s.Authenticate(ctx, "erin", goodPassword)
+		res, err := s.Authenticate(ctx, "erin", goodPassword)
 		if err != nil {
 			t.Fatalf("after the lock expired: %v", err)
 		}
-		if got.FailedLoginAttempts != 0 || got.LockedUntil != nil {
-			t.Fatalf("success did not reset the lockout: %+v", got)
+		if got := res.User; got.FailedLoginAttempts != 0 || got.LockedUntil != nil {
+			t.Fatalf("success did not reset the lockout: %+v", res.User)
 		}
 		if stored, _ := s.Get(ctx, u.ID); stored.FailedLoginAttempts != 0 || stored.LockedUntil != nil {
 			t.Fatalf("stored lockout not reset: %d, %v", stored.FailedLoginAttempts, stored.LockedUntil)
@@ -353,33 +367,44 @@ func TestConcurrentWrongPasswords(t *testing.T) {
 	})
 }
 
-// TestConcurrentLockout: with the default threshold, 20 parallel wrong
-// passwords lock the account and the correct password is then refused.
+// TestConcurrentLockout: with the default threshold, 40 parallel wrong
+// passwords are admitted 5 at most: exactly 5 are verified and counted,
+// the account locks, the 35 others are refused as locked without
+// verifying the account's hash, and the correct password is then refused.
 func TestConcurrentLockout(t *testing.T) {
 	stores(t, func(t *testing.T, st user.Store) {
 		c := newClock()
-		s := newService(t, st, user.Config{Now: c.Now})
+		h := &countingHasher{Hasher: cheapHasher(t)}
+		s := newService(t, st, user.Config{Now: c.Now, Hasher: h})
 		u := register(t, s, "gina")
-		parallelLogins(t, s, "gina", "wrong password", 20, "")
+		before := h.verifies.Load()
+		reasons := parallelLogins(t, s, "gina", "wrong password", 40, "")
+		if v := h.verifies.Load() - before; v != 5 || reasons[user.AuthWrongPassword] != 5 || reasons[user.AuthLocked] != 35 {
+			t.Fatalf("40 parallel wrong passwords: %d verifications, reasons %v; want 5 verified wrong, 35 locked", v, reasons)
+		}
 		got, err := s.Get(context.Background(), u.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		// Logins that find the account already locked are refused without
-		// being counted, so the counter ends between 5 and 20.
-		if got.FailedLoginAttempts < 5 || got.FailedLoginAttempts > 20 || !got.Locked(c.Now()) {
-			t.Fatalf("after 20 parallel failures: attempts %d, locked until %v; want 5..20 and locked", got.FailedLoginAttempts, got.LockedUntil)
+		if got.FailedLoginAttempts != 5 || !got.Locked(c.Now()) {
+			t.Fatalf("after 40 parallel failures: attempts %d, locked until %v; want exactly 5 and locked", got.FailedLoginAttempts, got.LockedUntil)
 		}
 		_, err = s.Authenticate(context.Background(), "gina", goodPassword)
 		authErr(t, err, user.AuthLocked)
+		if got, _ := s.Get(context.Background(), u.ID); got.FailedLoginAttempts != 5 {
+			t.Fatalf("the refused correct password changed the counter to %d", got.FailedLoginAttempts)
+		}
 	})
 }
 
 // parallelLogins runs n logins at once; each must be refused (with reason
-// want, when want is set).
-func parallelLogins(t *testing.T, s *user.Service, login, password string, n int, want user.AuthReason) {
+// want, when want is set). It returns how many were refused for each
+// reason.
+func parallelLogins(t *testing.T, s *user.Service, login, password string, n int, want user.AuthReason) map[user.AuthReason]int {
 	t.Helper()
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	reasons := map[user.AuthReason]int{}
 	start := make(chan struct{})
 	for range n {
 		wg.Add(1)
@@ -390,11 +415,16 @@ func parallelLogins(t *testing.T, s *user.Service, login, password string, n int
 			var ae *user.AuthError
 			if !errors.As(err, &ae) || (want != "" && ae.Reason != want) {
 				t.Errorf("parallel login: err = %v, want reason %q", err, want)
+				return
 			}
+			mu.Lock()
+			reasons[ae.Reason]++
+			mu.Unlock()
 		}()
 	}
 	close(start)
 	wg.Wait()
+	return reasons
 }
 
 func TestRehashOnLogin(t *testing.T) {
@@ -411,10 +441,11 @@ func TestRehashOnLogin(t *testing.T) {
 		}
 		// The policy moves to argon2id: the next login rehashes.
 		s := newService(t, st, user.Config{})
-		got, err := s.Authenticate(ctx, "hank", goodPassword)
+		res, err := s.Authenticate(ctx, "hank", goodPassword)
 		if err != nil {
 			t.Fatal(err)
 		}
+		got := res.User
 		stored, err := s.Get(ctx, u.ID)
 		if err != nil {
 			t.Fatal(err)
@@ -470,12 +501,21 @@ func TestChangePassword(t *testing.T) {
 		if _, err := s.Authenticate(ctx, "ivy", goodPassword); !errors.Is(err, user.ErrInvalidCredentials) {
 			t.Fatalf("old password still works: %v", err)
 		}
-		got, err := s.Authenticate(ctx, "ivy", next)
+		res, err := s.Authenticate(ctx, "ivy", next)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !got.PasswordChangedAt.Equal(c.Now()) {
-			t.Errorf("password_changed_at = %v, want %v", got.PasswordChangedAt, c.Now())
+		if got := res.User; !got.PasswordChangedAt.Equal(c.Now()) || got.SecurityStamp != u.SecurityStamp+1 {
+			t.Errorf("password_changed_at = %v, stamp %d; want %v, %d", got.PasswordChangedAt, got.SecurityStamp, c.Now(), u.SecurityStamp+1)
+		}
+		// The current password is capped like a login's: a huge one is
+		// refused as wrong without being hashed.
+		h := &countingHasher{Hasher: cheapHasher(t)}
+		capped := newService(t, st, user.Config{Now: c.Now, Hasher: h})
+		before := h.verifies.Load()
+		authErr(t, capped.ChangePassword(ctx, u.ID, strings.Repeat("x", 1<<20), "another fine passphrase"), user.AuthWrongPassword)
+		if n := h.verifies.Load() - before; n != 0 {
+			t.Errorf("a 1 MiB current password was verified %d times", n)
 		}
 		if err := s.ChangePassword(ctx, 424242, next, goodPassword); !errors.Is(err, user.ErrNotFound) {
 			t.Errorf("missing user: err = %v", err)

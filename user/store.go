@@ -30,33 +30,59 @@ type Store interface {
 	// UpdateProfile replaces the documents named in p, sets updated_at to
 	// at and returns the updated user.
 	UpdateProfile(ctx context.Context, id int64, p ProfileUpdate, at time.Time) (*User, error)
-	// SetRole, SetTier and SetActive change one column, set updated_at to
-	// at and return the updated user.
+	// SetRole and SetTier change one column, set updated_at to at and
+	// return the updated user.
 	SetRole(ctx context.Context, id int64, role Role, at time.Time) (*User, error)
 	SetTier(ctx context.Context, id int64, tier Tier, at time.Time) (*User, error)
+	// SetActive sets is_active and updated_at to at and returns the updated
+	// user. When is_active changes, the security stamp moves forward (+1)
+	// in the same statement.
 	SetActive(ctx context.Context, id int64, active bool, at time.Time) (*User, error)
 
-	// SetPassword stores a new password hash, sets password_changed_at and
-	// updated_at to at, and clears the lockout (failed_login_attempts = 0,
-	// locked_until = NULL).
-	SetPassword(ctx context.Context, id int64, hash string, at time.Time) error
+	// SetPassword stores a new password hash, only if the user's security
+	// stamp is still stamp: the value the caller read before its slow
+	// steps (checking the current password or a reset token, hashing the
+	// new one). In one atomic step it sets password_changed_at and
+	// updated_at to at, clears the lockout (failed_login_attempts = 0,
+	// locked_until = NULL) and moves the security stamp forward (+1).
+	// Errors: ErrStale when the stamp has moved (nothing changed),
+	// ErrNotFound.
+	SetPassword(ctx context.Context, id int64, hash string, at time.Time, stamp int64) error
 	// ReplacePasswordHash swaps oldHash for newHash only if the stored hash
 	// is still oldHash (compare-and-swap), for rehashing after a login; it
 	// reports whether it replaced the hash and leaves password_changed_at
-	// alone.
+	// and the security stamp alone (the password is the same).
 	ReplacePasswordHash(ctx context.Context, id int64, oldHash, newHash string) (bool, error)
 
-	// RecordLoginFailure counts one failed login in a single atomic step
-	// and returns the counter's new state:
-	//   - if a lock has expired (locked_until <= at), counting starts anew
-	//     at 1 and the lock is cleared;
-	//   - otherwise the counter goes up by one;
-	//   - if the account is not locked and the new count reaches
-	//     p.Threshold (> 0), locked_until becomes at + p.Duration; a lock in
-	//     force is never extended.
-	RecordLoginFailure(ctx context.Context, id int64, at time.Time, p LockoutPolicy) (LoginFailure, error)
-	// RecordLoginSuccess sets last_login_at to at and clears the lockout.
-	RecordLoginSuccess(ctx context.Context, id int64, at time.Time) error
+	// AdmitLogin admits one password attempt on the account, in a single
+	// atomic step, before the password is verified, and returns the user
+	// as that step left it: the hash and the security stamp the attempt
+	// is to be verified against. An attempt is admitted when the account
+	// is active (is_active true) and not locked at at (locked_until is
+	// NULL or not after at). Admission counts the attempt as a failure in
+	// advance, so that concurrent attempts are counted without a later
+	// write:
+	//   - if a lock has expired (locked_until <= at), counting starts anew:
+	//     failed_login_attempts becomes 1 and the lock is cleared;
+	//   - otherwise failed_login_attempts goes up by one;
+	//   - if the new count reaches p.Threshold (> 0), locked_until becomes
+	//     at + p.Duration.
+	// So of N concurrent attempts on an unlocked account exactly
+	// p.Threshold are admitted. An attempt that is not admitted changes
+	// nothing; the user is returned as stored, with admitted false (it is
+	// inactive, or locked: by a lock in force or by attempts admitted
+	// concurrently). Errors: ErrNotFound.
+	AdmitLogin(ctx context.Context, id int64, at time.Time, p LockoutPolicy) (u *User, admitted bool, err error)
+	// RecordLoginSuccess records that an admitted attempt verified the
+	// password: it sets last_login_at to at and clears the lockout, only
+	// if the account is still as the admission left it: active, security
+	// stamp equal to stamp, and locked_until equal to lockedUntil (the
+	// value AdmitLogin returned: nil, or the lock that very attempt set)
+	// or expired at at. So a login verified against a stale read never
+	// clears a lock it did not see, and never succeeds once the account
+	// was locked, its password changed or it was deactivated in between.
+	// It reports whether it wrote. Errors: ErrNotFound.
+	RecordLoginSuccess(ctx context.Context, id int64, at time.Time, stamp int64, lockedUntil *time.Time) (bool, error)
 
 	// Delete removes the user. Rows that belong to the user in other
 	// tables go with it (sessions, OAuth profiles, reset tokens); audit

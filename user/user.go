@@ -7,9 +7,16 @@ import (
 	"github.com/cedrina/cedrina/store"
 )
 
-// User is an account, one row of the users table. Every column of the table
-// is a field; JSON tags carry the column names. The password hash is never
-// marshalled.
+// User is an account, one row of the users table. Every column of the
+// table is a field.
+//
+// Its JSON encoding is the account's public view, safe to send to its
+// owner: id, username, email, is_active, is_verified, role, tier,
+// created_at, updated_at, last_login_at, password_changed_at,
+// email_verified_at, profile_data and preferences. The password hash, the
+// lockout state (failed_login_attempts, locked_until), the security stamp
+// and the host's Metadata are never marshalled. fmt and log/slog never
+// show the hash either (see [User.Format] and [User.LogValue]).
 type User struct {
 	ID                  int64      `json:"id"`
 	Username            Username   `json:"username"`
@@ -22,8 +29,8 @@ type User struct {
 	CreatedAt           time.Time  `json:"created_at"`
 	UpdatedAt           time.Time  `json:"updated_at"`
 	LastLoginAt         *time.Time `json:"last_login_at"`
-	FailedLoginAttempts int        `json:"failed_login_attempts"`
-	LockedUntil         *time.Time `json:"locked_until"`
+	FailedLoginAttempts int        `json:"-"`
+	LockedUntil         *time.Time `json:"-"`
 	PasswordChangedAt   time.Time  `json:"password_changed_at"`
 	EmailVerifiedAt     *time.Time `json:"email_verified_at"`
 	// ProfileData is free-form profile information; nil is stored as NULL.
@@ -31,7 +38,15 @@ type User struct {
 	// Preferences are the user's settings; nil is stored as {}.
 	Preferences map[string]any `json:"preferences"`
 	// Metadata is data the host keeps about the user; nil is stored as {}.
-	Metadata map[string]any `json:"metadata"`
+	// It is not part of the JSON view.
+	Metadata map[string]any `json:"-"`
+	// SecurityStamp (users.security_stamp) moves forward with every
+	// password change or reset, deactivation and reactivation. A login
+	// reads it before the slow password check, and what the login then
+	// writes (its success, its session) is conditional on it, so a login
+	// that straddles any of those changes leaves nothing behind. Sessions
+	// carry the stamp they started with and end when it moves.
+	SecurityStamp int64 `json:"-"`
 }
 
 // Locked reports whether the account is locked out at time now.
@@ -77,15 +92,6 @@ type LockoutPolicy struct {
 	Duration time.Duration
 }
 
-// LoginFailure is the state of the lockout counter after a failed login.
-type LoginFailure struct {
-	// Attempts is the number of consecutive failures counted so far.
-	Attempts int
-	// LockedUntil is the end of the lock, or nil when the account is not
-	// locked.
-	LockedUntil *time.Time
-}
-
 // Sentinel errors. Each wraps the matching store sentinel, so
 // errors.Is(err, store.ErrNotFound) holds for ErrNotFound too.
 var (
@@ -95,4 +101,8 @@ var (
 	ErrUsernameTaken = fmt.Errorf("user: username taken: %w", store.ErrConflict)
 	// ErrEmailTaken: another account has this email address.
 	ErrEmailTaken = fmt.Errorf("user: email taken: %w", store.ErrConflict)
+	// ErrStale: the account changed (its security stamp moved: a password
+	// change or reset, a deactivation or reactivation) between the read a
+	// write depended on and the write, which was not made.
+	ErrStale = fmt.Errorf("user: account changed meanwhile: %w", store.ErrConflict)
 )

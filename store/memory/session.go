@@ -47,8 +47,12 @@ func (s *SessionStore) Create(ctx context.Context, in *session.Session, max int)
 	var evicted []int64
 	err = s.db.write(ctx, func(t *tx) error {
 		tb := &s.db.sessions
-		if _, ok := s.db.users.rows[row.UserID]; !ok {
+		u, ok := s.db.users.rows[row.UserID]
+		if !ok {
 			return session.ErrNotFound
+		}
+		if !u.IsActive || u.SecurityStamp != row.SecurityStamp {
+			return session.ErrUserChanged
 		}
 		_, dupToken := tb.byToken[row.TokenHash]
 		_, dupRefresh := tb.byRefresh[row.RefreshHash]
@@ -158,7 +162,8 @@ func (s *SessionStore) withUser(row *session.Session) (*session.Session, session
 }
 
 func userState(u *user.User) session.UserState {
-	return session.UserState{Role: u.Role, Tier: u.Tier, Active: u.IsActive, PasswordChangedAt: u.PasswordChangedAt}
+	return session.UserState{Role: u.Role, Tier: u.Tier, Active: u.IsActive, PasswordChangedAt: u.PasswordChangedAt,
+		SecurityStamp: u.SecurityStamp}
 }
 
 // ByID implements [session.Store].
@@ -169,6 +174,23 @@ func (s *SessionStore) ByID(ctx context.Context, id int64) (*session.Session, se
 // ByTokenHash implements [session.Store].
 func (s *SessionStore) ByTokenHash(ctx context.Context, hash string) (*session.Session, session.UserState, error) {
 	return s.lookup(ctx, func(tb *sessionTable) (int64, bool) { id, ok := tb.byToken[hash]; return id, ok })
+}
+
+// ByRefreshHash implements [session.Store].
+func (s *SessionStore) ByRefreshHash(ctx context.Context, hash string) (*session.Session, session.UserState, error) {
+	rotated := false
+	sess, st, err := s.lookup(ctx, func(tb *sessionTable) (int64, bool) {
+		if id, ok := tb.byRefresh[hash]; ok {
+			return id, true
+		}
+		id, ok := tb.rotated[hash]
+		rotated = ok
+		return id, ok
+	})
+	if err == nil && rotated {
+		err = session.ErrRotated
+	}
+	return sess, st, err
 }
 
 func (s *SessionStore) lookup(ctx context.Context, find func(*sessionTable) (int64, bool)) (*session.Session, session.UserState, error) {
@@ -292,7 +314,7 @@ func (s *SessionStore) RevokeUser(ctx context.Context, userID, except int64) ([]
 // valid reports whether a session counts as live at at.
 func valid(row *session.Session, st session.UserState, at time.Time, idle time.Duration) bool {
 	return row.Active && row.ExpiresAt.After(at) && row.LastActivityAt.After(at.Add(-idle)) &&
-		!row.CreatedAt.Before(st.PasswordChangedAt)
+		!row.CreatedAt.Before(st.PasswordChangedAt) && row.SecurityStamp == st.SecurityStamp
 }
 
 // ListActive implements [session.Store].

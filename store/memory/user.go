@@ -119,7 +119,7 @@ func (s *UserStore) UpdateProfile(ctx context.Context, id int64, p user.ProfileU
 		}
 		docs[i] = doc
 	}
-	return s.update(ctx, id, func(u *user.User) {
+	return s.update(ctx, id, func(u *user.User) bool {
 		if docs[0] != nil {
 			u.ProfileData = docs[0]
 		}
@@ -130,75 +130,113 @@ func (s *UserStore) UpdateProfile(ctx context.Context, id int64, p user.ProfileU
 			u.Metadata = docs[2]
 		}
 		u.UpdatedAt = dbTime(at)
+		return true
 	})
 }
 
 // SetRole implements [user.Store].
 func (s *UserStore) SetRole(ctx context.Context, id int64, role user.Role, at time.Time) (*user.User, error) {
-	return s.update(ctx, id, func(u *user.User) { u.Role, u.UpdatedAt = role, dbTime(at) })
+	return s.update(ctx, id, func(u *user.User) bool { u.Role, u.UpdatedAt = role, dbTime(at); return true })
 }
 
 // SetTier implements [user.Store].
 func (s *UserStore) SetTier(ctx context.Context, id int64, tier user.Tier, at time.Time) (*user.User, error) {
-	return s.update(ctx, id, func(u *user.User) { u.Tier, u.UpdatedAt = tier, dbTime(at) })
+	return s.update(ctx, id, func(u *user.User) bool { u.Tier, u.UpdatedAt = tier, dbTime(at); return true })
 }
 
 // SetActive implements [user.Store].
 func (s *UserStore) SetActive(ctx context.Context, id int64, active bool, at time.Time) (*user.User, error) {
-	return s.update(ctx, id, func(u *user.User) { u.IsActive, u.UpdatedAt = active, dbTime(at) })
+	return s.update(ctx, id, func(u *user.User) bool {
+		if u.IsActive != active {
+			u.SecurityStamp++
+		}
+		u.IsActive, u.UpdatedAt = active, dbTime(at)
+		return true
+	})
 }
 
 // SetPassword implements [user.Store].
-func (s *UserStore) SetPassword(ctx context.Context, id int64, hash string, at time.Time) error {
-	_, err := s.update(ctx, id, func(u *user.User) {
+func (s *UserStore) SetPassword(ctx context.Context, id int64, hash string, at time.Time, stamp int64) error {
+	stale := false
+	_, err := s.update(ctx, id, func(u *user.User) bool {
+		if u.SecurityStamp != stamp {
+			stale = true
+			return false
+		}
 		u.HashedPassword = hash
 		u.PasswordChangedAt, u.UpdatedAt = dbTime(at), dbTime(at)
 		u.FailedLoginAttempts, u.LockedUntil = 0, nil
+		u.SecurityStamp++
+		return true
 	})
+	if err == nil && stale {
+		return user.ErrStale
+	}
 	return err
 }
 
 // ReplacePasswordHash implements [user.Store].
 func (s *UserStore) ReplacePasswordHash(ctx context.Context, id int64, oldHash, newHash string) (bool, error) {
 	replaced := false
-	_, err := s.update(ctx, id, func(u *user.User) {
-		if u.HashedPassword == oldHash {
-			u.HashedPassword = newHash
-			replaced = true
+	_, err := s.update(ctx, id, func(u *user.User) bool {
+		if u.HashedPassword != oldHash {
+			return false
 		}
+		u.HashedPassword = newHash
+		replaced = true
+		return true
 	})
 	return replaced, err
 }
 
-// RecordLoginFailure implements [user.Store].
-func (s *UserStore) RecordLoginFailure(ctx context.Context, id int64, at time.Time, p user.LockoutPolicy) (user.LoginFailure, error) {
+// AdmitLogin implements [user.Store].
+func (s *UserStore) AdmitLogin(ctx context.Context, id int64, at time.Time, p user.LockoutPolicy) (*user.User, bool, error) {
 	at = dbTime(at)
-	u, err := s.update(ctx, id, func(u *user.User) {
-		expired := u.LockedUntil != nil && !u.LockedUntil.After(at)
-		if expired {
-			u.FailedLoginAttempts, u.LockedUntil = 1, nil
-		} else {
-			u.FailedLoginAttempts++
+	admitted := false
+	u, err := s.update(ctx, id, func(u *user.User) bool {
+		if !u.IsActive || u.Locked(at) {
+			return false
 		}
-		if u.LockedUntil == nil && p.Threshold > 0 && u.FailedLoginAttempts >= p.Threshold {
+		if u.LockedUntil != nil { // expired: counting starts anew
+			u.FailedLoginAttempts, u.LockedUntil = 0, nil
+		}
+		u.FailedLoginAttempts++
+		if p.Threshold > 0 && u.FailedLoginAttempts >= p.Threshold {
 			until := dbTime(at.Add(p.Duration))
 			u.LockedUntil = &until
 		}
+		admitted = true
+		return true
 	})
 	if err != nil {
-		return user.LoginFailure{}, err
+		return nil, false, err
 	}
-	return user.LoginFailure{Attempts: u.FailedLoginAttempts, LockedUntil: u.LockedUntil}, nil
+	return u, admitted, nil
 }
 
 // RecordLoginSuccess implements [user.Store].
-func (s *UserStore) RecordLoginSuccess(ctx context.Context, id int64, at time.Time) error {
+func (s *UserStore) RecordLoginSuccess(ctx context.Context, id int64, at time.Time, stamp int64, lockedUntil *time.Time) (bool, error) {
 	at = dbTime(at)
-	_, err := s.update(ctx, id, func(u *user.User) {
+	wrote := false
+	_, err := s.update(ctx, id, func(u *user.User) bool {
+		sameLock := timeEqual(u.LockedUntil, lockedUntil) || !u.Locked(at)
+		if !u.IsActive || u.SecurityStamp != stamp || !sameLock {
+			return false
+		}
 		u.LastLoginAt = &at
 		u.FailedLoginAttempts, u.LockedUntil = 0, nil
+		wrote = true
+		return true
 	})
-	return err
+	return wrote, err
+}
+
+// timeEqual reports whether a and b are both nil or the same instant.
+func timeEqual(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.Equal(*b)
 }
 
 // Delete implements [user.Store].
@@ -224,8 +262,9 @@ func (s *UserStore) Delete(ctx context.Context, id int64) error {
 }
 
 // update replaces row id by a changed copy in one write and returns a copy
-// of the result.
-func (s *UserStore) update(ctx context.Context, id int64, change func(*user.User)) (*user.User, error) {
+// of the result. change reports whether it changed the row; when it did
+// not, the row is left as it was and returned as stored.
+func (s *UserStore) update(ctx context.Context, id int64, change func(*user.User) bool) (*user.User, error) {
 	var out *user.User
 	err := s.db.write(ctx, func(t *tx) error {
 		tb := &s.db.users
@@ -234,7 +273,10 @@ func (s *UserStore) update(ctx context.Context, id int64, change func(*user.User
 			return user.ErrNotFound
 		}
 		row := *old
-		change(&row)
+		if !change(&row) {
+			out = copyUser(old)
+			return nil
+		}
 		tb.rows[id] = &row
 		t.record(func() { tb.rows[id] = old })
 		out = copyUser(&row)

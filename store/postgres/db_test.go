@@ -189,9 +189,16 @@ func TestLegacyRow(t *testing.T) {
 	if u.IsActive || u.Role != "" || u.FailedLoginAttempts != 0 || !u.CreatedAt.IsZero() || u.Preferences != nil {
 		t.Fatalf("legacy row read as %+v", u)
 	}
-	f, err := db.Users().RecordLoginFailure(ctx, u.ID, time.Now(), user.LockoutPolicy{Threshold: 5, Duration: time.Minute})
-	if err != nil || f.Attempts != 1 {
-		t.Fatalf("RecordLoginFailure on a NULL counter = %+v, %v", f, err)
+	// A NULL is_active is inactive: fail closed, nothing admitted.
+	p := user.LockoutPolicy{Threshold: 5, Duration: time.Minute}
+	if got, ok, err := db.Users().AdmitLogin(ctx, u.ID, time.Now(), p); err != nil || ok || got.FailedLoginAttempts != 0 {
+		t.Fatalf("AdmitLogin on a NULL is_active = %+v, %v, %v; want not admitted", got, ok, err)
+	}
+	if _, err := x.ExecContext(ctx, `UPDATE users SET is_active = true WHERE id = $1`, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok, err := db.Users().AdmitLogin(ctx, u.ID, time.Now(), p); err != nil || !ok || got.FailedLoginAttempts != 1 {
+		t.Fatalf("AdmitLogin on a NULL counter = attempts %d, %v, %v; want 1, admitted", got.FailedLoginAttempts, ok, err)
 	}
 }
 

@@ -27,7 +27,7 @@ func (db *DB) Sessions() *SessionStore { return &SessionStore{db: db} }
 // u), read in one join.
 const sessionColumns = `s.id, s.user_id, s.session_token, s.refresh_token, s.is_active, s.created_at, s.expires_at,
 	s.last_activity_at, host(s.client_ip) AS client_ip, s.user_agent, s.device_info, s.security_context,
-	u.role, u.tier, u.is_active AS user_active, u.password_changed_at`
+	s.security_stamp, u.role, u.tier, u.is_active AS user_active, u.password_changed_at, u.security_stamp AS user_stamp`
 
 type sessionRow struct {
 	ID              int64          `db:"id"`
@@ -42,17 +42,19 @@ type sessionRow struct {
 	UserAgent       sql.NullString `db:"user_agent"`
 	DeviceInfo      []byte         `db:"device_info"`
 	SecurityContext []byte         `db:"security_context"`
+	SecurityStamp   int64          `db:"security_stamp"`
 	Role            sql.NullString `db:"role"`
 	Tier            sql.NullString `db:"tier"`
 	UserActive      sql.NullBool   `db:"user_active"`
 	PasswordChanged sql.NullTime   `db:"password_changed_at"`
+	UserStamp       int64          `db:"user_stamp"`
 }
 
 func (r *sessionRow) toSession() (*session.Session, session.UserState, error) {
 	s := &session.Session{
 		ID: r.ID, UserID: r.UserID, TokenHash: r.TokenHash, RefreshHash: r.RefreshHash,
 		Active: r.Active.Valid && r.Active.Bool, CreatedAt: utc(r.CreatedAt), ExpiresAt: r.ExpiresAt.UTC(),
-		LastActivityAt: utc(r.LastActivityAt), UserAgent: r.UserAgent.String,
+		LastActivityAt: utc(r.LastActivityAt), UserAgent: r.UserAgent.String, SecurityStamp: r.SecurityStamp,
 	}
 	if r.ClientIP.Valid {
 		ip, err := netip.ParseAddr(r.ClientIP.String)
@@ -69,7 +71,7 @@ func (r *sessionRow) toSession() (*session.Session, session.UserState, error) {
 		return nil, session.UserState{}, err
 	}
 	st := session.UserState{Role: user.Role(r.Role.String), Tier: user.Tier(r.Tier.String),
-		Active: r.UserActive.Valid && r.UserActive.Bool, PasswordChangedAt: utc(r.PasswordChanged)}
+		Active: r.UserActive.Valid && r.UserActive.Bool, PasswordChangedAt: utc(r.PasswordChanged), SecurityStamp: r.UserStamp}
 	return s, st, nil
 }
 
@@ -118,18 +120,37 @@ func (s *SessionStore) Create(ctx context.Context, in *session.Session, max int)
 					return err
 				}
 			}
-			if err := q.GetContext(ctx, &row, `
-WITH s AS (
+			// The user row is read FOR SHARE: a concurrent UPDATE of the
+			// user (a password change, a deactivation) waits for this
+			// transaction, or this waits for it and then finds the stamp
+			// moved. Either way no session outlives the change.
+			var rows []sessionRow
+			if err := q.SelectContext(ctx, &rows, `
+WITH u AS (
+	SELECT id FROM users WHERE id = $1 AND is_active AND security_stamp = $11 FOR SHARE
+), s AS (
 	INSERT INTO sessions (user_id, session_token, refresh_token, is_active, created_at, expires_at,
-		last_activity_at, client_ip, user_agent, device_info, security_context)
-	VALUES ($1, $2, $3, true, COALESCE($4, NOW()), $5, COALESCE($6, NOW()), $7::inet, NULLIF($8, ''), $9, $10)
+		last_activity_at, client_ip, user_agent, device_info, security_context, security_stamp)
+	SELECT u.id, $2, $3, true, COALESCE($4, NOW()), $5, COALESCE($6, NOW()), $7::inet, NULLIF($8, ''), $9, $10, $11
+	FROM u
 	RETURNING *
 )
 SELECT `+sessionColumns+` FROM s JOIN users u ON u.id = s.user_id`,
 				in.UserID, in.TokenHash, in.RefreshHash, nullTime(in.CreatedAt), in.ExpiresAt,
-				nullTime(in.LastActivityAt), ip, in.UserAgent, device, secctx); err != nil {
+				nullTime(in.LastActivityAt), ip, in.UserAgent, device, secctx, in.SecurityStamp); err != nil {
 				return err
 			}
+			if len(rows) == 0 {
+				var exists bool
+				if err := q.GetContext(ctx, &exists, `SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)`, in.UserID); err != nil {
+					return err
+				}
+				if !exists {
+					return session.ErrNotFound
+				}
+				return session.ErrUserChanged
+			}
+			row = rows[0]
 			if max <= 0 {
 				return nil
 			}
@@ -177,6 +198,35 @@ func (s *SessionStore) ByID(ctx context.Context, id int64) (*session.Session, se
 // session_token.
 func (s *SessionStore) ByTokenHash(ctx context.Context, hash string) (*session.Session, session.UserState, error) {
 	return s.get(ctx, `s.session_token = $1`, hash)
+}
+
+// ByRefreshHash implements [session.Store]: the unique index on
+// refresh_token, then the history's primary key, in one statement.
+func (s *SessionStore) ByRefreshHash(ctx context.Context, hash string) (*session.Session, session.UserState, error) {
+	var rows []struct {
+		Rotated bool `db:"rotated"`
+		sessionRow
+	}
+	err := s.db.run(ctx, func(q querier) error {
+		return q.SelectContext(ctx, &rows, `
+SELECT false AS rotated, `+sessionColumns+` FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.refresh_token = $1
+UNION ALL
+SELECT true AS rotated, `+sessionColumns+` FROM session_refresh_history h
+	JOIN sessions s ON s.id = h.session_id JOIN users u ON u.id = s.user_id
+WHERE h.token_hash = $1
+LIMIT 1`, hash)
+	})
+	if err != nil {
+		return nil, session.UserState{}, mapSessionErr(err)
+	}
+	if len(rows) == 0 {
+		return nil, session.UserState{}, session.ErrNotFound
+	}
+	sess, st, err := rows[0].toSession()
+	if err == nil && rows[0].Rotated {
+		err = session.ErrRotated
+	}
+	return sess, st, err
 }
 
 // Rotate implements [session.Store] as one statement: the conditional
@@ -274,6 +324,7 @@ func (s *SessionStore) ListActive(ctx context.Context, userID int64, at time.Tim
 FROM sessions s JOIN users u ON u.id = s.user_id
 WHERE s.user_id = $1 AND s.is_active AND s.expires_at > $2 AND s.last_activity_at > $3
 	AND (u.password_changed_at IS NULL OR s.created_at >= u.password_changed_at)
+	AND s.security_stamp = u.security_stamp
 ORDER BY s.last_activity_at DESC, s.id DESC`, userID, at, at.Add(-idle))
 	})
 	if err != nil {

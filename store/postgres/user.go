@@ -22,7 +22,7 @@ func (db *DB) Users() *UserStore { return &UserStore{db: db} }
 
 const userColumns = `id, username, email, hashed_password, is_active, is_verified, role, tier,
 	created_at, updated_at, last_login_at, failed_login_attempts, locked_until,
-	password_changed_at, email_verified_at, profile_data, preferences, metadata`
+	password_changed_at, email_verified_at, profile_data, preferences, metadata, security_stamp`
 
 // userRow is a users row as scanned. Every column the design leaves
 // nullable is scanned as nullable, so rows written by other systems load.
@@ -45,6 +45,7 @@ type userRow struct {
 	ProfileData         []byte         `db:"profile_data"`
 	Preferences         []byte         `db:"preferences"`
 	Metadata            []byte         `db:"metadata"`
+	SecurityStamp       int64          `db:"security_stamp"`
 }
 
 // toUser converts a row. A NULL is_active reads as false (inactive: fail
@@ -66,6 +67,7 @@ func (r *userRow) toUser() (*user.User, error) {
 		LockedUntil:         utcPtr(r.LockedUntil),
 		PasswordChangedAt:   utc(r.PasswordChangedAt),
 		EmailVerifiedAt:     utcPtr(r.EmailVerifiedAt),
+		SecurityStamp:       r.SecurityStamp,
 	}
 	var err error
 	if u.ProfileData, err = decodeDoc(r.ProfileData); err != nil {
@@ -194,32 +196,99 @@ func (s *UserStore) SetTier(ctx context.Context, id int64, tier user.Tier, at ti
 	return s.get(ctx, `UPDATE users SET tier = $2, updated_at = $3 WHERE id = $1 RETURNING `+userColumns, id, string(tier), at)
 }
 
-// SetActive implements [user.Store].
+// SetActive implements [user.Store]; the stamp moves in the same
+// statement when is_active changes (a NULL is_active counts as a change).
 func (s *UserStore) SetActive(ctx context.Context, id int64, active bool, at time.Time) (*user.User, error) {
-	return s.get(ctx, `UPDATE users SET is_active = $2, updated_at = $3 WHERE id = $1 RETURNING `+userColumns, id, active, at)
+	return s.get(ctx, `
+UPDATE users SET is_active = $2, updated_at = $3,
+	security_stamp = security_stamp + CASE WHEN is_active IS DISTINCT FROM $2 THEN 1 ELSE 0 END
+WHERE id = $1 RETURNING `+userColumns, id, active, at)
 }
 
-// SetPassword implements [user.Store].
-func (s *UserStore) SetPassword(ctx context.Context, id int64, hash string, at time.Time) error {
-	return s.execOne(ctx, `
+// SetPassword implements [user.Store] as one conditional UPDATE on the
+// security stamp.
+func (s *UserStore) SetPassword(ctx context.Context, id int64, hash string, at time.Time, stamp int64) error {
+	ok, err := s.conditional(ctx, `
 UPDATE users SET hashed_password = $2, password_changed_at = $3, updated_at = $3,
-	failed_login_attempts = 0, locked_until = NULL
-WHERE id = $1`, id, hash, at)
+	failed_login_attempts = 0, locked_until = NULL, security_stamp = security_stamp + 1
+WHERE id = $1 AND security_stamp = $4`, id, hash, at, stamp)
+	if err == nil && !ok {
+		return user.ErrStale
+	}
+	return err
 }
 
 // ReplacePasswordHash implements [user.Store] with a compare-and-swap on
 // the stored hash.
 func (s *UserStore) ReplacePasswordHash(ctx context.Context, id int64, oldHash, newHash string) (bool, error) {
+	return s.conditional(ctx, `UPDATE users SET hashed_password = $3 WHERE id = $1 AND hashed_password = $2`, id, oldHash, newHash)
+}
+
+// admissionRow is a users row with whether AdmitLogin admitted it.
+type admissionRow struct {
+	Admitted bool `db:"admitted"`
+	userRow
+}
+
+// AdmitLogin implements [user.Store] in one statement. The UPDATE's SET
+// and WHERE read only the row being updated, so a concurrent admission
+// makes PostgreSQL re-evaluate them on the newest row version: every
+// attempt is counted, and no more than the threshold are admitted. When
+// nothing is admitted, the row is returned as the statement's snapshot
+// saw it (possibly before a concurrent admission's lock: the service
+// treats an active, apparently unlocked row that was not admitted as
+// locked).
+func (s *UserStore) AdmitLogin(ctx context.Context, id int64, at time.Time, p user.LockoutPolicy) (*user.User, bool, error) {
+	var row admissionRow
+	err := s.db.run(ctx, func(q querier) error {
+		return q.GetContext(ctx, &row, `
+WITH a AS (
+	UPDATE users SET
+		failed_login_attempts = CASE WHEN locked_until <= $2 THEN 1 ELSE COALESCE(failed_login_attempts, 0) + 1 END,
+		locked_until = CASE
+			WHEN $3 > 0 AND CASE WHEN locked_until <= $2 THEN 1 ELSE COALESCE(failed_login_attempts, 0) + 1 END >= $3
+				THEN $2::timestamptz + $4::interval
+			ELSE NULL
+		END
+	WHERE id = $1 AND is_active AND (locked_until IS NULL OR locked_until <= $2)
+	RETURNING `+userColumns+`
+)
+SELECT true AS admitted, `+userColumns+` FROM a
+UNION ALL
+SELECT false AS admitted, `+userColumns+` FROM users WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM a)`,
+			id, at, p.Threshold, fmt.Sprintf("%d microseconds", p.Duration.Microseconds()))
+	})
+	if err != nil {
+		return nil, false, mapUserErr(err)
+	}
+	u, err := row.toUser()
+	if err != nil {
+		return nil, false, err
+	}
+	return u, row.Admitted, nil
+}
+
+// RecordLoginSuccess implements [user.Store] as one conditional UPDATE on
+// what the admission read.
+func (s *UserStore) RecordLoginSuccess(ctx context.Context, id int64, at time.Time, stamp int64, lockedUntil *time.Time) (bool, error) {
+	return s.conditional(ctx, `
+UPDATE users SET last_login_at = $2, failed_login_attempts = 0, locked_until = NULL
+WHERE id = $1 AND is_active AND security_stamp = $3
+	AND (locked_until IS NOT DISTINCT FROM $4::timestamptz OR locked_until <= $2)`, id, at, stamp, lockedUntil)
+}
+
+// conditional runs an UPDATE of row id (the first argument) with extra
+// conditions and reports whether it changed the row, in one statement:
+// ErrNotFound when there is no such row.
+func (s *UserStore) conditional(ctx context.Context, update string, args ...any) (bool, error) {
 	var out struct {
-		Replaced bool `db:"replaced"`
-		Found    bool `db:"found"`
+		Changed bool `db:"changed"`
+		Found   bool `db:"found"`
 	}
 	err := s.db.run(ctx, func(q querier) error {
 		return q.GetContext(ctx, &out, `
-WITH swapped AS (
-	UPDATE users SET hashed_password = $3 WHERE id = $1 AND hashed_password = $2 RETURNING id
-)
-SELECT EXISTS (SELECT 1 FROM swapped) AS replaced, EXISTS (SELECT 1 FROM users WHERE id = $1) AS found`, id, oldHash, newHash)
+WITH c AS (`+update+` RETURNING id)
+SELECT EXISTS (SELECT 1 FROM c) AS changed, EXISTS (SELECT 1 FROM users WHERE id = $1) AS found`, args...)
 	})
 	if err != nil {
 		return false, mapUserErr(err)
@@ -227,43 +296,7 @@ SELECT EXISTS (SELECT 1 FROM swapped) AS replaced, EXISTS (SELECT 1 FROM users W
 	if !out.Found {
 		return false, user.ErrNotFound
 	}
-	return out.Replaced, nil
-}
-
-// RecordLoginFailure implements [user.Store] in one UPDATE whose SET
-// expressions read only the row being updated. A concurrent update makes
-// PostgreSQL re-evaluate them on the newest row version, so every failure
-// is counted. (A subquery over users would keep its first snapshot and lose
-// updates.)
-func (s *UserStore) RecordLoginFailure(ctx context.Context, id int64, at time.Time, p user.LockoutPolicy) (user.LoginFailure, error) {
-	var out struct {
-		Attempts    int          `db:"failed_login_attempts"`
-		LockedUntil sql.NullTime `db:"locked_until"`
-	}
-	err := s.db.run(ctx, func(q querier) error {
-		return q.GetContext(ctx, &out, `
-UPDATE users SET
-	failed_login_attempts = CASE WHEN locked_until <= $2 THEN 1 ELSE COALESCE(failed_login_attempts, 0) + 1 END,
-	locked_until = CASE
-		WHEN locked_until > $2 THEN locked_until
-		WHEN $3 > 0 AND CASE WHEN locked_until <= $2 THEN 1 ELSE COALESCE(failed_login_attempts, 0) + 1 END >= $3
-			THEN $2::timestamptz + $4::interval
-		ELSE NULL
-	END
-WHERE id = $1
-RETURNING failed_login_attempts, locked_until`, id, at, p.Threshold, fmt.Sprintf("%d microseconds", p.Duration.Microseconds()))
-	})
-	if err != nil {
-		return user.LoginFailure{}, mapUserErr(err)
-	}
-	return user.LoginFailure{Attempts: out.Attempts, LockedUntil: utcPtr(out.LockedUntil)}, nil
-}
-
-// RecordLoginSuccess implements [user.Store].
-func (s *UserStore) RecordLoginSuccess(ctx context.Context, id int64, at time.Time) error {
-	return s.execOne(ctx, `
-UPDATE users SET last_login_at = $2, failed_login_attempts = 0, locked_until = NULL
-WHERE id = $1`, id, at)
+	return out.Changed, nil
 }
 
 // Delete implements [user.Store]; the schema's ON DELETE rules remove or

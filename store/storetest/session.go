@@ -52,6 +52,9 @@ var sessionCases = map[string]func(*testing.T, Stores){
 	"DeleteExpired":         testSessionDeleteExpired,
 	"ReturnsCopies":         testSessionReturnsCopies,
 	"CanceledContext":       testSessionCanceledContext,
+	"CreateChecksUser":      testSessionCreateChecksUser,
+	"CreateRacesStamp":      testSessionCreateRacesStamp,
+	"ByRefreshHash":         testSessionByRefreshHash,
 }
 
 var sessionTxCases = map[string]func(*testing.T, Stores){
@@ -148,7 +151,8 @@ func sorted(ids []int64) []int64 {
 
 // stateOf is the UserState the stores should report for u.
 func stateOf(u *user.User) session.UserState {
-	return session.UserState{Role: u.Role, Tier: u.Tier, Active: u.IsActive, PasswordChangedAt: u.PasswordChangedAt}
+	return session.UserState{Role: u.Role, Tier: u.Tier, Active: u.IsActive, PasswordChangedAt: u.PasswordChangedAt,
+		SecurityStamp: u.SecurityStamp}
 }
 
 // diffState describes how got differs from want, or returns "".
@@ -159,6 +163,9 @@ func diffState(got, want session.UserState) string {
 	}
 	if !got.PasswordChangedAt.Equal(want.PasswordChangedAt) || got.PasswordChangedAt.Location() != time.UTC {
 		d = append(d, fmt.Sprintf("PasswordChangedAt = %v, want %v in UTC", got.PasswordChangedAt, want.PasswordChangedAt))
+	}
+	if got.SecurityStamp != want.SecurityStamp {
+		d = append(d, fmt.Sprintf("SecurityStamp = %d, want %d", got.SecurityStamp, want.SecurityStamp))
 	}
 	if len(d) == 0 {
 		return ""
@@ -325,10 +332,11 @@ func testSessionUserState(t *testing.T, st Stores) {
 	check("after SetTier", want, true)
 
 	changed := base.Add(3 * time.Minute)
-	if err := st.Users.SetPassword(ctx, u.ID, "new-hash", changed); err != nil {
+	if err := st.Users.SetPassword(ctx, u.ID, "new-hash", changed, want.SecurityStamp); err != nil {
 		t.Fatal(err)
 	}
 	want.PasswordChangedAt = changed
+	want.SecurityStamp++
 	check("after SetPassword", want, true)
 
 	// Whether deactivating the user touches its sessions is the services'
@@ -337,6 +345,7 @@ func testSessionUserState(t *testing.T, st Stores) {
 		t.Fatal(err)
 	}
 	want.Active = false
+	want.SecurityStamp++
 	check("after SetActive(false)", want, false)
 }
 
@@ -916,9 +925,18 @@ func testSessionListActive(t *testing.T, st Stores) {
 		"revoked":        {changed.Add(time.Minute), at.Add(-3 * time.Minute), at.Add(time.Hour), true},
 		"beforePassword": {changed.Add(-us), at.Add(-4 * time.Minute), at.Add(time.Hour), false},
 	}
+	// A session of the old security stamp, created before the password
+	// change, is not listed whatever its times.
+	stale := newSession(u.ID, "staleStamp")
+	stale.CreatedAt, stale.LastActivityAt, stale.ExpiresAt = changed.Add(20*time.Minute), at.Add(-time.Minute), at.Add(time.Hour)
+	addSession(t, st, stale, 0)
+	if err := st.Users.SetPassword(ctx, u.ID, "new-hash", changed, u.SecurityStamp); err != nil {
+		t.Fatal(err)
+	}
 	stored := map[string]*session.Session{}
 	for name, sp := range specs {
 		s := newSession(u.ID, name)
+		s.SecurityStamp = u.SecurityStamp + 1
 		s.CreatedAt, s.LastActivityAt, s.ExpiresAt = sp.created, sp.last, sp.expires
 		addSession(t, st, s, 0)
 		if sp.revoked {
@@ -932,9 +950,6 @@ func testSessionListActive(t *testing.T, st Stores) {
 	theirs := newSession(other.ID, "other")
 	theirs.CreatedAt, theirs.LastActivityAt = changed, at
 	addSession(t, st, theirs, 0)
-	if err := st.Users.SetPassword(ctx, u.ID, "new-hash", changed); err != nil {
-		t.Fatal(err)
-	}
 
 	got, err := st.Sessions.ListActive(ctx, u.ID, at, idle)
 	if err != nil {
@@ -1279,5 +1294,144 @@ func testSessionTxCommit(t *testing.T, st Stores) {
 	checkSession(t, st, &want)
 	if _, _, err := st.Sessions.Rotate(context.Background(), s.RefreshHash, hashOf("refresh:tx:2"), base, 24*time.Hour); !errors.Is(err, session.ErrRotated) {
 		t.Errorf("Rotate with the hash replaced in the transaction: err = %v, want ErrRotated", err)
+	}
+}
+
+// testSessionCreateChecksUser: Create inserts only for an active user
+// whose security stamp is the session's; otherwise ErrUserChanged and
+// nothing stored.
+func testSessionCreateChecksUser(t *testing.T, st Stores) {
+	ctx := context.Background()
+	u := mustCreate(t, st.Users, NewUser("stamp"))
+	stale := newSession(u.ID, "stale")
+	stale.SecurityStamp = 1
+	if _, err := st.Sessions.Create(ctx, stale, 0); !errors.Is(err, session.ErrUserChanged) {
+		t.Fatalf("Create with stamp 1 (user has 0): err = %v, want ErrUserChanged", err)
+	}
+	if _, _, err := st.Sessions.ByTokenHash(ctx, stale.TokenHash); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("a refused Create stored the session: err = %v", err)
+	}
+	ok := newSession(u.ID, "ok")
+	addSession(t, st, ok, 0)
+	if got := mustSession(t, st, ok.ID); got.SecurityStamp != 0 {
+		t.Fatalf("stored stamp %d, want 0", got.SecurityStamp)
+	}
+	if _, err := st.Users.SetActive(ctx, u.ID, false, base); err != nil { // stamp 1
+		t.Fatal(err)
+	}
+	for _, stamp := range []int64{0, 1} {
+		s := newSession(u.ID, fmt.Sprintf("inactive%d", stamp))
+		s.SecurityStamp = stamp
+		if _, err := st.Sessions.Create(ctx, s, 0); !errors.Is(err, session.ErrUserChanged) {
+			t.Fatalf("Create for an inactive user (stamp %d): err = %v, want ErrUserChanged", stamp, err)
+		}
+	}
+	if _, err := st.Users.SetActive(ctx, u.ID, true, base); err != nil { // stamp 2
+		t.Fatal(err)
+	}
+	// The first session's stamp is behind its user's now.
+	if _, state, err := st.Sessions.ByID(ctx, ok.ID); err != nil || state.SecurityStamp != 2 {
+		t.Fatalf("user state read with the old session: stamp %d, %v; want 2", state.SecurityStamp, err)
+	}
+	again := newSession(u.ID, "again")
+	again.SecurityStamp = 2
+	addSession(t, st, again, 0)
+	got, err := st.Sessions.ListActive(ctx, u.ID, base, 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].ID != again.ID {
+		t.Fatalf("ListActive lists %d sessions, want only the one with the current stamp", len(got))
+	}
+}
+
+// testSessionCreateRacesStamp: sessions created with stamp 0 while the
+// password changes (stamp 0 -> 1): whatever the interleaving, no session
+// of stamp 0 is valid afterwards (each was refused, or its stamp is
+// behind its user's), and ListActive shows none.
+func testSessionCreateRacesStamp(t *testing.T, st Stores) {
+	ctx := context.Background()
+	for trial := range 5 {
+		u := mustCreate(t, st.Users, NewUser(fmt.Sprintf("racer%d", trial)))
+		const n = 10
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		created := make([]int64, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				s := newSession(u.ID, fmt.Sprintf("race%d-%d", trial, i))
+				_, err := st.Sessions.Create(ctx, s, 0)
+				switch {
+				case err == nil:
+					created[i] = s.ID
+				case !errors.Is(err, session.ErrUserChanged):
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			if err := st.Users.SetPassword(ctx, u.ID, "changed", base, 0); err != nil {
+				t.Error(err)
+			}
+		}()
+		close(start)
+		wg.Wait()
+		for _, id := range created {
+			if id == 0 {
+				continue
+			}
+			s, state, err := st.Sessions.ByID(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.SecurityStamp == state.SecurityStamp {
+				t.Fatalf("trial %d: session %d has its user's current stamp %d after the change", trial, id, state.SecurityStamp)
+			}
+		}
+		if got, err := st.Sessions.ListActive(ctx, u.ID, base, 24*time.Hour); err != nil || len(got) != 0 {
+			t.Fatalf("trial %d: ListActive after the change = %d sessions, %v; want none", trial, len(got), err)
+		}
+	}
+}
+
+// testSessionByRefreshHash: the current hash finds its session, a rotated
+// one its session with ErrRotated, an unknown one nothing.
+func testSessionByRefreshHash(t *testing.T, st Stores) {
+	ctx := context.Background()
+	u := mustCreate(t, st.Users, NewUser("refresher"))
+	s := newSession(u.ID, "r")
+	addSession(t, st, s, 0)
+	first := s.RefreshHash
+	got, _, err := st.Sessions.ByRefreshHash(ctx, first)
+	if err != nil || got.ID != s.ID {
+		t.Fatalf("ByRefreshHash(current) = %v, %v", got, err)
+	}
+	next := hashOf("r-next")
+	if _, _, err := st.Sessions.Rotate(ctx, first, next, base, 24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	got, state, err := st.Sessions.ByRefreshHash(ctx, first)
+	if !errors.Is(err, session.ErrRotated) || got == nil || got.ID != s.ID || state.Role != u.Role {
+		t.Fatalf("ByRefreshHash(rotated) = %v, %+v, %v; want the session and ErrRotated", got, state, err)
+	}
+	if got, _, err = st.Sessions.ByRefreshHash(ctx, next); err != nil || got.ID != s.ID || got.RefreshHash != next {
+		t.Fatalf("ByRefreshHash(new current) = %v, %v", got, err)
+	}
+	if _, err := st.Sessions.Revoke(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err = st.Sessions.ByRefreshHash(ctx, next); err != nil || got.Active {
+		t.Fatalf("ByRefreshHash(current of an ended session) = %v, %v; want the inactive session", got, err)
+	}
+	for _, h := range []string{hashOf("never"), s.TokenHash, ""} {
+		if _, _, err := st.Sessions.ByRefreshHash(ctx, h); !errors.Is(err, session.ErrNotFound) {
+			t.Fatalf("ByRefreshHash(%q) err = %v, want ErrNotFound", h, err)
+		}
 	}
 }

@@ -73,7 +73,7 @@ func changeEverything(ctx context.Context, s Stores, prefix string, existing int
 	if _, err := s.Users.SetTier(ctx, existing, user.TierEnterprise, base); err != nil {
 		return err
 	}
-	if _, err := s.Users.RecordLoginFailure(ctx, existing, base, user.LockoutPolicy{}); err != nil {
+	if _, _, err := s.Users.AdmitLogin(ctx, existing, base, user.LockoutPolicy{}); err != nil {
 		return err
 	}
 	return nil

@@ -56,11 +56,15 @@ var userCases = map[string]func(*testing.T, Stores){
 	"SetRoleTierActive":       testSetRoleTierActive,
 	"SetPassword":             testSetPassword,
 	"ReplacePasswordHash":     testReplacePasswordHash,
-	"LoginFailureLockout":     testLoginFailureLockout,
-	"LoginFailureNoThreshold": testLoginFailureNoThreshold,
-	"ConcurrentLoginFailures": testConcurrentLoginFailures,
+	"SetPasswordStale":        testSetPasswordStale,
+	"ConcurrentSetPassword":   testConcurrentSetPassword,
+	"AdmitLogin":              testAdmitLogin,
+	"AdmitLoginNoThreshold":   testAdmitLoginNoThreshold,
+	"AdmitLoginInactive":      testAdmitLoginInactive,
+	"ConcurrentAdmissions":    testConcurrentAdmissions,
 	"ConcurrentLockout":       testConcurrentLockout,
 	"LoginSuccess":            testLoginSuccess,
+	"LoginSuccessConditions":  testLoginSuccessConditions,
 	"Delete":                  testDelete,
 	"ReturnsCopies":           testReturnsCopies,
 	"UntrustedText":           testUntrustedText,
@@ -230,13 +234,13 @@ func testUserNotFound(t *testing.T, s Stores) {
 		"SetRole":             func() error { _, err := s.Users.SetRole(ctx, id, user.RoleAdmin, base); return err },
 		"SetTier":             func() error { _, err := s.Users.SetTier(ctx, id, user.TierPremium, base); return err },
 		"SetActive":           func() error { _, err := s.Users.SetActive(ctx, id, false, base); return err },
-		"SetPassword":         func() error { return s.Users.SetPassword(ctx, id, "h", base) },
+		"SetPassword":         func() error { return s.Users.SetPassword(ctx, id, "h", base, 0) },
 		"ReplacePasswordHash": func() error { _, err := s.Users.ReplacePasswordHash(ctx, id, "a", "b"); return err },
-		"RecordLoginFailure": func() error {
-			_, err := s.Users.RecordLoginFailure(ctx, id, base, user.LockoutPolicy{Threshold: 5, Duration: time.Minute})
+		"AdmitLogin": func() error {
+			_, _, err := s.Users.AdmitLogin(ctx, id, base, user.LockoutPolicy{Threshold: 5, Duration: time.Minute})
 			return err
 		},
-		"RecordLoginSuccess": func() error { return s.Users.RecordLoginSuccess(ctx, id, base) },
+		"RecordLoginSuccess": func() error { _, err := s.Users.RecordLoginSuccess(ctx, id, base, 0, nil); return err },
 		"Delete":             func() error { return s.Users.Delete(ctx, id) },
 	}
 	for name, call := range calls {
@@ -288,39 +292,53 @@ func testSetRoleTierActive(t *testing.T, s Stores) {
 	u := mustCreate(t, s.Users, NewUser("ivy"))
 	at := base.Add(time.Hour)
 	got, err := s.Users.SetRole(ctx, u.ID, user.RoleAdmin, at)
-	if err != nil || got.Role != user.RoleAdmin || !got.UpdatedAt.Equal(at) {
+	if err != nil || got.Role != user.RoleAdmin || !got.UpdatedAt.Equal(at) || got.SecurityStamp != 0 {
 		t.Fatalf("SetRole = %+v, %v", got, err)
 	}
 	got, err = s.Users.SetTier(ctx, u.ID, user.TierEnterprise, at.Add(time.Second))
-	if err != nil || got.Tier != user.TierEnterprise || got.Role != user.RoleAdmin {
+	if err != nil || got.Tier != user.TierEnterprise || got.Role != user.RoleAdmin || got.SecurityStamp != 0 {
 		t.Fatalf("SetTier = %+v, %v", got, err)
 	}
-	got, err = s.Users.SetActive(ctx, u.ID, false, at.Add(2*time.Second))
-	if err != nil || got.IsActive || !got.UpdatedAt.Equal(at.Add(2*time.Second)) {
-		t.Fatalf("SetActive(false) = %+v, %v", got, err)
+	// The stamp moves when is_active changes, and only then.
+	for i, step := range []struct {
+		active bool
+		stamp  int64
+	}{{true, 0}, {false, 1}, {false, 1}, {true, 2}, {true, 2}, {false, 3}} {
+		got, err = s.Users.SetActive(ctx, u.ID, step.active, at.Add(time.Duration(2+i)*time.Second))
+		if err != nil || got.IsActive != step.active || got.SecurityStamp != step.stamp || !got.UpdatedAt.Equal(at.Add(time.Duration(2+i)*time.Second)) {
+			t.Fatalf("step %d: SetActive(%v) = active %v, stamp %d, %v; want stamp %d", i, step.active, got.IsActive, got.SecurityStamp, err, step.stamp)
+		}
 	}
 	stored, err := s.Users.ByID(ctx, u.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if stored.Role != user.RoleAdmin || stored.Tier != user.TierEnterprise || stored.IsActive {
-		t.Fatalf("stored role, tier, active = %s, %s, %v", stored.Role, stored.Tier, stored.IsActive)
+	if stored.Role != user.RoleAdmin || stored.Tier != user.TierEnterprise || stored.IsActive || stored.SecurityStamp != 3 {
+		t.Fatalf("stored role, tier, active, stamp = %s, %s, %v, %d", stored.Role, stored.Tier, stored.IsActive, stored.SecurityStamp)
 	}
-	if got, err = s.Users.SetActive(ctx, u.ID, true, at); err != nil || !got.IsActive {
-		t.Fatalf("SetActive(true) = %+v, %v", got, err)
+}
+
+// lockout is the policy of the admission cases.
+var lockout = user.LockoutPolicy{Threshold: 3, Duration: 15 * time.Minute}
+
+// admit admits one attempt and fails the test on a store error.
+func admit(t *testing.T, s Stores, id int64, at time.Time, p user.LockoutPolicy) (*user.User, bool) {
+	t.Helper()
+	u, ok, err := s.Users.AdmitLogin(context.Background(), id, at, p)
+	if err != nil {
+		t.Fatalf("AdmitLogin: %v", err)
 	}
+	return u, ok
 }
 
 func testSetPassword(t *testing.T, s Stores) {
 	ctx := context.Background()
 	u := mustCreate(t, s.Users, NewUser("jack"))
 	for range 3 {
-		if _, err := s.Users.RecordLoginFailure(ctx, u.ID, base, user.LockoutPolicy{Threshold: 3, Duration: time.Hour}); err != nil {
-			t.Fatal(err)
-		}
+		admit(t, s, u.ID, base, lockout)
 	}
 	at := base.Add(time.Minute)
-	if err := s.Users.SetPassword(ctx, u.ID, "new-hash", at); err != nil {
+	if err := s.Users.SetPassword(ctx, u.ID, "new-hash", at, 0); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.Users.ByID(ctx, u.ID)
@@ -332,6 +350,77 @@ func testSetPassword(t *testing.T, s Stores) {
 	}
 	if got.FailedLoginAttempts != 0 || got.LockedUntil != nil {
 		t.Errorf("SetPassword left the lockout: attempts %d, locked until %v", got.FailedLoginAttempts, got.LockedUntil)
+	}
+	if got.SecurityStamp != 1 {
+		t.Errorf("SetPassword left the security stamp at %d, want 1", got.SecurityStamp)
+	}
+}
+
+// testSetPasswordStale: a SetPassword conditional on a stamp that has
+// moved changes nothing and says so.
+func testSetPasswordStale(t *testing.T, s Stores) {
+	ctx := context.Background()
+	u := mustCreate(t, s.Users, NewUser("jill"))
+	if _, err := s.Users.SetActive(ctx, u.ID, false, base); err != nil { // stamp 1
+		t.Fatal(err)
+	}
+	if _, err := s.Users.SetActive(ctx, u.ID, true, base); err != nil { // stamp 2
+		t.Fatal(err)
+	}
+	admit(t, s, u.ID, base, lockout)
+	for _, stamp := range []int64{0, 1, 3} {
+		if err := s.Users.SetPassword(ctx, u.ID, "stale-hash", base.Add(time.Hour), stamp); !errors.Is(err, user.ErrStale) || !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("SetPassword with stamp %d (stored 2): err = %v, want ErrStale", stamp, err)
+		}
+	}
+	got, err := s.Users.ByID(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.HashedPassword != u.HashedPassword || !got.PasswordChangedAt.Equal(u.PasswordChangedAt) || got.FailedLoginAttempts != 1 || got.SecurityStamp != 2 {
+		t.Fatalf("a stale SetPassword changed the row: hash changed %v, password_changed_at %v, attempts %d, stamp %d",
+			got.HashedPassword != u.HashedPassword, got.PasswordChangedAt, got.FailedLoginAttempts, got.SecurityStamp)
+	}
+}
+
+// testConcurrentSetPassword: 20 writers that all read stamp 0: exactly
+// one password is set, the others are stale.
+func testConcurrentSetPassword(t *testing.T, s Stores) {
+	u := mustCreate(t, s.Users, NewUser("jules"))
+	const n = 20
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			errs[i] = s.Users.SetPassword(context.Background(), u.ID, fmt.Sprintf("hash-%d", i), base, 0)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	won, stale := -1, 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			if won >= 0 {
+				t.Fatalf("writers %d and %d both set the password", won, i)
+			}
+			won = i
+		case errors.Is(err, user.ErrStale):
+			stale++
+		default:
+			t.Fatalf("writer %d: %v", i, err)
+		}
+	}
+	got, err := s.Users.ByID(context.Background(), u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if won < 0 || stale != n-1 || got.HashedPassword != fmt.Sprintf("hash-%d", won) || got.SecurityStamp != 1 {
+		t.Fatalf("winner %d, %d stale, stored hash %q, stamp %d; want one winner, %d stale, its hash, stamp 1", won, stale, got.HashedPassword, got.SecurityStamp, n-1)
 	}
 }
 
@@ -351,8 +440,8 @@ func testReplacePasswordHash(t *testing.T, s Stores) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.HashedPassword != "rehashed" || !got.PasswordChangedAt.Equal(u.PasswordChangedAt) {
-		t.Fatalf("after rehash: hash %q, password_changed_at %v (want unchanged %v)", got.HashedPassword, got.PasswordChangedAt, u.PasswordChangedAt)
+	if got.HashedPassword != "rehashed" || !got.PasswordChangedAt.Equal(u.PasswordChangedAt) || got.SecurityStamp != 0 {
+		t.Fatalf("after rehash: hash %q, password_changed_at %v (want unchanged %v), stamp %d (want 0)", got.HashedPassword, got.PasswordChangedAt, u.PasswordChangedAt, got.SecurityStamp)
 	}
 	// Concurrent rehashes of one hash: exactly one wins.
 	const n = 20
@@ -381,67 +470,91 @@ func testReplacePasswordHash(t *testing.T, s Stores) {
 	}
 }
 
-func testLoginFailureLockout(t *testing.T, s Stores) {
+// testAdmitLogin walks the admission counter through a lock and its
+// expiry.
+func testAdmitLogin(t *testing.T, s Stores) {
 	ctx := context.Background()
 	u := mustCreate(t, s.Users, NewUser("liam"))
-	p := user.LockoutPolicy{Threshold: 3, Duration: 15 * time.Minute}
+	lockEnd := base.Add(2*time.Second + 15*time.Minute)
 	steps := []struct {
 		at       time.Time
+		admitted bool
 		attempts int
 		until    *time.Time // nil: not locked
 	}{
-		{base, 1, nil},
-		{base.Add(time.Second), 2, nil},
-		{base.Add(2 * time.Second), 3, ptr(base.Add(2*time.Second + 15*time.Minute))},
-		// Failures during the lock count but never extend it.
-		{base.Add(3 * time.Second), 4, ptr(base.Add(2*time.Second + 15*time.Minute))},
+		{base, true, 1, nil},
+		{base.Add(time.Second), true, 2, nil},
+		// The third admission reaches the threshold and sets the lock.
+		{base.Add(2 * time.Second), true, 3, &lockEnd},
+		// While locked, attempts are not admitted and change nothing.
+		{base.Add(3 * time.Second), false, 3, &lockEnd},
+		{lockEnd.Add(-time.Microsecond), false, 3, &lockEnd},
 		// Exactly at the end of the lock it has expired: counting starts anew.
-		{base.Add(2*time.Second + 15*time.Minute), 1, nil},
-		{base.Add(16 * time.Minute), 2, nil},
+		{lockEnd, true, 1, nil},
+		{base.Add(16 * time.Minute), true, 2, nil},
 	}
 	for i, st := range steps {
-		f, err := s.Users.RecordLoginFailure(ctx, u.ID, st.at, p)
-		if err != nil {
-			t.Fatalf("step %d: %v", i, err)
+		got, ok := admit(t, s, u.ID, st.at, lockout)
+		if ok != st.admitted || got.FailedLoginAttempts != st.attempts || !timePtrEqual(got.LockedUntil, st.until) {
+			t.Fatalf("step %d: admitted %v, attempts %d, locked until %v; want %v, %d, %v", i, ok, got.FailedLoginAttempts, fmtTime(got.LockedUntil), st.admitted, st.attempts, fmtTime(st.until))
 		}
-		if f.Attempts != st.attempts || !timePtrEqual(f.LockedUntil, st.until) {
-			t.Fatalf("step %d: got attempts %d, locked until %v; want %d, %v", i, f.Attempts, fmtTime(f.LockedUntil), st.attempts, fmtTime(st.until))
+		if got.ID != u.ID || got.HashedPassword != u.HashedPassword || got.SecurityStamp != u.SecurityStamp {
+			t.Fatalf("step %d: AdmitLogin returned another row: id %d, stamp %d", i, got.ID, got.SecurityStamp)
 		}
-		got, err := s.Users.ByID(ctx, u.ID)
+		stored, err := s.Users.ByID(ctx, u.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.FailedLoginAttempts != st.attempts || !timePtrEqual(got.LockedUntil, st.until) {
-			t.Fatalf("step %d: stored attempts %d, locked until %v; want %d, %v", i, got.FailedLoginAttempts, fmtTime(got.LockedUntil), st.attempts, fmtTime(st.until))
+		if stored.FailedLoginAttempts != st.attempts || !timePtrEqual(stored.LockedUntil, st.until) {
+			t.Fatalf("step %d: stored attempts %d, locked until %v; want %d, %v", i, stored.FailedLoginAttempts, fmtTime(stored.LockedUntil), st.attempts, fmtTime(st.until))
 		}
 	}
 }
 
-func testLoginFailureNoThreshold(t *testing.T, s Stores) {
+func testAdmitLoginNoThreshold(t *testing.T, s Stores) {
 	u := mustCreate(t, s.Users, NewUser("mia"))
 	for i := 1; i <= 10; i++ {
-		f, err := s.Users.RecordLoginFailure(context.Background(), u.ID, base, user.LockoutPolicy{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if f.Attempts != i || f.LockedUntil != nil {
-			t.Fatalf("failure %d: attempts %d, locked until %v; want %d, never locked", i, f.Attempts, fmtTime(f.LockedUntil), i)
+		got, ok := admit(t, s, u.ID, base, user.LockoutPolicy{})
+		if !ok || got.FailedLoginAttempts != i || got.LockedUntil != nil {
+			t.Fatalf("attempt %d: admitted %v, attempts %d, locked until %v; want admitted, %d, never locked", i, ok, got.FailedLoginAttempts, fmtTime(got.LockedUntil), i)
 		}
 	}
 }
 
-// failInParallel records n failures at once and returns the stored user.
-func failInParallel(t *testing.T, s Stores, id int64, n int, p user.LockoutPolicy) *user.User {
+// testAdmitLoginInactive: a deactivated account admits nothing and counts
+// nothing.
+func testAdmitLoginInactive(t *testing.T, s Stores) {
+	u := mustCreate(t, s.Users, NewUser("milo"))
+	if _, err := s.Users.SetActive(context.Background(), u.ID, false, base); err != nil {
+		t.Fatal(err)
+	}
+	got, ok := admit(t, s, u.ID, base, lockout)
+	if ok || got.IsActive || got.FailedLoginAttempts != 0 {
+		t.Fatalf("inactive account: admitted %v, active %v, attempts %d", ok, got.IsActive, got.FailedLoginAttempts)
+	}
+}
+
+// admitInParallel admits n attempts at once and returns how many were
+// admitted and the stored user.
+func admitInParallel(t *testing.T, s Stores, id int64, n int, p user.LockoutPolicy) (int, *user.User) {
 	t.Helper()
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	admitted := 0
 	start := make(chan struct{})
 	for range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			<-start
-			if _, err := s.Users.RecordLoginFailure(context.Background(), id, base, p); err != nil {
+			_, ok, err := s.Users.AdmitLogin(context.Background(), id, base, p)
+			if err != nil {
 				t.Error(err)
+			}
+			if ok {
+				mu.Lock()
+				admitted++
+				mu.Unlock()
 			}
 		}()
 	}
@@ -451,37 +564,41 @@ func failInParallel(t *testing.T, s Stores, id int64, n int, p user.LockoutPolic
 	if err != nil {
 		t.Fatal(err)
 	}
-	return got
+	return admitted, got
 }
 
-func testConcurrentLoginFailures(t *testing.T, s Stores) {
+// testConcurrentAdmissions: with a threshold above 100, 100 parallel
+// attempts are all admitted and counted exactly.
+func testConcurrentAdmissions(t *testing.T, s Stores) {
 	u := mustCreate(t, s.Users, NewUser("noah"))
-	got := failInParallel(t, s, u.ID, 100, user.LockoutPolicy{Threshold: 1000, Duration: time.Minute})
-	if got.FailedLoginAttempts != 100 || got.LockedUntil != nil {
-		t.Fatalf("after 100 parallel failures: attempts %d, locked until %v; want exactly 100, unlocked", got.FailedLoginAttempts, fmtTime(got.LockedUntil))
+	n, got := admitInParallel(t, s, u.ID, 100, user.LockoutPolicy{Threshold: 1000, Duration: time.Minute})
+	if n != 100 || got.FailedLoginAttempts != 100 || got.LockedUntil != nil {
+		t.Fatalf("after 100 parallel attempts: %d admitted, attempts %d, locked until %v; want 100, exactly 100, unlocked", n, got.FailedLoginAttempts, fmtTime(got.LockedUntil))
 	}
 }
 
+// testConcurrentLockout: 40 parallel attempts at threshold 5: exactly 5
+// admitted and counted, and the account locked.
 func testConcurrentLockout(t *testing.T, s Stores) {
 	u := mustCreate(t, s.Users, NewUser("olga"))
-	got := failInParallel(t, s, u.ID, 20, user.LockoutPolicy{Threshold: 5, Duration: 15 * time.Minute})
+	n, got := admitInParallel(t, s, u.ID, 40, user.LockoutPolicy{Threshold: 5, Duration: 15 * time.Minute})
 	want := base.Add(15 * time.Minute)
-	if got.FailedLoginAttempts != 20 || !timePtrEqual(got.LockedUntil, &want) {
-		t.Fatalf("after 20 parallel failures: attempts %d, locked until %v; want 20, %v", got.FailedLoginAttempts, fmtTime(got.LockedUntil), want)
+	if n != 5 || got.FailedLoginAttempts != 5 || !timePtrEqual(got.LockedUntil, &want) {
+		t.Fatalf("after 40 parallel attempts: %d admitted, attempts %d, locked until %v; want 5, 5, %v", n, got.FailedLoginAttempts, fmtTime(got.LockedUntil), want)
 	}
 }
 
 func testLoginSuccess(t *testing.T, s Stores) {
 	ctx := context.Background()
 	u := mustCreate(t, s.Users, NewUser("pete"))
-	for range 4 {
-		if _, err := s.Users.RecordLoginFailure(ctx, u.ID, base, user.LockoutPolicy{Threshold: 3, Duration: time.Hour}); err != nil {
-			t.Fatal(err)
-		}
+	var adm *user.User
+	for range 2 {
+		adm, _ = admit(t, s, u.ID, base, lockout)
 	}
-	at := base.Add(2 * time.Hour)
-	if err := s.Users.RecordLoginSuccess(ctx, u.ID, at); err != nil {
-		t.Fatal(err)
+	at := base.Add(time.Minute)
+	ok, err := s.Users.RecordLoginSuccess(ctx, u.ID, at, adm.SecurityStamp, adm.LockedUntil)
+	if err != nil || !ok {
+		t.Fatalf("RecordLoginSuccess = %v, %v; want true", ok, err)
 	}
 	got, err := s.Users.ByID(ctx, u.ID)
 	if err != nil {
@@ -490,8 +607,99 @@ func testLoginSuccess(t *testing.T, s Stores) {
 	if got.FailedLoginAttempts != 0 || got.LockedUntil != nil || !timePtrEqual(got.LastLoginAt, &at) {
 		t.Fatalf("after success: attempts %d, locked until %v, last login %v", got.FailedLoginAttempts, fmtTime(got.LockedUntil), fmtTime(got.LastLoginAt))
 	}
-	if !got.UpdatedAt.Equal(u.UpdatedAt) {
-		t.Errorf("RecordLoginSuccess changed updated_at to %v", got.UpdatedAt)
+	if !got.UpdatedAt.Equal(u.UpdatedAt) || got.SecurityStamp != u.SecurityStamp {
+		t.Errorf("RecordLoginSuccess changed updated_at to %v or the stamp to %d", got.UpdatedAt, got.SecurityStamp)
+	}
+}
+
+// testLoginSuccessConditions: the success of an admitted attempt is
+// recorded only while the account is as the admission left it.
+func testLoginSuccessConditions(t *testing.T, s Stores) {
+	ctx := context.Background()
+	at := base.Add(time.Minute)
+	cases := []struct {
+		name string
+		// between runs after the admission (adm) and before the success.
+		between func(t *testing.T, id int64, adm *user.User)
+		want    bool
+	}{
+		{"unchanged", func(*testing.T, int64, *user.User) {}, true},
+		{"password changed", func(t *testing.T, id int64, adm *user.User) {
+			if err := s.Users.SetPassword(ctx, id, "new", base, adm.SecurityStamp); err != nil {
+				t.Fatal(err)
+			}
+		}, false},
+		{"deactivated", func(t *testing.T, id int64, _ *user.User) {
+			if _, err := s.Users.SetActive(ctx, id, false, base); err != nil {
+				t.Fatal(err)
+			}
+		}, false},
+		{"deactivated and reactivated", func(t *testing.T, id int64, _ *user.User) {
+			for _, active := range []bool{false, true} {
+				if _, err := s.Users.SetActive(ctx, id, active, base); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}, false},
+		{"locked by later attempts", func(t *testing.T, id int64, _ *user.User) {
+			for range 2 {
+				admit(t, s, id, base, lockout)
+			}
+		}, false},
+		{"other attempts below the threshold", func(t *testing.T, id int64, _ *user.User) {
+			admit(t, s, id, base, lockout)
+		}, true},
+		{"rehashed by another login", func(t *testing.T, id int64, adm *user.User) {
+			if ok, err := s.Users.ReplacePasswordHash(ctx, id, adm.HashedPassword, "rehashed"); err != nil || !ok {
+				t.Fatal(ok, err)
+			}
+		}, true},
+	}
+	for i, c := range cases {
+		u := mustCreate(t, s.Users, NewUser(fmt.Sprintf("quentin%d", i)))
+		adm, ok := admit(t, s, u.ID, base, lockout)
+		if !ok {
+			t.Fatalf("%s: not admitted", c.name)
+		}
+		c.between(t, u.ID, adm)
+		before, err := s.Users.ByID(ctx, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wrote, err := s.Users.RecordLoginSuccess(ctx, u.ID, at, adm.SecurityStamp, adm.LockedUntil)
+		if err != nil || wrote != c.want {
+			t.Fatalf("%s: RecordLoginSuccess = %v, %v; want %v", c.name, wrote, err, c.want)
+		}
+		after, err := s.Users.ByID(ctx, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !wrote && (after.FailedLoginAttempts != before.FailedLoginAttempts || !timePtrEqual(after.LockedUntil, before.LockedUntil) || after.LastLoginAt != nil) {
+			t.Fatalf("%s: a refused success changed the row: attempts %d -> %d, locked %v -> %v, last login %v",
+				c.name, before.FailedLoginAttempts, after.FailedLoginAttempts, fmtTime(before.LockedUntil), fmtTime(after.LockedUntil), fmtTime(after.LastLoginAt))
+		}
+	}
+
+	// The attempt that set the lock itself (the threshold-th) may record
+	// its success, which clears the lock; so may one whose lock expired.
+	u := mustCreate(t, s.Users, NewUser("rita"))
+	admit(t, s, u.ID, base, lockout)
+	admit(t, s, u.ID, base, lockout)
+	adm, ok := admit(t, s, u.ID, base, lockout)
+	if !ok || adm.LockedUntil == nil {
+		t.Fatalf("third admission: admitted %v, locked until %v; want admitted and locking", ok, fmtTime(adm.LockedUntil))
+	}
+	if wrote, err := s.Users.RecordLoginSuccess(ctx, u.ID, at, adm.SecurityStamp, adm.LockedUntil); err != nil || !wrote {
+		t.Fatalf("success of the locking attempt = %v, %v; want true", wrote, err)
+	}
+	if got, _ := s.Users.ByID(ctx, u.ID); got.LockedUntil != nil || got.FailedLoginAttempts != 0 {
+		t.Fatalf("after the locking attempt's success: locked until %v, attempts %d", fmtTime(got.LockedUntil), got.FailedLoginAttempts)
+	}
+	early, _ := admit(t, s, u.ID, base, lockout)
+	admit(t, s, u.ID, base, lockout)
+	admit(t, s, u.ID, base, lockout) // locks until base+15m
+	if wrote, err := s.Users.RecordLoginSuccess(ctx, u.ID, base.Add(15*time.Minute), early.SecurityStamp, early.LockedUntil); err != nil || !wrote {
+		t.Fatalf("success once the lock expired = %v, %v; want true", wrote, err)
 	}
 }
 

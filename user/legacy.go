@@ -1,0 +1,119 @@
+package user
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// LegacyConfig turns on the verification of password hashes written by
+// the system the accounts were carried over from. Turn it on when the
+// store holds such accounts; hashes the SDK wrote keep the strict rules
+// whatever it says.
+type LegacyConfig struct {
+	// Enabled verifies bcrypt hashes with the $2b$ or $2y$ prefix (other
+	// systems' bcrypt libraries; the SDK writes $2a$) as their maker did:
+	// a password that does not match in its normalized form (NFKC, see
+	// [NormalizePassword]) is tried once more as the raw UTF-8 bytes the
+	// user typed, truncated at 72 bytes as those libraries did. On success
+	// the password is rehashed at once with the current hasher, so the
+	// legacy rule never applies twice to one account and legacy hashes
+	// disappear as their users sign in. A password the strict rules cannot
+	// take (a control character such as a tab, invalid UTF-8) keeps its
+	// legacy hash, signs in, and the login says
+	// [LoginResult.PasswordChangeRequired] until the password is changed.
+	//
+	// It also makes every refused login as slow as a failed legacy
+	// verification, so timing does not tell which accounts still hold a
+	// legacy hash: [NewService] measures one bcrypt verification at
+	// BcryptCost (about 190 ms at cost 12 on a 2-core machine).
+	Enabled bool
+	// BcryptCost is the cost of the legacy bcrypt hashes, for the timing
+	// above. Default 12 (the original system's).
+	BcryptCost int
+}
+
+// isLegacyBcrypt reports whether encoded is a bcrypt hash another system
+// wrote: $2b$ (OpenBSD, pyca/bcrypt, most libraries) or $2y$ (PHP).
+func isLegacyBcrypt(encoded string) bool {
+	return isBcryptPrefix(encoded) && encoded[2] != 'a'
+}
+
+// legacyProbe is a well-formed bcrypt hash of nobody's password with its
+// cost digits left for calibrate to fill in: verifying it costs exactly
+// one bcrypt run at that cost.
+const legacyProbe = "$2b$%02d$" + "abcdefghijklmnopqrstuu" + "abcdefghijklmnopqrstuvwxyz01234"
+
+// calibrateLegacy measures one verification of a bcrypt hash at cost.
+func calibrateLegacy(ctx context.Context, h Hasher, cost int) (time.Duration, error) {
+	start := time.Now()
+	if _, _, err := h.Verify(ctx, fmt.Sprintf(legacyProbe, cost), "calibration"); err != nil {
+		return 0, fmt.Errorf("user: Config.Legacy: measuring a bcrypt verification at cost %d: %w", cost, err)
+	}
+	return time.Since(start), nil
+}
+
+// verdict is the outcome of checking a password against a stored hash.
+type verdict struct {
+	match bool
+	// rehash: store a fresh hash of normalized (another algorithm or
+	// parameters, or a legacy hash that matched).
+	rehash bool
+	// changeRequired: the password matched by the legacy rule only and
+	// cannot be stored in the current format.
+	changeRequired bool
+	normalized     string
+}
+
+// checkPassword checks the password raw, as the caller sent it, against
+// the stored hash encoded, by the strict rule (NFKC, no control
+// characters, at most maxLoginPassword bytes) and, with the legacy rule
+// on, the legacy one. It records the verification's duration for the
+// refusal padding. Errors: a hash that cannot be verified
+// (ErrMalformedHash), the context's error.
+func (s *Service) checkPassword(ctx context.Context, encoded, raw string) (verdict, error) {
+	var v verdict
+	if len(raw) > maxLoginPassword {
+		return v, nil // cannot be a password; refusals are padded anyway
+	}
+	pw, nerr := NormalizePassword(raw)
+	start := time.Now()
+	class := hashClass(encoded)
+	var err error
+	if nerr == nil {
+		v.normalized = pw
+		v.match, v.rehash, err = s.hasher.Verify(ctx, encoded, pw)
+		if err != nil {
+			return verdict{}, err
+		}
+	}
+	if !v.match && s.legacy.Enabled && isLegacyBcrypt(encoded) {
+		b := raw
+		if len(b) > bcryptMaxPassword {
+			b = b[:bcryptMaxPassword]
+		}
+		if nerr != nil || b != pw {
+			if nerr == nil {
+				class += " x2"
+			}
+			match, _, err := s.hasher.Verify(ctx, encoded, b)
+			if err != nil {
+				return verdict{}, err
+			}
+			if match {
+				v.match = true
+				v.changeRequired = nerr != nil
+			}
+		}
+	}
+	s.pad.observe(class, time.Since(start))
+	if v.match && s.legacy.Enabled && isLegacyBcrypt(encoded) {
+		// Retire the foreign format whichever rule matched, unless the
+		// strict rules cannot take the password.
+		v.rehash = !v.changeRequired
+	}
+	if !v.match {
+		v.rehash = false
+	}
+	return v, nil
+}
