@@ -290,7 +290,7 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, *p)
 		return
 	}
-	u, err := a.users.Authenticate(r.Context(), req.Login, req.Password)
+	res, err := a.users.Authenticate(r.Context(), req.Login, req.Password)
 	if errors.Is(err, user.ErrInvalidCredentials) {
 		// The attempted login name is not logged: people type their
 		// password into the name field often enough.
@@ -320,19 +320,31 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	}
 	// The client IP and user agent of the session come from the request
 	// context, where audit.Middleware put them (through the trusted
-	// proxies only).
+	// proxies only). Start refuses (ErrUserChanged) when the account
+	// changed while the password was being checked: the same 401.
+	u := res.User
 	tok, err := a.sessions.Start(r.Context(), u, session.Client{})
+	if errors.Is(err, session.ErrUserChanged) {
+		a.log.InfoContext(r.Context(), "login refused", "remote_addr", r.RemoteAddr, "reason", "account_changed", "user_id", u.ID)
+		writeProblem(w, problem{Type: typeInvalidCredentials, Title: "Invalid credentials",
+			Status: http.StatusUnauthorized, Detail: "invalid credentials"})
+		return
+	}
 	if err != nil {
 		a.serverError(w, r, err)
 		return
 	}
 	a.log.InfoContext(r.Context(), "user logged in", "user_id", u.ID, "session_id", tok.SessionID, "remote_addr", r.RemoteAddr)
-	a.writeJSON(w, r, http.StatusOK, loginResponse{User: newAccount(u), Tokens: newTokenResponse(tok)})
+	a.writeJSON(w, r, http.StatusOK, loginResponse{User: newAccount(u), Tokens: newTokenResponse(tok),
+		PasswordChangeRequired: res.PasswordChangeRequired})
 }
 
 type loginResponse struct {
 	User   account       `json:"user"`
 	Tokens tokenResponse `json:"tokens"`
+	// PasswordChangeRequired: the password was accepted by the legacy
+	// rule only and must be changed (POST /password).
+	PasswordChangeRequired bool `json:"password_change_required,omitempty"`
 }
 
 // tokenResponse is what a client gets at login, refresh and password
@@ -525,6 +537,10 @@ func (a *app) changePassword(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, problem{Type: typeInvalidField, Title: "Invalid field", Status: http.StatusBadRequest,
 			Field: "new_password", Detail: passwordDetail(pe)})
 		return
+	case errors.Is(err, user.ErrStale):
+		// Another change or a reset won the race; this one changed nothing.
+		writeProblem(w, problem{Status: http.StatusConflict, Detail: "the account changed meanwhile; sign in again"})
+		return
 	case err != nil:
 		a.serverError(w, r, err)
 		return
@@ -537,6 +553,12 @@ func (a *app) changePassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tok, err := a.sessions.Start(ctx, u, session.Client{})
+	if errors.Is(err, session.ErrUserChanged) {
+		// Changed again (or deactivated) since: the password is changed,
+		// but this client must sign in again.
+		writeProblem(w, problem{Status: http.StatusConflict, Detail: "the account changed meanwhile; sign in again"})
+		return
+	}
 	if err != nil {
 		a.serverError(w, r, err)
 		return
