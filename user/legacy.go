@@ -18,7 +18,10 @@ type LegacyConfig struct {
 	// user typed, truncated at 72 bytes as those libraries did. On success
 	// the password is rehashed at once with the current hasher, so the
 	// legacy rule never applies twice to one account and legacy hashes
-	// disappear as their users sign in. A password the strict rules cannot
+	// disappear as their users sign in. As in the original system, a
+	// password that agrees with the stored one on its first 72 bytes
+	// matches a legacy hash; the rehash stores the password as typed,
+	// every byte of it. A password the strict rules cannot
 	// take (a control character such as a tab, invalid UTF-8) keeps its
 	// legacy hash, signs in, and the login says
 	// [LoginResult.PasswordChangeRequired] until the password is changed.
