@@ -608,3 +608,96 @@ func TestUserServiceEndsSessions(t *testing.T) {
 		}
 	})
 }
+
+// TestLogoutRefreshToken: a client whose access token has expired logs
+// out with its refresh token; a replayed (rotated) refresh token ends the
+// session as reuse; nonsense is invalid; a nil principal is an error.
+func TestLogoutRefreshToken(t *testing.T) {
+	both(t, session.Config{}, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		tok := e.start(t)
+		e.clock.Advance(time.Hour) // the access token (15 min) has expired
+		if _, err := e.svc.Authenticate(ctx, tok.AccessToken); !errors.Is(err, session.ErrExpired) {
+			t.Fatalf("expired access token: %v", err)
+		}
+		if err := e.svc.LogoutRefreshToken(ctx, tok.RefreshToken); err != nil {
+			t.Fatalf("LogoutRefreshToken: %v", err)
+		}
+		if _, err := e.svc.Refresh(ctx, tok.RefreshToken); !errors.Is(err, session.ErrRevoked) {
+			t.Fatalf("Refresh after logout: err = %v, want ErrRevoked", err)
+		}
+		if got := e.events(t, audit.Logout); len(got) != 1 {
+			t.Fatalf("%d logout events, want 1", len(got))
+		}
+		// Again: already over, not an error, no second event.
+		if err := e.svc.LogoutRefreshToken(ctx, tok.RefreshToken); err != nil {
+			t.Fatalf("second LogoutRefreshToken: %v", err)
+		}
+		if got := e.events(t, audit.Logout); len(got) != 1 {
+			t.Fatalf("%d logout events after a second logout, want 1", len(got))
+		}
+
+		// A rotated refresh token presented to logout is a replay.
+		tok2 := e.start(t)
+		next, err := e.svc.Refresh(ctx, tok2.RefreshToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantErr(t, e.svc.LogoutRefreshToken(ctx, tok2.RefreshToken), session.ErrTokenReuse)
+		if _, err := e.svc.Authenticate(ctx, next.AccessToken); !errors.Is(err, session.ErrRevoked) {
+			t.Fatalf("session after a replayed logout: err = %v, want ErrRevoked", err)
+		}
+		if got := e.events(t, audit.TokenReuse); len(got) != 1 {
+			t.Fatalf("%d token_reuse events, want 1", len(got))
+		}
+
+		for _, bad := range []string{"", "x", tok.AccessToken, strings.Repeat("A", 43), tok.RefreshToken + "=", "\x00" + tok.RefreshToken[1:]} {
+			wantErr(t, e.svc.LogoutRefreshToken(ctx, bad), session.ErrInvalidToken)
+		}
+
+		wantErr(t, e.svc.Logout(ctx, nil), session.ErrUnauthenticated)
+	})
+}
+
+// TestStartChecksUser: Start starts a session only for the account as the
+// login read it; sessions carry the stamp and end when it moves.
+func TestStartChecksUser(t *testing.T) {
+	both(t, session.Config{}, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		tok := e.start(t)
+		read := *e.user // as a login read it
+		if err := e.users.SetPassword(ctx, e.user.ID, "new-hash", e.clock.Now(), e.user.SecurityStamp); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.Start(ctx, &read, session.Client{}); !errors.Is(err, session.ErrUserChanged) || !errors.Is(err, session.ErrUnauthenticated) {
+			t.Fatalf("Start with a stale user: err = %v, want ErrUserChanged", err)
+		}
+		wantErr(t, func() error { _, err := e.svc.Authenticate(ctx, tok.AccessToken); return err }(), session.ErrRevoked)
+		fresh, err := e.users.ByID(ctx, e.user.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Advance(time.Second) // after password_changed_at
+		tok2, err := e.svc.Start(ctx, fresh, session.Client{})
+		if err != nil {
+			t.Fatalf("Start with the user as it is now: %v", err)
+		}
+		if _, err := e.svc.Authenticate(ctx, tok2.AccessToken); err != nil {
+			t.Fatal(err)
+		}
+		// Deactivated and reactivated: the time checks cannot see it, the stamp does.
+		if _, err := e.users.SetActive(ctx, e.user.ID, false, e.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.users.SetActive(ctx, e.user.ID, true, e.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		wantErr(t, func() error { _, err := e.svc.Authenticate(ctx, tok2.AccessToken); return err }(), session.ErrRevoked)
+		if _, err := e.svc.Refresh(ctx, tok2.RefreshToken); !errors.Is(err, session.ErrRevoked) {
+			t.Fatalf("Refresh after deactivation and reactivation: err = %v, want ErrRevoked", err)
+		}
+		if _, err := e.svc.Start(ctx, fresh, session.Client{}); !errors.Is(err, session.ErrUserChanged) {
+			t.Fatalf("Start with the user read before the deactivation: err = %v", err)
+		}
+	})
+}
