@@ -7,7 +7,7 @@
 //		Keys: ks, Issuer: "https://auth.example.com", Audience: []string{"api"},
 //		Recorder: auditWriter,
 //	})
-//	tok, err := sessions.Start(ctx, u, session.Client{})   // after user.Service.Authenticate
+//	tok, err := sessions.Start(ctx, res.User, session.Client{}) // res from user.Service.Authenticate
 //	p, err := sessions.Authenticate(ctx, accessToken)     // every request
 //	next, err := sessions.Refresh(ctx, tok.RefreshToken)  // when the access token expires
 //	mux.Handle("/api/", sessions.RequireAuth(session.MiddlewareConfig{})(api))
@@ -29,8 +29,8 @@
 // at most 30 s of leeway. It then reads the session and its user in one
 // indexed lookup and refuses an ended session, an expired one (absolute
 // limit, default 7 days), an idle one (default 24 h without activity), an
-// inactive user, and a session started before the user's last password
-// change. So a logout or revocation takes effect on the very next request.
+// inactive user, a session started before the user's last password
+// change, and a session whose security stamp is no longer its user's. So a logout or revocation takes effect on the very next request.
 // Activity is written at most once a minute per session. Verified tokens
 // are remembered in a bounded cache keyed by the token's SHA-256, which
 // spares the signature check on later requests but never the expiry and
@@ -47,7 +47,9 @@
 // exactly one wins. Every replaced hash is remembered: presenting one
 // again, the mark of a stolen or replayed token, revokes the session (its
 // whole token family) and records a token_reuse event. A token that never
-// existed is only invalid.
+// existed is only invalid. [Service.LogoutRefreshToken] ends a session by
+// its refresh token, for clients whose access token has expired; a
+// rotated token presented there is a replay too.
 //
 // # Keys
 //
@@ -70,12 +72,19 @@
 //
 // # Users
 //
-// Give the session Service to user.Config.Sessions: a password change then
-// ends all the user's sessions (the host starts a fresh one for the client
-// that changed it), and so does deactivation; deleting a user deletes its
-// sessions. Without it the time checks above still refuse such sessions.
-// A user's sessions are capped (default 20, least recently active ended
+// Start is given the user as the login read it (user.LoginResult.User)
+// and creates the session only while the account is still active and has
+// the security stamp the login read, in one atomic store step
+// ([Store.Create]): a login that straddles a password change or reset, a
+// deactivation or a deactivation undone by a reactivation starts no
+// session ([ErrUserChanged]). Every session keeps the stamp it started
+// with and is valid only while it equals its user's, so any of those
+// changes ends every session started before it on the very next request,
+// whether or not anything revoked them. Give the session Service to
+// user.Config.Sessions as well, so the sessions are also ended explicitly
+// (with session_revoked events); deleting a user deletes its sessions. A
+// user's sessions are capped (default 20, least recently active ended
 // first), listed with [Service.List], ended one at a time or all but the
-// current with [Service.Revoke] and [Service.RevokeAll]; [Service.Cleanup]
-// deletes ended and expired sessions in batches.
+// current with [Service.Revoke] and [Service.RevokeAll];
+// [Service.Cleanup] deletes ended and expired sessions in batches.
 package session

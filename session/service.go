@@ -286,7 +286,8 @@ func (s *Service) issue(sess *Session, st UserState, now time.Time) (string, tim
 // Authenticate checks an access token: its signature and claims (pinned
 // algorithms, kid from the key set, typ at+jwt, iss, aud, exp), then that
 // its session is still active and within its idle and absolute limits, and
-// that its user is active and has not changed password since. A logout or
+// that its user is active, has not changed password since and still has
+// the security stamp the session started with. A logout or
 // revocation takes effect on the next call. It records activity at most
 // once per ActivityInterval.
 //

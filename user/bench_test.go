@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"net"
 	"runtime"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/cedrina/cedrina/internal/pgtest"
 	"github.com/cedrina/cedrina/schema"
@@ -303,5 +305,79 @@ func samplePeakHeap(stop <-chan struct{}, out chan<- uint64) {
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// BenchmarkAuthenticateWrong refuses a wrong password for one account
+// again and again (the lockout is off, so every attempt is admitted and
+// verified): with hash=none, the cost of the refusal path but hashing.
+// Refusals are padded to the slowest verification measured, which with
+// hash=none is next to nothing.
+func BenchmarkAuthenticateWrong(b *testing.B) {
+	for sname, mk := range benchStores(b) {
+		b.Run(sname+"/hash=none", func(b *testing.B) {
+			st, n := mk(b)
+			s, err := user.NewService(st, user.Config{Hasher: plainHasher{}, Lockout: user.LockoutPolicy{Threshold: -1}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			if _, err := s.Register(ctx, user.Registration{Username: "bench", Email: "bench@example.com", Password: goodPassword}); err != nil {
+				b.Fatal(err)
+			}
+			n.reset()
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				if _, err := s.Authenticate(ctx, "bench", "wrong password"); !errors.Is(err, user.ErrInvalidCredentials) {
+					b.Fatal(err)
+				}
+			}
+			n.report(b, i)
+		})
+	}
+}
+
+// BenchmarkRefusalTiming measures how long a refused login takes, by
+// reason, with the default hasher (argon2id) and the legacy rule on
+// (bcrypt cost 12, as the original system wrote): an unknown user, a
+// wrong password on an argon2id account, a wrong password on a legacy
+// bcrypt account, a locked account. The goal is that they are within 2x
+// of each other, so timing tells none of them apart.
+func BenchmarkRefusalTiming(b *testing.B) {
+	st := memory.New().Users()
+	s, err := user.NewService(st, user.Config{Legacy: user.LegacyConfig{Enabled: true}, Lockout: user.LockoutPolicy{Threshold: -1}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := s.Register(ctx, user.Registration{Username: "argon", Email: "argon@example.com", Password: goodPassword}); err != nil {
+		b.Fatal(err)
+	}
+	legacy, err := bcrypt.GenerateFromPassword([]byte(goodPassword), 12)
+	if err != nil {
+		b.Fatal(err)
+	}
+	far := time.Now().Add(24 * time.Hour)
+	for _, u := range []*user.User{
+		{Username: "legacy", Email: "legacy@example.com", HashedPassword: "$2b$" + string(legacy[4:]), IsActive: true, Role: user.RoleUser, Tier: user.TierFree},
+		{Username: "locked", Email: "locked@example.com", HashedPassword: "$2b$" + string(legacy[4:]), IsActive: true, Role: user.RoleUser, Tier: user.TierFree, LockedUntil: &far},
+	} {
+		if err := st.Create(ctx, u); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, c := range []struct{ name, login string }{
+		{"unknown", "nobody"}, {"argon2id", "argon"}, {"bcrypt12-legacy", "legacy"}, {"locked", "locked"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := s.Authenticate(ctx, c.login, "not the password"); !errors.Is(err, user.ErrInvalidCredentials) {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(user.RefusalFloor(s).Microseconds())/1000, "floor-ms")
+		})
 	}
 }

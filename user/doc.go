@@ -5,8 +5,9 @@
 //	db := memory.New() // or postgres.Open(...)
 //	users, err := user.NewService(db.Users(), user.Config{})
 //	u, err := users.Register(ctx, user.Registration{Username: "alice", Email: "alice@example.com", Password: pw})
-//	u, err = users.Authenticate(ctx, "alice", pw)
+//	res, err := users.Authenticate(ctx, "alice", pw)
 //	if errors.Is(err, user.ErrInvalidCredentials) { /* one generic 401 */ }
+//	tok, err := sessions.Start(ctx, res.User, session.Client{}) // package session
 //
 // The [Service] works on any [Store]; store/memory and store/postgres
 // implement it and store/storetest checks them alike.
@@ -32,7 +33,8 @@
 // bcrypt (cost 12) when chosen; both are always verified. A login whose
 // stored hash uses another algorithm or other parameters than the current
 // policy rehashes the password (compare-and-swap, so a concurrent password
-// change wins). bcrypt's 72-byte limit never truncates silently. The
+// change wins). bcrypt's 72-byte limit never truncates silently (only the
+// opt-in legacy rule below reads old hashes as their maker did). The
 // [PasswordHasher] bounds how many hashes run at once (default GOMAXPROCS),
 // so a flood of logins queues instead of exhausting memory; each argon2id
 // run holds 19 MiB.
@@ -41,21 +43,83 @@
 //
 // [Service.Authenticate] refuses with an [*AuthError] that matches
 // [ErrInvalidCredentials] and has the same message for every reason:
-// unknown user, wrong password, locked, deactivated. Each refusal verifies
-// one hash (a dummy hash for unknown users), so timing does not tell the
-// reasons apart either. The precise reason is for the host's logs and audit
-// trail, reached with errors.As.
+// unknown user, wrong password, locked, deactivated, or an account that
+// changed during the login. The precise reason is for the host's logs and
+// audit trail, reached with errors.As.
 //
-// Failed logins count in the store in one atomic step; by default five
-// consecutive failures lock the account for 15 minutes, during which even
-// the right password is refused and failures are not counted. A successful
-// login, a password change or a reset clears the lock. Counting is per
-// account; rate limiting per client belongs to package ratelimit.
+// An attempt is admitted before the password is verified, by one atomic
+// store step that counts it as a failure in advance
+// ([Store.AdmitLogin]); a success clears the count. By default five
+// counted attempts lock the account for 15 minutes, during which no
+// attempt is admitted: even the right password is refused and nothing
+// more is counted. So of 40 simultaneous guesses at an unlocked account,
+// exactly five are verified and counted; the others are refused as locked
+// without the account's hash being checked. A side effect worth knowing:
+// attempts still being verified count as failures, so five logins of one
+// account within the same few milliseconds can lock it briefly (the one
+// that locked it clears the lock when it succeeds). A successful login,
+// a password change or a reset clears the lock. Counting is per account;
+// rate limiting per client belongs to a rate limiter in front.
+//
+// # Writes conditional on what was read
+//
+// Verifying a password is slow (about 20 ms with argon2id, 190 ms with
+// bcrypt at cost 12), and the account can change meanwhile. The rule of
+// this package and of session: a state change that depends on a read made
+// before a slow step is a conditional write on what was read, one
+// statement on PostgreSQL, the same outcome on the memory store. Every
+// account carries a security stamp ([User.SecurityStamp]) that moves
+// forward with each password change or reset, deactivation and
+// reactivation. A login's success is recorded only while the stamp and the
+// lock are as its admission read them ([Store.RecordLoginSuccess]);
+// session.Service.Start creates a session only while the account still has
+// the stamp the login read; a session is valid only while its stamp is
+// its user's; [Service.ChangePassword] stores the new hash only while the
+// stamp is the one its check of the current password read
+// ([Store.SetPassword], else [ErrStale]). So a login that straddles a
+// password change, a reset, a deactivation (even one undone by a
+// reactivation) or a lock set by concurrent attempts leaves no session
+// behind and clears no lock it did not see. Times alone
+// (password_changed_at, is_active) cannot see a deactivation undone while
+// the password was hashed; a stamp that only moves forward can.
+//
+// # Refusal timing
+//
+// Every refusal takes the same time, whatever the reason. An unknown user
+// is checked against a dummy hash; locked and deactivated accounts verify
+// nothing; and every refusal then waits until as long as the slowest
+// verification the service has measured has passed since the login began.
+// The service keeps a moving estimate per kind of hash (argon2id with its
+// parameters, bcrypt at its cost, two bcrypt runs for the legacy rule),
+// seeded at start by verifying the dummy hash and, with the legacy rule
+// on, a bcrypt hash at the legacy cost, and pads to the highest one (or
+// to Config.MinRefusalTime). While legacy bcrypt-12 hashes remain, every
+// refusal therefore takes about 190 ms: an unknown user, a wrong password
+// on an argon2id account and on a legacy account answer alike, and
+// timing does not tell which accounts exist, are locked or still hold a
+// legacy hash. Successful logins are not padded.
+//
+// Every path that verifies a caller's password (login, the current
+// password of a password change) caps it at 64 KiB: longer input is a
+// wrong password, never hashed.
+//
+// # Legacy hashes
+//
+// Accounts carried over from another system keep their bcrypt hashes.
+// With [LegacyConfig].Enabled, $2b$ and $2y$ hashes (other libraries';
+// the SDK writes $2a$) that do not match the normalized password are
+// tried once more with the password as their maker hashed it, raw UTF-8
+// truncated at 72 bytes, and are replaced by a hash in the current format
+// at the first successful login. A password the strict rules cannot take
+// (a tab, say) keeps its legacy hash and signs in with
+// [LoginResult].PasswordChangeRequired set until it is changed. Hashes
+// the SDK wrote keep the strict rules.
 //
 // # Errors
 //
 // Every method names its errors. Sentinels ([ErrNotFound],
-// [ErrUsernameTaken], [ErrEmailTaken]) wrap those of package store; input
+// [ErrUsernameTaken], [ErrEmailTaken], [ErrStale]) wrap those of package
+// store; input
 // errors wrap [ErrInvalidUsername], [ErrInvalidEmail], [ErrInvalidRole],
 // [ErrInvalidTier]; a refused password is a [*PasswordError] matching
 // [ErrWeakPassword]. No error message contains a password or a hash.

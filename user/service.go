@@ -40,11 +40,11 @@ type Config struct {
 	DefaultRole Role
 	DefaultTier Tier
 	// Sessions, when set, ends the user's sessions: all of them after a
-	// password change (SECURITY.md: changing a password ends the other
-	// sessions; the host starts a fresh one for the client that changed
-	// it) and after deactivation. *session.Service implements it. Without
-	// it, session.Service still refuses sessions older than the password
-	// change or of an inactive user, but only by comparing times.
+	// password change (changing a password ends the other sessions; the
+	// host starts a fresh one for the client that changed it) and after
+	// deactivation. *session.Service implements it. Without it sessions
+	// end all the same, as their security stamp no longer matches the
+	// user's, but no session_revoked event is recorded for them.
 	Sessions SessionEnder
 	// Legacy turns on the verification of password hashes carried over
 	// from another system (see [LegacyConfig]). Default off.
