@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cedrina/cedrina/store/memory"
 	"github.com/cedrina/cedrina/store/storetest"
@@ -167,4 +168,65 @@ func TestLegacyConfig(t *testing.T) {
 			t.Errorf("BcryptCost %d: err = %v, want one naming Legacy.BcryptCost", cost, err)
 		}
 	}
+}
+
+// FuzzAuthenticateLegacy: any login and password, against a strict
+// argon2id account and a legacy bcrypt account on a fresh store: never a
+// panic, never an error other than a refusal, and a success only for
+// what each rule accepts: the NFKC form of the account's password, or,
+// for the legacy account, its raw bytes (the original ones are under 72
+// bytes, so no truncation is involved).
+func FuzzAuthenticateLegacy(f *testing.F) {
+	for _, a := range legacyAccounts {
+		f.Add(a.name, a.password)
+		f.Add("legacy", a.password)
+	}
+	f.Add("strict", goodPassword)
+	f.Add("strict", "ｃｏｒｒｅｃｔ horse battery staple")
+	f.Add("legacy", "Cafe\u0301 au lait tre\u0300s bien")
+	f.Add("legacy", "\x00")
+	f.Add("\xff", "\xff\xfe")
+	const legacyPassword = "Cafe\u0301 au lait tre\u0300s bien"
+	legacyHash := legacyAccounts[2].hash
+	h := cheapHasher(f)
+	f.Fuzz(func(t *testing.T, login, password string) {
+		st := memory.New().Users()
+		s, err := user.NewService(st, user.Config{Hasher: h, Legacy: legacyOn, Lockout: user.LockoutPolicy{Threshold: -1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		user.SetRefusalWait(s, func(context.Context, time.Duration) {})
+		ctx := context.Background()
+		if _, err := s.Register(ctx, user.Registration{Username: "strict", Email: "strict@example.com", Password: goodPassword}); err != nil {
+			t.Fatal(err)
+		}
+		lu := storetest.NewUser("legacy")
+		lu.HashedPassword = legacyHash
+		if err := st.Create(ctx, lu); err != nil {
+			t.Fatal(err)
+		}
+		res, err := s.Authenticate(ctx, login, password)
+		var ae *user.AuthError
+		switch {
+		case err == nil:
+		case errors.As(err, &ae):
+			return
+		default:
+			t.Fatalf("Authenticate(%q, %q): %v", login, password, err)
+		}
+		nfkc, nerr := user.NormalizePassword(password)
+		switch res.User.Username {
+		case "strict":
+			if nerr != nil || nfkc != goodPassword {
+				t.Fatalf("strict account accepted %q", password)
+			}
+		case "legacy":
+			want, _ := user.NormalizePassword(legacyPassword)
+			if password != legacyPassword && (nerr != nil || nfkc != want) {
+				t.Fatalf("legacy account accepted %q", password)
+			}
+		default:
+			t.Fatalf("login %q signed in %q", login, res.User.Username)
+		}
+	})
 }

@@ -433,3 +433,30 @@ func TestRaceLockoutBurst(t *testing.T) {
 		t.Logf("correct password refused as locked in %d of 10 trials", refusedLocked)
 	})
 }
+
+// TestRaceChangePasswordStale: a password change reads the account when
+// its check of the current password is admitted; a reset that lands
+// while it verifies and hashes wins, and the change stores nothing
+// (ErrStale): the reset's password is the one that works.
+func TestRaceChangePasswordStale(t *testing.T) {
+	raceStores(t, false, user.LockoutPolicy{}, func(t *testing.T, e *raceEnv) {
+		ctx := context.Background()
+		u := register(t, e.users, "owner")
+		e.paused.arm()
+		done := make(chan error, 1)
+		go func() { done <- e.users.ChangePassword(ctx, u.ID, goodPassword, "the change that loses") }()
+		<-e.paused.paused
+		if err := e.reset(ctx, u.ID, "the reset that wins"); err != nil {
+			t.Fatal(err)
+		}
+		close(e.paused.resume)
+		if err := <-done; !errors.Is(err, user.ErrStale) {
+			t.Fatalf("ChangePassword straddling a reset: err = %v, want ErrStale", err)
+		}
+		if _, err := e.users.Authenticate(ctx, "owner", "the reset that wins"); err != nil {
+			t.Fatalf("the reset's password: %v", err)
+		}
+		_, err := e.users.Authenticate(ctx, "owner", "the change that loses")
+		authErr(t, err, user.AuthWrongPassword)
+	})
+}
