@@ -341,35 +341,80 @@ ORDER BY s.last_activity_at DESC, s.id DESC`, userID, at, at.Add(-idle))
 	return out, nil
 }
 
+// cleanupPass is one statement of [SessionStore.DeleteExpired].
+type cleanupPass struct {
+	index string // the index the inner scan walks
+	query string
+	args  func(at time.Time, idle time.Duration, limit int) []any
+}
+
+// cleanupPasses are the statements DeleteExpired runs, in order. Each
+// picks at most limit ids with a scan of one index (the inner SELECT,
+// which locks them, skipping rows other transactions hold) and deletes
+// them through sessions_pkey. The ids go through ARRAY(...) rather than
+// IN (...): with IN, a generic plan (plan_cache_mode =
+// force_generic_plan, or a prepared statement the server has switched to
+// its generic plan) cannot tell how many ids LIMIT $n yields, guesses a
+// tenth of the table and hash-joins it to a sequential scan of sessions;
+// "id = ANY(array)" is an index scan of sessions_pkey in every plan.
+//
+// The third pass's WHERE is exactly the predicate of the partial index
+// idx_sessions_inactive (migration 00004): the planner uses a partial
+// index only when it can prove the query implies the index predicate, and
+// with a literal copy it can, in custom and generic plans alike.
+var cleanupPasses = []cleanupPass{
+	{
+		index: "idx_sessions_expires_at",
+		query: `DELETE FROM sessions WHERE id = ANY (ARRAY(
+	SELECT id FROM sessions WHERE expires_at <= $1
+	ORDER BY expires_at LIMIT $2
+	FOR UPDATE SKIP LOCKED))`,
+		args: func(at time.Time, _ time.Duration, limit int) []any { return []any{at, limit} },
+	},
+	{
+		index: "idx_sessions_last_activity_at",
+		query: `DELETE FROM sessions WHERE id = ANY (ARRAY(
+	SELECT id FROM sessions WHERE last_activity_at <= $1
+	ORDER BY last_activity_at LIMIT $2
+	FOR UPDATE SKIP LOCKED))`,
+		args: func(at time.Time, idle time.Duration, limit int) []any { return []any{at.Add(-idle), limit} },
+	},
+	{
+		index: "idx_sessions_inactive",
+		query: `DELETE FROM sessions WHERE id = ANY (ARRAY(
+	SELECT id FROM sessions WHERE is_active IS NOT TRUE
+	ORDER BY id LIMIT $1
+	FOR UPDATE SKIP LOCKED))`,
+		args: func(_ time.Time, _ time.Duration, limit int) []any { return []any{limit} },
+	},
+}
+
 // DeleteExpired implements [session.Store] in up to three short
-// statements, each an index range scan: sessions past expires_at, then
-// idle ones by last_activity_at, then inactive ones. A single scan with
+// statements, each an index scan bounded by what is left of batch:
+//
+//  1. expired sessions (expires_at <= at), in expires_at order, through
+//     idx_sessions_expires_at;
+//  2. idle sessions (last_activity_at <= at-idle), in last_activity_at
+//     order, through idx_sessions_last_activity_at;
+//  3. ended sessions (is_active false or NULL), in id order, through the
+//     partial index idx_sessions_inactive, which holds only those rows.
+//
+// Each statement then deletes the ids it picked through sessions_pkey;
+// the rotation history goes with them (ON DELETE CASCADE). A pass runs
+// only while the earlier ones deleted less than batch. A single scan with
 // the three conditions OR-ed would be a sequential scan that, batch after
 // batch, reads again the dead rows the previous batches left (until
 // vacuum): quadratic work that starves concurrent requests. SKIP LOCKED
 // lets concurrent cleaners and requests pass each other.
 func (s *SessionStore) DeleteExpired(ctx context.Context, at time.Time, idle time.Duration, batch int) (int, error) {
-	passes := []struct {
-		where string
-		arg   any
-	}{
-		{`expires_at <= $1 ORDER BY expires_at`, at},
-		{`last_activity_at <= $1 ORDER BY last_activity_at`, at.Add(-idle)},
-		{`(is_active = false OR is_active IS NULL) AND $1::boolean`, true},
-	}
 	total := 0
-	for _, p := range passes {
+	for _, p := range cleanupPasses {
 		if total >= batch {
 			break
 		}
 		var n int64
 		err := s.db.run(ctx, func(q querier) error {
-			res, err := q.ExecContext(ctx, `
-DELETE FROM sessions WHERE id IN (
-	SELECT id FROM sessions WHERE `+p.where+`
-	LIMIT $2
-	FOR UPDATE SKIP LOCKED
-)`, p.arg, batch-total)
+			res, err := q.ExecContext(ctx, p.query, p.args(at, idle, batch-total)...)
 			if err != nil {
 				return err
 			}
