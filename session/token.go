@@ -3,6 +3,7 @@ package session
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,6 +39,43 @@ type Claims struct {
 	Role string `json:"role,omitempty"`
 	// Tier is the user's tier when the token was issued.
 	Tier string `json:"tier,omitempty"`
+}
+
+// clone returns a deep copy of c that shares no memory with it: the
+// Audience slice and the time pointers are copied too, in a single
+// allocation when Audience has at most two entries. A nil c clones to nil.
+func (c *Claims) clone() *Claims {
+	if c == nil {
+		return nil
+	}
+	// One block holds the claims and what their pointers point to.
+	b := new(struct {
+		c             Claims
+		exp, nbf, iat jwt.NumericDate
+		aud           [2]string
+	})
+	b.c = *c
+	if c.Audience != nil {
+		if len(c.Audience) <= len(b.aud) {
+			n := copy(b.aud[:], c.Audience)
+			b.c.Audience = b.aud[:n:n]
+		} else {
+			b.c.Audience = slices.Clone(c.Audience)
+		}
+	}
+	if c.ExpiresAt != nil {
+		b.exp = *c.ExpiresAt
+		b.c.ExpiresAt = &b.exp
+	}
+	if c.NotBefore != nil {
+		b.nbf = *c.NotBefore
+		b.c.NotBefore = &b.nbf
+	}
+	if c.IssuedAt != nil {
+		b.iat = *c.IssuedAt
+		b.c.IssuedAt = &b.iat
+	}
+	return &b.c
 }
 
 // TokenConfig is what access tokens are issued for and checked against.
