@@ -4,18 +4,29 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
 
+// MaxTokenSize is the longest access token, in bytes, that this package
+// issues or accepts. Signing a longer token is an error (so
+// [Service.Start] and [Service.Refresh] fail instead of issuing a token
+// nobody would accept), and [Service.Authenticate], [Verifier.Verify] and
+// [Service.RequireAuth] refuse a longer one before decoding any of it.
+//
+// Issued tokens are well under it: about 0.4 KiB with EdDSA, ES256 or
+// HS256, about 1 KiB with RS256 and a 4096-bit key. Only very long Issuer,
+// Audience or key id values can reach it.
+const MaxTokenSize = 4096
+
+// tooLong is the reason a token longer than MaxTokenSize is refused.
+var tooLong = "longer than " + strconv.Itoa(MaxTokenSize) + " bytes"
+
 // Token limits and defaults.
 const (
-	// maxTokenLen is the longest access token parsed, in bytes; longer
-	// input is refused before any decoding. Issued tokens are well under
-	// 1 KiB.
-	maxTokenLen = 8 << 10
 	// defaultLeeway and maxLeeway bound the clock skew allowed on exp,
 	// nbf and iat.
 	defaultLeeway = 5 * time.Second
@@ -151,15 +162,15 @@ func (ks *KeySet) sign(c *Claims) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("session: sign token: %w", err)
 	}
-	if len(s) > maxTokenLen {
-		return "", fmt.Errorf("session: sign token: token is %d bytes, more than the %d accepted", len(s), maxTokenLen)
+	if len(s) > MaxTokenSize {
+		return "", fmt.Errorf("session: sign token: token would be %d bytes, more than MaxTokenSize (%d): shorten Issuer, Audience or the key id", len(s), MaxTokenSize)
 	}
 	return s, nil
 }
 
 // parse verifies a token issued with this key set and returns its claims.
 //
-// Checks, in this order: at most 8 KiB; three segments of base64url
+// Checks, in this order: at most MaxTokenSize bytes; three segments of base64url
 // characters only (no padding, whitespace or line breaks; canonical
 // trailing bits); alg in the set's algorithms (jwt.WithValidMethods, so
 // "none" never passes); then in keyfunc: no crit header, typ "at+jwt" or
@@ -182,8 +193,8 @@ func (ks *KeySet) parse(token string, cfg TokenConfig) (*Claims, error) {
 	switch {
 	case token == "":
 		return nil, invalid("empty")
-	case len(token) > maxTokenLen:
-		return nil, invalid("longer than 8 KiB")
+	case len(token) > MaxTokenSize:
+		return nil, invalid(tooLong)
 	case !compactJWS(token):
 		return nil, invalid("not three base64url segments")
 	}
