@@ -355,6 +355,11 @@ func malformedTokens(tb testing.TB) []badToken {
 	add("signature with non-canonical base64 trailing bits", parts[0]+"."+parts[1]+"."+nonCanonical(parts[2]))
 	add("signature with padding", good+"==")
 
+	// Signed JSON that is not strict.
+	for _, sc := range strictTokens(tb) {
+		add("strict JSON: "+sc.name, sc.token)
+	}
+
 	// Structure.
 	add("empty", "")
 	add("truncated by 10", good[:len(good)-10])
