@@ -535,11 +535,37 @@ func checkJSON(t []byte, claims bool) string {
 
 // jsonName is a member name: the bytes between its quotes in the text.
 // plain names have no escape and no byte above 0x7f, so they compare as
-// they are.
+// they are; their sig (length, first and last byte, ASCII lower case)
+// tells most unequal names apart without comparing them.
 type jsonName struct {
 	start, end int
 	plain      bool
+	sig        uint32
 }
+
+// nameSig is the sig of a plain name of t.
+func nameSig(t []byte, n jsonName) uint32 {
+	if n.end == n.start {
+		return 0
+	}
+	return uint32(n.end-n.start)<<16 | uint32(lowerASCII(t[n.start]))<<8 | uint32(lowerASCII(t[n.end-1]))
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// timeClaimSigs are the sigs of the names in timeClaims.
+var timeClaimSigs = func() (sigs [len(timeClaims)]uint32) {
+	for i, tc := range timeClaims {
+		t := []byte(tc.name)
+		sigs[i] = nameSig(t, jsonName{end: len(t), plain: true})
+	}
+	return sigs
+}()
 
 // jsonScanner is a recursive-descent JSON validator that also applies
 // strictJSON's rules. It stops at the first problem: reason is set for a
@@ -700,6 +726,9 @@ func (s *jsonScanner) object(t []byte, depth int) bool {
 		if !ok {
 			return false
 		}
+		if name.plain {
+			name.sig = nameSig(t, name)
+		}
 		s.space(t)
 		if s.i >= len(t) || t[s.i] != ':' {
 			return false
@@ -708,7 +737,7 @@ func (s *jsonScanner) object(t []byte, depth int) bool {
 		s.space(t)
 		if s.strict {
 			for k := first; k < s.n; k++ {
-				if sameName(t, s.name(k), name) {
+				if m := s.name(k); (!m.plain || !name.plain || m.sig == name.sig) && sameName(t, m, name) {
 					s.reason = reasonDuplicate
 					return false
 				}
@@ -716,8 +745,8 @@ func (s *jsonScanner) object(t []byte, depth int) bool {
 			s.push(name)
 			if s.claims && depth == 0 && s.i < len(t) {
 				if c := t[s.i]; c != '-' && (c < '0' || c > '9') {
-					for _, tc := range timeClaims {
-						if nameIs(t, name, tc.name) {
+					for i, tc := range timeClaims {
+						if (!name.plain || name.sig == timeClaimSigs[i]) && nameIs(t, name, tc.name) {
 							s.reason = tc.reason
 							return false
 						}
@@ -751,6 +780,13 @@ func (s *jsonScanner) str(t []byte) (jsonName, bool) {
 	s.i++ // "
 	n := jsonName{start: s.i, plain: true}
 	for s.i < len(t) {
+		// Skip the bytes that need no attention, the bulk of a string.
+		for s.i < len(t) && !jsonStringSpecial[t[s.i]] {
+			s.i++
+		}
+		if s.i >= len(t) {
+			break
+		}
 		c := t[s.i]
 		switch {
 		case c == '"':
@@ -790,6 +826,16 @@ func (s *jsonScanner) str(t []byte) (jsonName, bool) {
 	}
 	return n, false
 }
+
+// jsonStringSpecial marks the bytes str must look at inside a string: the
+// quote, the backslash, control characters (invalid) and bytes above 0x7f
+// (not plain).
+var jsonStringSpecial = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c == '"' || c == '\\' || c < 0x20 || c >= 0x80
+	}
+	return t
+}()
 
 // number scans a JSON number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
 func (s *jsonScanner) number(t []byte) bool {
@@ -839,7 +885,7 @@ func (s *jsonScanner) digits(t []byte) bool {
 func sameName(t []byte, a, b jsonName) bool {
 	x, y := t[a.start:a.end], t[b.start:b.end]
 	if a.plain && b.plain {
-		return len(x) == len(y) && asciiEqualFold(string(x), string(y))
+		return equalFoldASCII(x, y)
 	}
 	return bytes.EqualFold(unquoteName(x), unquoteName(y))
 }
@@ -849,9 +895,33 @@ func sameName(t []byte, a, b jsonName) bool {
 func nameIs(t []byte, n jsonName, want string) bool {
 	x := t[n.start:n.end]
 	if n.plain {
-		return len(x) == len(want) && asciiEqualFold(string(x), want)
+		return len(x) == len(want) && equalFoldASCII(x, []byte(want))
 	}
 	return bytes.EqualFold(unquoteName(x), []byte(want))
+}
+
+// equalFoldASCII reports whether x and y are equal under ASCII case
+// folding.
+func equalFoldASCII(x, y []byte) bool {
+	if len(x) != len(y) {
+		return false
+	}
+	for i, a := range x {
+		b := y[i]
+		if a == b {
+			continue
+		}
+		if 'A' <= a && a <= 'Z' {
+			a += 'a' - 'A'
+		}
+		if 'A' <= b && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		if a != b {
+			return false
+		}
+	}
+	return true
 }
 
 // unquoteName unescapes the contents of a JSON string that str accepted,
