@@ -32,11 +32,10 @@
 // payload must also be strict JSON: no two members of an object with the
 // same name (after unescaping, ignoring case, as encoding/json matches
 // them), and exp, iat and nbf JSON numbers, not strings or null. It then
-// reads the session and its user in one
-// indexed lookup and refuses an ended session, an expired one (absolute
-// limit, default 7 days), an idle one (default 24 h without activity), an
-// inactive user, and a session started before the user's last password
-// change. So a logout or revocation takes effect on the very next request.
+// reads the session and its user in one indexed lookup and refuses an
+// ended session, an expired one (absolute limit, default 7 days), an idle
+// one (default 24 h without activity), an inactive user, and a session
+// started before the user's last password change. So a logout or revocation takes effect on the very next request.
 // Activity is written at most once a minute per session. Verified tokens
 // are remembered in a bounded cache keyed by the token's SHA-256, which
 // spares the signature check on later requests but never the expiry and
