@@ -19,22 +19,31 @@
 // key: header typ at+jwt and kid; claims iss, sub, aud, exp, iat, jti,
 // sid, role, tier), an opaque refresh token and an opaque session token
 // for cookie transport. The refresh and session tokens are 32 bytes from
-// crypto/rand; only their SHA-256 is stored.
+// crypto/rand; only their SHA-256 is stored. No access token is longer
+// than [MaxTokenSize] (4096 bytes): signing a longer one is an error, and
+// every verifier refuses one before decoding it.
 //
 // # Authentication
 //
 // [Service.Authenticate] verifies the JWT with the algorithms pinned to
 // those of the key set, the key chosen by kid from the set only (jku, x5u,
 // jwk and x5c headers are ignored), typ, iss, aud and a required exp, with
-// at most 30 s of leeway. It then reads the session and its user in one
-// indexed lookup and refuses an ended session, an expired one (absolute
-// limit, default 7 days), an idle one (default 24 h without activity), an
-// inactive user, a session started before the user's last password
-// change, and a session whose security stamp is no longer its user's. So a logout or revocation takes effect on the very next request.
+// at most 30 s of leeway. The first time a token is seen, its header and
+// payload must also be strict JSON: no two members of an object with the
+// same name (after unescaping, ignoring case, as encoding/json matches
+// them), and exp, iat and nbf JSON numbers, not strings or null. It then
+// reads the session and its user in one indexed lookup and refuses an
+// ended session, an expired one (absolute limit, default 7 days), an idle
+// one (default 24 h without activity), an inactive user, a session
+// started before the user's last password change, and a session whose
+// security stamp is no longer its user's. So a logout or revocation
+// takes effect on the very next request.
 // Activity is written at most once a minute per session. Verified tokens
 // are remembered in a bounded cache keyed by the token's SHA-256, which
 // spares the signature check on later requests but never the expiry and
-// session checks.
+// session checks. Every caller gets its own copy of the claims
+// ([Principal].Claims): changing it changes neither what the cache
+// accepts nor what other requests see.
 //
 // Every refusal wraps [ErrUnauthenticated]; the precise errors
 // ([ErrInvalidToken], [ErrExpired], [ErrRevoked], [ErrTokenReuse]) are for

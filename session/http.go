@@ -127,11 +127,6 @@ type MiddlewareConfig struct {
 	Realm string
 }
 
-// maxBearerLen bounds the bearer token RequireAuth reads. Access tokens
-// of this package are well under 1 KiB (RS256 with a 4096-bit key: about
-// 1.1 KiB).
-const maxBearerLen = 4096
-
 // The responses of RequireAuth. Every refusal gets the same body,
 // whatever the reason: the client learns that it is not authenticated,
 // never which check failed.
@@ -157,8 +152,9 @@ func problemBody(status int, detail string) []byte {
 //
 // Credentials are taken from the Authorization header: the scheme Bearer
 // (any case), one or more spaces, and one token of RFC 6750's b64token
-// characters, at most 4 KiB, checked with [Service.Authenticate]. A
-// request with several Authorization headers is refused. Tokens are never
+// characters, at most [MaxTokenSize] bytes, checked with
+// [Service.Authenticate]. A request with several Authorization headers is
+// refused. Tokens are never
 // read from the URL (query strings end up in logs, proxies and browser
 // history) nor from a form body. Without an Authorization header, and
 // with cfg.AllowCookie, the session cookie is checked instead (see
@@ -291,7 +287,7 @@ func bearer(headers []string) (string, bool) {
 		return "", false
 	}
 	token = strings.TrimLeft(token, " ")
-	if token == "" || len(token) > maxBearerLen || !b64token(token) {
+	if token == "" || len(token) > MaxTokenSize || !b64token(token) {
 		return "", false
 	}
 	return token, true

@@ -355,6 +355,11 @@ func malformedTokens(tb testing.TB) []badToken {
 	add("signature with non-canonical base64 trailing bits", parts[0]+"."+parts[1]+"."+nonCanonical(parts[2]))
 	add("signature with padding", good+"==")
 
+	// Signed JSON that is not strict.
+	for _, sc := range strictTokens(tb) {
+		add("strict JSON: "+sc.name, sc.token)
+	}
+
 	// Structure.
 	add("empty", "")
 	add("truncated by 10", good[:len(good)-10])
@@ -379,14 +384,55 @@ func malformedTokens(tb testing.TB) []badToken {
 	add("payload not JSON", parts[0]+"."+seg(tb, "not json")+"."+parts[2])
 	add("payload a JSON array", parts[0]+"."+seg(tb, "[1,2]")+"."+parts[2])
 	add("dots only", "..")
-	// Larger than 8 KiB yet properly signed: refused by length alone.
+	// Longer than MaxTokenSize yet properly signed: refused by length
+	// alone.
+	add("one byte over MaxTokenSize, validly signed", paddedToken(tb, MaxTokenSize+1))
 	huge := ed(hdr("ed"), set("pad", strings.Repeat("x", 9000)))
-	if len(huge) <= maxTokenLen {
+	if len(huge) <= 2*MaxTokenSize {
 		tb.Fatalf("huge token is only %d bytes", len(huge))
 	}
 	add("huge (> 8 KiB), validly signed", huge)
 	add("huge garbage", strings.Repeat("A", 1<<20))
 	return cases
+}
+
+// tokenOfSize returns sign(hpad, ppad) for paddings that make the token
+// exactly size bytes long: sign puts hpad in the header and ppad in the
+// payload. A base64url segment cannot grow by every length (n bytes take
+// ceil(4n/3) characters), so both segments are padded.
+func tokenOfSize(tb testing.TB, size int, sign func(hpad, ppad string) string) string {
+	tb.Helper()
+	base := len(sign("", ""))
+	if base > size {
+		tb.Fatalf("the shortest token is %d bytes, more than %d", base, size)
+	}
+	for h := 0; h < 4; h++ {
+		for p := max(0, (size-base)*3/4-8); ; p++ {
+			tok := sign(strings.Repeat("h", h), strings.Repeat("p", p))
+			if len(tok) == size {
+				return tok
+			}
+			if len(tok) > size {
+				break
+			}
+		}
+	}
+	tb.Fatalf("no token of %d bytes", size)
+	return ""
+}
+
+// paddedToken is a valid EdDSA token of the mixed set, exactly size bytes
+// long (padded with the unregistered members "xpad" in the header and
+// "pad" in the payload).
+func paddedToken(tb testing.TB, size int) string {
+	tb.Helper()
+	k := fixtureKeys(tb)
+	return tokenOfSize(tb, size, func(hpad, ppad string) string {
+		h := hdr("ed")
+		h["xpad"] = hpad
+		return craft(tb, jwt.SigningMethodEdDSA, k.ed.sk().private, h,
+			claimsMap(tb, validClaims(), func(m jwt.MapClaims) { m["pad"] = ppad }))
+	})
 }
 
 func strconvQuote(s string) string { b, _ := json.Marshal(s); return string(b) }
@@ -468,6 +514,7 @@ func TestParseAccepts(t *testing.T) {
 		"HS256 verify key":        craft(t, jwt.SigningMethodHS256, k.hs.sk().secret, hdr("hs"), validClaims()),
 		"unknown headers ignored": ed(map[string]any{"typ": "at+jwt", "kid": "ed", "x-custom": true}, validClaims()),
 		"largest int64 ids":       ed(hdr("ed"), edit(func(c *Claims) { c.Subject, c.SessionID = "9223372036854775807", "1" })),
+		"exactly MaxTokenSize":    paddedToken(t, MaxTokenSize),
 	}
 	for name, tok := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -634,7 +681,7 @@ func TestTokenSignRefuses(t *testing.T) {
 		"bad sub": func(c *Claims) { c.Subject = "alice" },
 		"bad sid": func(c *Claims) { c.SessionID = "" },
 		"too long": func(c *Claims) {
-			c.Role = strings.Repeat("r", maxTokenLen)
+			c.Role = strings.Repeat("r", MaxTokenSize)
 		},
 	} {
 		c := validClaims()
@@ -642,6 +689,31 @@ func TestTokenSignRefuses(t *testing.T) {
 		if tok, err := ks.sign(c); err == nil {
 			t.Errorf("%s: signed %d bytes", name, len(tok))
 		}
+	}
+	// The error names the limit, not the token.
+	c := validClaims()
+	c.Role = strings.Repeat("r", MaxTokenSize)
+	_, err := ks.sign(c)
+	if err == nil || !strings.Contains(err.Error(), "MaxTokenSize (4096)") || strings.Contains(err.Error(), "eyJ") || strings.Contains(err.Error(), "rrrr") {
+		t.Errorf("too long: err = %v", err)
+	}
+	// Growing the role a byte at a time: sign issues tokens up to the
+	// limit, parse accepts the longest, and sign refuses the next.
+	c = validClaims()
+	longest := ""
+	for {
+		c.Role += "r"
+		tok, err := ks.sign(c)
+		if err != nil {
+			break
+		}
+		longest = tok
+	}
+	if len(longest) < MaxTokenSize-2 || len(longest) > MaxTokenSize {
+		t.Fatalf("longest token signed: %d bytes", len(longest))
+	}
+	if _, err := ks.parse(longest, testConfig()); err != nil {
+		t.Errorf("a token of %d bytes issued by sign: %v", len(longest), err)
 	}
 	if _, err := ks.sign(nil); err == nil {
 		t.Error("nil claims signed")
@@ -697,7 +769,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(strings.ToUpper(tok))
 	}
 	for _, tc := range malformedTokens(f) {
-		if len(tc.token) <= 2*maxTokenLen {
+		if len(tc.token) <= 2*MaxTokenSize {
 			f.Add(tc.token)
 		}
 	}
