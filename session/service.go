@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -133,7 +134,17 @@ func NewService(store Store, cfg Config) (*Service, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: store, keys: cfg.Keys, tc: tc, cfg: cfg, cache: newTokenCache(cfg.CacheSize), log: log}, nil
+	svc := &Service{store: store, keys: cfg.Keys, tc: tc, cfg: cfg, cache: newTokenCache(cfg.CacheSize), log: log}
+	// Sign the largest token Start can issue (ids of 19 digits, a role
+	// and a tier of 20 characters), so that a configuration whose tokens
+	// would exceed MaxTokenSize, or a key set that cannot sign, fails here
+	// rather than at the first login.
+	widest := &Session{ID: math.MaxInt64, UserID: math.MaxInt64, ExpiresAt: time.Now().Add(cfg.AbsoluteTimeout)}
+	wide := UserState{Role: user.Role(strings.Repeat("R", 20)), Tier: user.Tier(strings.Repeat("T", 20))}
+	if _, _, err := svc.issue(widest, wide, time.Now()); err != nil {
+		return nil, fmt.Errorf("session: Config: %s", strings.TrimPrefix(err.Error(), "session: "))
+	}
+	return svc, nil
 }
 
 func (s *Service) clock() time.Time { return s.cfg.Now().UTC().Truncate(time.Microsecond) }
@@ -233,6 +244,11 @@ func (s *Service) Start(ctx context.Context, u *user.User, c Client) (*Tokens, e
 	}
 	access, exp, err := s.issue(sess, UserState{Role: u.Role, Tier: u.Tier}, now)
 	if err != nil {
+		// No client will ever hold this session's tokens: end it rather
+		// than leave it active. (NewService's probe makes this rare.)
+		if _, rerr := s.store.Revoke(ctx, sess.ID); rerr != nil {
+			s.log.ErrorContext(ctx, "session: ending a session whose token could not be signed failed", "session_id", sess.ID, "error", rerr)
+		}
 		return nil, err
 	}
 	return &Tokens{SessionID: sess.ID, AccessToken: access, AccessExpiresAt: exp, RefreshToken: refreshToken,
@@ -278,7 +294,7 @@ func (s *Service) issue(sess *Session, st UserState, now time.Time) (string, tim
 	}
 	tok, err := s.keys.sign(c)
 	if err != nil {
-		return "", time.Time{}, fmt.Errorf("session: signing the access token: %w", err)
+		return "", time.Time{}, err // sign's errors read "session: sign token: ..."
 	}
 	return tok, exp, nil
 }

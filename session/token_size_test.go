@@ -14,6 +14,7 @@ import (
 	"github.com/cedrina/cedrina/session"
 	"github.com/cedrina/cedrina/store/memory"
 	"github.com/cedrina/cedrina/store/storetest"
+	"github.com/cedrina/cedrina/user"
 )
 
 // TestTokenSizeLimit: one limit, MaxTokenSize, for Authenticate, a
@@ -111,9 +112,11 @@ func TestTokenSizeLimit(t *testing.T) {
 	}
 }
 
-// TestStartRefusesOversizedToken: a Service whose Issuer or Audience make
-// the access token longer than MaxTokenSize cannot start sessions, and
-// says why without showing the token.
+// TestStartRefusesOversizedToken: a configuration whose Issuer or
+// Audience would make access tokens longer than MaxTokenSize is refused by
+// NewService, which signs the widest token Start can issue, and says why
+// without showing the token; a configuration just under the limit starts
+// sessions whose tokens fit.
 func TestStartRefusesOversizedToken(t *testing.T) {
 	long := strings.Repeat("a", session.MaxTokenSize)
 	for name, cfg := range map[string]session.Config{
@@ -123,21 +126,13 @@ func TestStartRefusesOversizedToken(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			db := memory.New()
 			cfg.Keys = newKeys(t)
-			svc, err := session.NewService(db.Sessions(), cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			u := storetest.NewUser("big")
-			if err := db.Users().Create(context.Background(), u); err != nil {
-				t.Fatal(err)
-			}
-			tok, err := svc.Start(context.Background(), u, session.Client{})
+			_, err := session.NewService(db.Sessions(), cfg)
 			if err == nil {
-				t.Fatalf("issued a token of %d bytes", len(tok.AccessToken))
+				t.Fatal("NewService accepted a configuration whose tokens exceed MaxTokenSize")
 			}
 			msg := err.Error()
-			if !strings.Contains(msg, "MaxTokenSize (4096)") {
-				t.Errorf("the error does not name the limit: %v", err)
+			if !strings.Contains(msg, "MaxTokenSize (4096)") || !strings.HasPrefix(msg, "session: Config: ") || strings.Count(msg, "session:") != 1 {
+				t.Errorf("the error does not name the limit once: %v", err)
 			}
 			// No token: not its header ("{\"alg\"" in base64url), nor the
 			// long value in clear or encoded.
@@ -147,5 +142,30 @@ func TestStartRefusesOversizedToken(t *testing.T) {
 				}
 			}
 		})
+	}
+	// The largest Issuer that fits: every session's token fits too.
+	db := memory.New()
+	keys := newKeys(t)
+	n := 1
+	for size := session.MaxTokenSize; size > 1; size /= 2 {
+		if _, err := session.NewService(db.Sessions(), session.Config{Keys: keys, Issuer: strings.Repeat("i", n+size), Audience: []string{"api"}}); err == nil {
+			n += size
+		}
+	}
+	svc, err := session.NewService(db.Sessions(), session.Config{Keys: keys, Issuer: strings.Repeat("i", n), Audience: []string{"api"}})
+	if err != nil {
+		t.Fatalf("an Issuer of %d bytes: %v", n, err)
+	}
+	u := storetest.NewUser("big")
+	u.Role, u.Tier = user.Role(strings.Repeat("R", 20)), user.Tier(strings.Repeat("T", 20))
+	if err := db.Users().Create(context.Background(), u); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := svc.Start(context.Background(), u, session.Client{})
+	if err != nil || len(tok.AccessToken) > session.MaxTokenSize {
+		t.Fatalf("Start with an Issuer of %d bytes: %v", n, err)
+	}
+	if _, err := svc.Authenticate(context.Background(), tok.AccessToken); err != nil {
+		t.Fatalf("the widest token does not verify: %v", err)
 	}
 }
