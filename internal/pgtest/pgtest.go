@@ -129,9 +129,18 @@ func withSearchPath(base, schema string) (string, error) {
 	return u.String(), nil
 }
 
-// DB opens a *sqlx.DB (driver "postgres", lib/pq) on [URL], applies every
-// migration with [schema.Migrate], closes the pool in t.Cleanup (before the
-// schema is dropped) and returns it. Like URL, it skips the test when
+// MaxOpenConns bounds each pool DB opens. Test packages run in parallel,
+// each with parallel tests of up to a hundred goroutines; unbounded pools
+// would together exceed the server's max_connections (100 by default),
+// and tests would fail with "too many clients". Goroutines beyond the
+// bound queue for a connection, so concurrency tests still run 20
+// statements at once on the server.
+const MaxOpenConns = 20
+
+// DB opens a *sqlx.DB (driver "postgres", lib/pq) on [URL] with at most
+// [MaxOpenConns] connections, applies every migration with
+// [schema.Migrate], closes the pool in t.Cleanup (before the schema is
+// dropped) and returns it. Like URL, it skips the test when
 // CEDRINA_TEST_DATABASE_URL is unset outside CI.
 func DB(t testing.TB) *sqlx.DB {
 	t.Helper()
@@ -139,6 +148,7 @@ func DB(t testing.TB) *sqlx.DB {
 	if err != nil {
 		t.Fatalf("pgtest: open: %v", err)
 	}
+	db.SetMaxOpenConns(MaxOpenConns)
 	t.Cleanup(func() { _ = db.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), migrateTimeout)
 	defer cancel()
