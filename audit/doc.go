@@ -3,8 +3,14 @@
 //
 //	a, err := audit.NewService(db.Audit(), audit.Config{Key: chainKey})
 //	w, err := a.NewWriter(audit.WriterConfig{}) // batched, asynchronous
-//	defer w.Close(ctx)
 //	users, err := user.NewService(db.Users(), user.Config{Recorder: w})
+//	...
+//	// At shutdown, a fresh context with a timeout, as for http.Server.Shutdown:
+//	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+//	defer cancel()
+//	if err := w.Close(ctx); err != nil {
+//		log.Print(err) // what was not stored is in the fallback, see Recording
+//	}
 //
 // Every other package of the SDK may import audit; it imports none of
 // them. Services take a [Recorder] as an optional dependency: without one
@@ -24,11 +30,41 @@
 //
 // [Service.Record] stores each event at once (one transaction). A
 // [Writer] queues events and stores them in batches, by size or after
-// FlushInterval, with one multi-row INSERT per batch on PostgreSQL; its
-// Flush and Close return only when every accepted event is stored, and a
-// failed batch is retried, never dropped. When its queue is full it either
-// blocks the caller (with the caller's context) or drops the event and
-// counts it ([WriterStats]), as configured.
+// FlushInterval, with one multi-row INSERT per batch on PostgreSQL. When
+// its queue is full it either blocks the caller (until the caller's
+// context ends or Close starts) or drops the event and counts it
+// ([WriterStats]), as configured.
+//
+// No event the Writer accepted is lost silently:
+//
+//   - Transient failures are retried. A store write that fails with an
+//     error matching store.ErrUnavailable (a lost connection, a server
+//     shutting down, a deadlock victim, an exhausted pool; store/postgres
+//     translates them so) is written again after RetryDelay, doubling up
+//     to MaxRetryDelay, with jitter, for as long as the writer is open. A
+//     third-party store reports such failures by matching
+//     store.ErrUnavailable; any other error is a refusal of the data.
+//   - One bad event does not stop the trail. A batch the store refuses is
+//     split in halves, recursively, until the refused events are alone;
+//     each goes to WriterConfig.Fallback with the store's error, and the
+//     others are stored, in their order. A refused write changes nothing
+//     (it rolls back), so the chain stays whole.
+//   - Close honours its context's deadline, whatever the store does. What
+//     it cannot store by then (queued events, the batch being gathered and
+//     the batch being written, whose write it cancels) goes to the
+//     fallback, and Close says how many. Give Close a fresh context with a
+//     timeout, not the signal context that is already cancelled at
+//     shutdown: with a cancelled context nearly everything queued goes to
+//     the fallback.
+//
+// The default fallback logs each such event, redacted, as one record at
+// Error level ("audit: event not stored") on Config.Logger, or as JSON on
+// standard error when there is none; [Service.Replay] reads those records
+// back from a JSON log and records their events. Delivery is at least
+// once: if a write Close gave up on succeeds after all (a store that
+// ignores its context), its events are both stored and in the fallback,
+// counted in Written and Fallback, and a warning is logged. Otherwise, once
+// Close returns, Stats().Accepted == Written + Fallback.
 //
 // # What is never recorded
 //

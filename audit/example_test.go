@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/cedrina/cedrina/audit"
 	"github.com/cedrina/cedrina/store/memory"
@@ -59,13 +60,17 @@ func ExampleWriter() {
 			fmt.Println(err) // ErrQueueFull: the event is lost, the request goes on
 		}
 	}
-	// Close writes what was accepted; Flush would too, and keep the writer.
-	if err := w.Close(ctx); err != nil {
-		panic(err)
+	// Close writes what was accepted (Flush would too, and keep the
+	// writer). Give it a fresh context with a timeout: what it cannot
+	// store by then goes to the fallback, and Close says how many.
+	cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := w.Close(cctx); err != nil {
+		fmt.Println(err)
 	}
 	s := w.Stats()
 	n, err := svc.Verify(ctx, 0, 0)
-	fmt.Println(s.Accepted, s.Written, n, err)
+	fmt.Println(s.Accepted, s.Written, s.Fallback, n, err)
 	// Output:
-	// 3 3 3 <nil>
+	// 3 3 0 3 <nil>
 }

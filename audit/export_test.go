@@ -6,8 +6,20 @@ import "time"
 
 // NewWriterWithTick starts a Writer whose flush ticker is tick.
 func NewWriterWithTick(s *Service, cfg WriterConfig, tick <-chan time.Time) *Writer {
-	return newWriter(s, cfg, tick)
+	return newWriter(s, cfg, tick, nil)
 }
+
+// NewWriterWithHooks starts a Writer whose flush ticker is tick and whose
+// backoff waits are after(d) instead of timers.
+func NewWriterWithHooks(s *Service, cfg WriterConfig, tick <-chan time.Time, after func(time.Duration) <-chan time.Time) *Writer {
+	return newWriter(s, cfg, tick, after)
+}
+
+// WriterDone returns a channel closed when w's goroutine has exited.
+func WriterDone(w *Writer) <-chan struct{} { return w.done }
+
+// ParseFallback is parseFallback.
+var ParseFallback = parseFallback
 
 // CleanText is cleanText.
 var CleanText = cleanText

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -27,7 +28,9 @@ type Config struct {
 	// Now is the clock for events recorded without a Time. Default
 	// time.Now.
 	Now func() time.Time
-	// Logger receives operational messages. Default: discard.
+	// Logger receives operational messages. Default: discard. A
+	// [Writer]'s default fallback logs the events it could not store on
+	// it, or, without a Logger, as JSON on standard error.
 	Logger *slog.Logger
 	// Key, when set, makes the chain's hashes HMAC-SHA-256 under it, so
 	// that someone who can rewrite the table but does not hold the key
@@ -46,11 +49,14 @@ type Config struct {
 // event) and queries, verifies and archives them. It is safe for
 // concurrent use.
 type Service struct {
-	store  Store
-	now    func() time.Time
-	log    *slog.Logger
-	chain  chainer
-	redact redactor
+	store Store
+	now   func() time.Time
+	log   *slog.Logger
+	// fallbackLog receives the default fallback's records: Config.Logger,
+	// or JSON on standard error.
+	fallbackLog *slog.Logger
+	chain       chainer
+	redact      redactor
 }
 
 var _ Recorder = (*Service)(nil)
@@ -69,6 +75,9 @@ func NewService(store Store, cfg Config) (*Service, error) {
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+		s.fallbackLog = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	} else {
+		s.fallbackLog = s.log
 	}
 	for _, k := range cfg.RedactKeys {
 		if n := normKey(k); n != "" {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"runtime"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cedrina/cedrina/audit"
+	"github.com/cedrina/cedrina/store"
 	"github.com/cedrina/cedrina/store/memory"
 )
 
@@ -71,7 +73,8 @@ func newGatedStore(gated bool) *gatedStore {
 	g.AppendFn = func(ctx context.Context, events []audit.Event, seal audit.Sealer) error {
 		g.entered <- len(events)
 		<-g.release
-		err := mem.Append(ctx, events, seal)
+		// Like a store that ignores its context once it has started.
+		err := mem.Append(context.WithoutCancel(ctx), events, seal)
 		g.appended <- len(events)
 		return err
 	}
@@ -434,6 +437,8 @@ func TestWriterFlushContext(t *testing.T) {
 }
 
 func TestWriterRetries(t *testing.T) {
+	// A store unavailable twice: the batch is retried after RetryDelay,
+	// then twice that, and stored once; nothing goes to the fallback.
 	ctx := context.Background()
 	var log syncBuffer
 	mem := memory.New().Audit()
@@ -442,12 +447,20 @@ func TestWriterRetries(t *testing.T) {
 		if calls.Add(1) <= 2 {
 			// A store that fails may have sealed the batch first.
 			seal(audit.Head{Seq: 41, Hash: "bogus"}, events)
-			return errors.New("connection reset")
+			return fmt.Errorf("connection reset: %w", store.ErrUnavailable)
 		}
 		return mem.Append(ctx, events, seal)
 	}}
 	svc := newService(t, st, audit.Config{Logger: slog.New(slog.NewTextHandler(&log, nil))})
-	w := audit.NewWriterWithTick(svc, audit.WriterConfig{BatchSize: 100, RetryDelay: time.Millisecond}, noTick())
+	var waits []time.Duration
+	now := func(d time.Duration) <-chan time.Time {
+		waits = append(waits, d) // only the writer's goroutine calls it
+		c := make(chan time.Time, 1)
+		c <- time.Time{}
+		return c
+	}
+	fb := &sink{}
+	w := audit.NewWriterWithHooks(svc, audit.WriterConfig{BatchSize: 100, RetryDelay: time.Second, Fallback: fb.add}, noTick(), now)
 	for range 7 {
 		record(t, ctx, w, audit.Event{Type: audit.SessionCreated})
 	}
@@ -458,41 +471,72 @@ func TestWriterRetries(t *testing.T) {
 		t.Fatalf("%d events stored, want 7 (each once)", n)
 	}
 	verify(t, svc, 7)
-	if s := w.Stats(); s != (audit.WriterStats{Accepted: 7, Written: 7, Failures: 2}) {
+	if s := w.Stats(); s != (audit.WriterStats{Accepted: 7, Written: 7, Failures: 2, Retries: 2}) {
 		t.Errorf("Stats = %+v", s)
 	}
 	if n := strings.Count(log.String(), "connection reset"); n != 2 {
 		t.Errorf("%d failures logged, want 2:\n%s", n, log.String())
 	}
+	if len(waits) != 2 || waits[0] < time.Second/2 || waits[0] > time.Second || waits[1] < time.Second || waits[1] > 2*time.Second {
+		t.Errorf("backoff waits %v; want about 1 s, then 2 s (jittered to half to all of it)", waits)
+	}
 	if err := w.Close(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if n := fb.len(); n != 0 {
+		t.Errorf("%d events in the fallback, want none", n)
 	}
 }
 
 func TestWriterCloseContext(t *testing.T) {
-	// Close waits for the store, but not beyond its context.
-	st, svc, w := fill(t, audit.Drop, nil)
+	// Close with a cancelled context on a stuck store that ignores its
+	// context: it returns at once, the three unwritten events go to the
+	// fallback, and the write it gave up on, succeeding later, counts as
+	// written too (at least once).
+	var log syncBuffer
+	st, svc, w := fill(t, audit.Drop, &log)
 	cctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	closed := make(chan error, 1)
 	go func() { closed <- w.Close(cctx) }()
 	select {
 	case err := <-closed:
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("Close = %v, want context.Canceled", err)
+		if !errors.Is(err, context.Canceled) || !errors.Is(err, audit.ErrNotStored) || !strings.Contains(err.Error(), "3 handed to the fallback") {
+			t.Errorf("Close = %v, want ErrNotStored for 3 events and context.Canceled", err)
 		}
 	case <-time.After(10 * time.Second):
 		close(st.release)
 		<-closed
 		t.Fatal("Close with a cancelled context did not return while the store was stuck")
 	}
+	if s := w.Stats(); s != (audit.WriterStats{Accepted: 3, Fallback: 3}) {
+		t.Errorf("Stats = %+v; want 3 accepted, 3 in the fallback", s)
+	}
+	if !strings.Contains(log.String(), "audit: event not stored") || strings.Count(log.String(), "audit_event=") != 3 {
+		t.Errorf("the default fallback did not log the 3 events on Config.Logger:\n%s", log.String())
+	}
 	if err := w.Record(context.Background(), audit.Event{Type: audit.Logout}); !errors.Is(err, audit.ErrClosed) {
 		t.Errorf("Record after an unfinished Close = %v, want ErrClosed", err)
 	}
-	// The writer finishes in the background; a later Close waits for it.
-	close(st.release)
 	if err := w.Close(context.Background()); err != nil {
-		t.Fatal(err)
+		t.Errorf("second Close = %v", err)
 	}
-	verify(t, svc, 3)
+	close(st.release) // the abandoned write of event 1 succeeds after all
+	<-st.appended
+	for i := 0; w.Stats().Written != 1; i++ {
+		if i > 10_000_000 {
+			t.Fatal("the late write was not counted")
+		}
+		runtime.Gosched()
+	}
+	if s := w.Stats(); s != (audit.WriterStats{Accepted: 3, Written: 1, Fallback: 3}) {
+		t.Errorf("Stats = %+v", s)
+	}
+	for i := 0; !strings.Contains(log.String(), "succeeded after all"); i++ {
+		if i > 10_000_000 {
+			t.Fatalf("no warning about the double:\n%s", log.String())
+		}
+		runtime.Gosched()
+	}
+	verify(t, svc, 1)
 }

@@ -12,5 +12,7 @@
 // [ErrNotFound] and a violated unique constraint [ErrConflict], each wrapped
 // by the domain package's own sentinel (for example user.ErrEmailTaken wraps
 // ErrConflict), so both errors.Is(err, user.ErrEmailTaken) and
-// errors.Is(err, store.ErrConflict) hold.
+// errors.Is(err, store.ErrConflict) hold. A failure of the database rather
+// than of the data (a lost connection, a server shutting down, a deadlock
+// victim) matches [ErrUnavailable]: retrying later may succeed.
 package store

@@ -13,6 +13,15 @@ var (
 	ErrNotFound = errors.New("store: not found")
 	// ErrConflict reports that a uniqueness or state constraint refused the change.
 	ErrConflict = errors.New("store: conflict")
+	// ErrUnavailable reports a failure of the storage itself, not of the
+	// data: the database is unreachable, the connection was lost, the
+	// server is shutting down or overloaded, the transaction was chosen as
+	// a deadlock or serialization victim, or no pooled connection came
+	// free in time. The same call may succeed if retried later. A
+	// third-party store reports such failures by returning an error that
+	// matches ErrUnavailable with errors.Is; callers that retry (the audit
+	// writer) treat every other error as a refusal of the data.
+	ErrUnavailable = errors.New("store: unavailable")
 )
 
 // Transactor runs a function inside one atomic transaction.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cedrina/cedrina/internal/pgtest"
 	"github.com/cedrina/cedrina/schema"
+	"github.com/cedrina/cedrina/store"
 	"github.com/cedrina/cedrina/store/postgres"
 	"github.com/cedrina/cedrina/store/storetest"
 	"github.com/cedrina/cedrina/user"
@@ -84,11 +85,48 @@ func TestPoolTimeout(t *testing.T) {
 	<-held
 	_, err = db.Users().ByID(context.Background(), 1)
 	close(release)
-	if !errors.Is(err, postgres.ErrPoolTimeout) {
-		t.Fatalf("err = %v, want ErrPoolTimeout", err)
+	if !errors.Is(err, postgres.ErrPoolTimeout) || !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("err = %v, want ErrPoolTimeout matching store.ErrUnavailable", err)
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTerminatedConnection: a transaction whose connection the server
+// terminates (pg_terminate_backend, as at a failover or an operator's
+// kill) fails with an error matching store.ErrUnavailable, and the
+// audit chain is as it was.
+func TestTerminatedConnection(t *testing.T) {
+	x := pgtest.DB(t)
+	db, err := postgres.New(x, postgres.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	before, err := db.Audit().State(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.InTx(ctx, func(ctx context.Context) error {
+		var pid int
+		if err := postgres.TxFromContext(ctx).GetContext(ctx, &pid, `SELECT pg_backend_pid()`); err != nil {
+			return err
+		}
+		var ok bool
+		if err := x.GetContext(context.Background(), &ok, `SELECT pg_terminate_backend($1)`, pid); err != nil || !ok {
+			t.Fatalf("pg_terminate_backend = %v, %v", ok, err)
+		}
+		_, err := db.Audit().State(ctx)
+		return err
+	})
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("statement on a terminated connection: %v, want store.ErrUnavailable", err)
+	}
+	t.Logf("terminated connection: %v", err)
+	after, err := db.Audit().State(ctx) // the pool replaced the connection
+	if err != nil || after != before {
+		t.Fatalf("State = %+v, %v; want %+v", after, err, before)
 	}
 }
 

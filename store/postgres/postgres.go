@@ -165,7 +165,7 @@ func (db *DB) Close() error {
 
 // Ping checks that the server answers.
 func (db *DB) Ping(ctx context.Context) error {
-	return translate(db.x.PingContext(ctx))
+	return translate(ctx, db.x.PingContext(ctx))
 }
 
 type txKey struct{}
@@ -201,7 +201,7 @@ func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context) error) (err
 	defer conn.Close()
 	tx, err := conn.BeginTxx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("postgres: begin: %w", translate(err))
+		return fmt.Errorf("postgres: begin: %w", translate(ctx, err))
 	}
 	done := false
 	defer func() {
@@ -212,13 +212,13 @@ func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context) error) (err
 	if err := fn(context.WithValue(ctx, txKey{}, &txState{db: db, tx: tx})); err != nil {
 		done = true
 		if rbErr := tx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
-			return errors.Join(err, fmt.Errorf("postgres: rollback: %w", translate(rbErr)))
+			return errors.Join(err, fmt.Errorf("postgres: rollback: %w", translate(ctx, rbErr)))
 		}
 		return err
 	}
 	done = true
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("postgres: commit: %w", translate(err))
+		return fmt.Errorf("postgres: commit: %w", translate(ctx, err))
 	}
 	return nil
 }
@@ -237,14 +237,14 @@ type querier interface {
 // connection taken within AcquireTimeout and returned afterwards.
 func (db *DB) run(ctx context.Context, fn func(q querier) error) error {
 	if st, ok := ctx.Value(txKey{}).(*txState); ok && st.db == db {
-		return translate(fn(st.tx))
+		return translate(ctx, fn(st.tx))
 	}
 	conn, err := db.conn(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	return translate(fn(conn))
+	return translate(ctx, fn(conn))
 }
 
 // conn takes a connection from the pool, waiting at most AcquireTimeout.
@@ -254,13 +254,14 @@ func (db *DB) conn(ctx context.Context) (*sqlx.Conn, error) {
 	conn, err := db.x.Connx(actx)
 	if err != nil {
 		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("postgres: no connection free within %v: %w", db.acquireTimeout, ErrPoolTimeout)
+			return nil, translate(ctx, fmt.Errorf("postgres: no connection free within %v: %w", db.acquireTimeout, ErrPoolTimeout))
 		}
-		return nil, fmt.Errorf("postgres: acquire connection: %w", translate(err))
+		return nil, fmt.Errorf("postgres: acquire connection: %w", translate(ctx, err))
 	}
 	return conn, nil
 }
 
 // ErrPoolTimeout reports that every connection stayed busy for
-// Config.AcquireTimeout.
+// Config.AcquireTimeout. Errors that match it also match
+// store.ErrUnavailable.
 var ErrPoolTimeout = errors.New("postgres: connection pool exhausted")
