@@ -18,6 +18,7 @@ const auditUsage = `Usage:
 
 	cedrina audit verify [--from SEQ] [--to SEQ] [flags]
 	cedrina audit archive --before TIME --out FILE [flags]
+	cedrina audit replay --in FILE [flags]
 
 Actions:
 
@@ -25,6 +26,10 @@ Actions:
 	         3 when it is broken (the first break is printed), 1 on errors
 	archive  write the events older than TIME to FILE as JSON lines (the
 	         file must not exist), then delete them from the database
+	replay   record again the events an audit writer could not store and
+	         logged instead ("audit: event not stored" lines of a JSON log;
+	         other lines are skipped); each keeps its time and joins the
+	         chain at its end
 
 Flags:
 
@@ -35,6 +40,7 @@ Flags:
 	--from, --to SEQ     chain positions to verify (default: all)
 	--before TIME        RFC 3339 time, or a duration back from now such as 2160h
 	--out FILE           where archive writes
+	--in FILE            the log replay reads
 `
 
 // exitBroken is verify's exit code for a broken chain: the command worked
@@ -50,6 +56,7 @@ func runAudit(ctx context.Context, e *env, args []string) int {
 	to := fs.Int64("to", 0, "")
 	before := fs.String("before", "", "")
 	out := fs.String("out", "", "")
+	in := fs.String("in", "", "")
 	positional, err := parseArgs(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -59,8 +66,8 @@ func runAudit(ctx context.Context, e *env, args []string) int {
 		e.errorf("audit: %v (run 'cedrina help audit')", err)
 		return exitUsage
 	}
-	if len(positional) != 1 || (positional[0] != "verify" && positional[0] != "archive") {
-		e.errorf("audit: want one action, verify or archive (run 'cedrina help audit')")
+	if len(positional) != 1 || (positional[0] != "verify" && positional[0] != "archive" && positional[0] != "replay") {
+		e.errorf("audit: want one action, verify, archive or replay (run 'cedrina help audit')")
 		return exitUsage
 	}
 	action := positional[0]
@@ -73,6 +80,10 @@ func runAudit(ctx context.Context, e *env, args []string) int {
 			e.errorf("audit archive: %v", err)
 			return exitUsage
 		}
+	}
+	if action == "replay" && *in == "" {
+		e.errorf("audit replay: --in is required")
+		return exitUsage
 	}
 	key, err := readKey(*keyFile, e.getenv("CEDRINA_AUDIT_KEY_FILE"))
 	if err != nil {
@@ -108,6 +119,22 @@ func runAudit(ctx context.Context, e *env, args []string) int {
 		}
 		fmt.Fprintf(e.stdout, "chain intact: %d events verified; chain holds seq %d to %d, end hash %s\n",
 			n, st.Start.Seq, st.End.Seq, st.End.Hash)
+		return exitOK
+	}
+
+	if action == "replay" {
+		f, err := os.Open(*in)
+		if err != nil {
+			e.errorf("audit replay: %v", err)
+			return exitFailure
+		}
+		defer f.Close()
+		n, err := svc.Replay(ctx, f)
+		if err != nil {
+			e.errorf("audit replay: %v (%d events recorded before the error)", err, n)
+			return exitFailure
+		}
+		fmt.Fprintf(e.stdout, "replayed %d events from %s\n", n, *in)
 		return exitOK
 	}
 

@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -89,4 +92,74 @@ func TestAuditVerifyAndArchive(t *testing.T) {
 		t.Fatal(err)
 	}
 	cli(t, env, "audit", "verify").expect(t, exitBroken, `^$`, `chain broken at seq 6 \(event \d+\): content altered`)
+}
+
+// refusingStore is an audit store that refuses every event, so that a
+// writer hands them all to its fallback.
+type refusingStore struct{ audit.Store }
+
+func (refusingStore) Append(context.Context, []audit.Event, audit.Sealer) error {
+	return errors.New("refused for the test")
+}
+
+// TestAuditReplay: events a writer could not store are logged by its
+// fallback; `cedrina audit replay` records them from the log file, which
+// also holds other lines, and the chain verifies.
+func TestAuditReplay(t *testing.T) {
+	t.Parallel()
+	cli(t, nil, "audit", "replay").expect(t, exitUsage, `^$`, `--in is required`)
+	url := pgtest.URL(t)
+	sqlDB, err := sql.Open("postgres", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sqlDB.Close()
+	ctx := context.Background()
+	if err := schema.Migrate(ctx, sqlDB); err != nil {
+		t.Fatal(err)
+	}
+	db, err := postgres.NewFromSQL(sqlDB, postgres.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logFile := filepath.Join(t.TempDir(), "app.log")
+	f, err := os.Create(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewJSONHandler(f, nil))
+	log.Info("an unrelated line")
+	svc, err := audit.NewService(refusingStore{db.Audit()}, audit.Config{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := svc.NewWriter(audit.WriterConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := w.Record(ctx, audit.Event{Type: audit.LoginFailed, CorrelationID: fmt.Sprintf("replay-%d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := w.Close(cctx); !errors.Is(err, audit.ErrNotStored) {
+		t.Fatalf("Close with a refusing store: %v, want ErrNotStored", err)
+	}
+	f.Close()
+	if st := w.Stats(); st.Fallback != 3 {
+		t.Fatalf("%d events in the fallback, want 3", st.Fallback)
+	}
+
+	cli(t, map[string]string{"DATABASE_URL": url}, "audit", "replay", "--in", logFile).expect(t, exitOK, `replayed 3 events`, "")
+	stored, err := audit.NewService(db.Audit(), audit.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := stored.Query(ctx, audit.Query{Types: []audit.EventType{audit.LoginFailed}})
+	if err != nil || len(page.Events) != 3 {
+		t.Fatalf("%d events stored after the replay, %v; want 3", len(page.Events), err)
+	}
+	cli(t, map[string]string{"DATABASE_URL": url}, "audit", "verify").expect(t, exitOK, `chain intact: 3 events`, "")
 }

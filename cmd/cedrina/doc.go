@@ -42,6 +42,7 @@
 //
 //	cedrina audit verify [--from SEQ] [--to SEQ] [--key-file FILE]
 //	cedrina audit archive --before TIME --out FILE [--key-file FILE]
+//	cedrina audit replay --in FILE [--key-file FILE]
 //
 // verify walks the audit trail's hash chain (package audit) and prints how
 // many events it checked and the chain's end hash, which operators may
@@ -49,7 +50,10 @@
 // printing the first break. archive writes the events older than TIME (RFC
 // 3339, or a duration back from now such as 2160h) to a new file as JSON
 // lines, then deletes them in batches; the remaining chain verifies from
-// its new start. When the application keys the chain (audit.Config.Key),
+// its new start. replay records again the events an audit writer could
+// not store and logged through its fallback ("audit: event not stored"
+// records of a JSON log; other lines are skipped): each keeps its time and
+// joins the chain at its end. When the application keys the chain (audit.Config.Key),
 // pass the same key in hex in a file, with --key-file or
 // CEDRINA_AUDIT_KEY_FILE.
 //
