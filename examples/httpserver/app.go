@@ -118,7 +118,10 @@ func newApp(log *slog.Logger, st stores, cfg appConfig) (*app, error) {
 	return a, nil
 }
 
-// close writes every audit event accepted so far and stops the writer.
+// close writes every audit event accepted so far and stops the writer;
+// what it cannot store before ctx's deadline goes to the writer's
+// fallback (the app's log, one "audit: event not stored" line per event,
+// which `cedrina audit replay` reads back).
 func (a *app) close(ctx context.Context) error {
 	if a.events == nil {
 		return nil
