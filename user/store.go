@@ -76,9 +76,10 @@ type Store interface {
 	// RecordLoginSuccess records that an admitted attempt verified the
 	// password: it sets last_login_at to at and clears the lockout, only
 	// if the account is still as the admission left it: active, security
-	// stamp equal to stamp, and locked_until equal to lockedUntil (the
-	// value AdmitLogin returned: nil, or the lock that very attempt set)
-	// or expired at at. So a login verified against a stale read never
+	// stamp equal to stamp, and no lock in force at at other than
+	// lockedUntil (the value AdmitLogin returned: nil, or the lock that
+	// very attempt set); a lock that has expired, or was cleared by
+	// another success, is no lock. So a login verified against a stale read never
 	// clears a lock it did not see, and never succeeds once the account
 	// was locked, its password changed or it was deactivated in between.
 	// It reports whether it wrote. Errors: ErrNotFound.

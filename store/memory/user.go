@@ -219,8 +219,8 @@ func (s *UserStore) RecordLoginSuccess(ctx context.Context, id int64, at time.Ti
 	at = dbTime(at)
 	wrote := false
 	_, err := s.update(ctx, id, func(u *user.User) bool {
-		sameLock := timeEqual(u.LockedUntil, lockedUntil) || !u.Locked(at)
-		if !u.IsActive || u.SecurityStamp != stamp || !sameLock {
+		lockOK := !u.Locked(at) || timeEqual(u.LockedUntil, lockedUntil)
+		if !u.IsActive || u.SecurityStamp != stamp || !lockOK {
 			return false
 		}
 		u.LastLoginAt = &at

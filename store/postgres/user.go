@@ -274,7 +274,7 @@ func (s *UserStore) RecordLoginSuccess(ctx context.Context, id int64, at time.Ti
 	return s.conditional(ctx, `
 UPDATE users SET last_login_at = $2, failed_login_attempts = 0, locked_until = NULL
 WHERE id = $1 AND is_active AND security_stamp = $3
-	AND (locked_until IS NOT DISTINCT FROM $4::timestamptz OR locked_until <= $2)`, id, at, stamp, lockedUntil)
+	AND (locked_until IS NULL OR locked_until <= $2 OR locked_until = $4::timestamptz)`, id, at, stamp, lockedUntil)
 }
 
 // conditional runs an UPDATE of row id (the first argument) with extra

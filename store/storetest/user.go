@@ -701,6 +701,24 @@ func testLoginSuccessConditions(t *testing.T, s Stores) {
 	if wrote, err := s.Users.RecordLoginSuccess(ctx, u.ID, base.Add(15*time.Minute), early.SecurityStamp, early.LockedUntil); err != nil || !wrote {
 		t.Fatalf("success once the lock expired = %v, %v; want true", wrote, err)
 	}
+
+	// The locking attempt's own lock, cleared meanwhile by another
+	// attempt's success: no lock is in force, the success is recorded.
+	v := mustCreate(t, s.Users, NewUser("vera"))
+	admit(t, s, v.ID, base, lockout)
+	other, _ := admit(t, s, v.ID, base, lockout)
+	locking, _ := admit(t, s, v.ID, base, lockout)
+	if wrote, err := s.Users.RecordLoginSuccess(ctx, v.ID, at, other.SecurityStamp, other.LockedUntil); err != nil || wrote {
+		t.Fatalf("success of an attempt that saw no lock, with a lock in force = %v, %v; want false", wrote, err)
+	}
+	// Clear the lock the way a success does, through an attempt admitted
+	// before it: here the locking attempt itself.
+	if wrote, err := s.Users.RecordLoginSuccess(ctx, v.ID, at, locking.SecurityStamp, locking.LockedUntil); err != nil || !wrote {
+		t.Fatalf("success of the locking attempt = %v, %v", wrote, err)
+	}
+	if wrote, err := s.Users.RecordLoginSuccess(ctx, v.ID, at, other.SecurityStamp, other.LockedUntil); err != nil || !wrote {
+		t.Fatalf("success once the lock was cleared by another = %v, %v; want true", wrote, err)
+	}
 }
 
 func testDelete(t *testing.T, s Stores) {
