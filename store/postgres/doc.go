@@ -29,9 +29,15 @@
 // # Atomic changes
 //
 // Every state change that could race is one statement whose new values
-// are computed by the server from the row itself: the lockout counter
-// (failed_login_attempts = failed_login_attempts + 1 and the lock decided
-// in the same UPDATE), the compare-and-swap of a rehashed password. Unique
+// are computed by the server from the row itself: the admission of a login
+// attempt (failed_login_attempts + 1 and the lock decided in the same
+// UPDATE, admitted only while the account is active and unlocked), the
+// compare-and-swap of a rehashed password or a rotated refresh token.
+// Writes that depend on a read made before a slow step carry that read as
+// their condition, in the same statement: a login's success and a new
+// password on users.security_stamp (and the lock), a session's insert on
+// its user's stamp and is_active, read FOR SHARE so that a concurrent
+// change of the user waits for it or makes it insert nothing. Unique
 // constraints, not a read before the write, decide duplicate usernames and
 // emails. Every query is parameterized.
 //
@@ -52,9 +58,12 @@
 // Driver errors are translated in one place: no rows becomes the domain's
 // ErrNotFound, a unique violation the domain sentinel of its constraint
 // (users_username_key is user.ErrUsernameTaken), both wrapping the
-// sentinels of package store. Other server errors keep their message and
-// SQLSTATE but not lib/pq's type, nor the DETAIL line, which can quote row
-// values.
+// sentinels of package store. A failure of the database rather than of
+// the data (a lost connection, a server shutting down or overloaded, a
+// deadlock or serialization victim, the pool's acquire timeout) matches
+// store.ErrUnavailable, so that callers such as the audit writer retry it.
+// Other server errors keep their message and SQLSTATE but not lib/pq's
+// type, nor the DETAIL line, which can quote row values.
 //
 // # Rows from other systems
 //
