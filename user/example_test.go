@@ -57,3 +57,33 @@ func ExamplePasswordPolicy_Check() {
 	// matches a context word
 	// ok
 }
+
+// An account carried over from another system, whose bcrypt hash was made
+// from the raw bytes of a decomposed "é" (as a Python service stored it),
+// signs in with its original password once the legacy rule is on, and is
+// rehashed to argon2id at once.
+func ExampleLegacyConfig() {
+	ctx := context.Background()
+	db := memory.New()
+	carried := &user.User{
+		Username: "camille", Email: "camille@example.com", IsActive: true, Role: user.RoleUser, Tier: user.TierFree,
+		// pyca/bcrypt over "Cafe\u0301 au lait tre\u0300s bien" (cost 4 to keep the example fast).
+		HashedPassword: "$2b$04$twaFt.CER4an3w5Uao0bBeXUlV1wCEphYRxmhvDS1DA3pUJ2IaYlG",
+	}
+	if err := db.Users().Create(ctx, carried); err != nil {
+		panic(err)
+	}
+	users, err := user.NewService(db.Users(), user.Config{Legacy: user.LegacyConfig{Enabled: true, BcryptCost: 4}})
+	if err != nil {
+		panic(err)
+	}
+	res, err := users.Authenticate(ctx, "camille", "Cafe\u0301 au lait tre\u0300s bien")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("signed in; change required:", res.PasswordChangeRequired)
+	fmt.Println("rehashed:", res.User.HashedPassword[:10])
+	// Output:
+	// signed in; change required: false
+	// rehashed: $argon2id$
+}
