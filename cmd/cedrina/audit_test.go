@@ -32,25 +32,33 @@ func TestAuditUsage(t *testing.T) {
 	cli(t, nil, "audit", "verify", "--key-file", short).expect(t, exitUsage, `^$`, `at least 64 hex digits`)
 }
 
-// TestAuditVerifyAndArchive records events with a keyed service, verifies
-// them with the CLI (the key read from a file), tampers with a row, and
-// archives.
-func TestAuditVerifyAndArchive(t *testing.T) {
-	t.Parallel()
+// migratedDB returns the URL of a fresh, migrated schema and the stores
+// on a pool of it, closed when the test ends.
+func migratedDB(t *testing.T) (string, *postgres.DB, *sql.DB) {
+	t.Helper()
 	url := pgtest.URL(t)
 	sqlDB, err := sql.Open("postgres", url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sqlDB.Close()
-	ctx := context.Background()
-	if err := schema.Migrate(ctx, sqlDB); err != nil {
+	t.Cleanup(func() { sqlDB.Close() })
+	if err := schema.Migrate(context.Background(), sqlDB); err != nil {
 		t.Fatal(err)
 	}
 	db, err := postgres.NewFromSQL(sqlDB, postgres.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return url, db, sqlDB
+}
+
+// TestAuditVerifyAndArchive records events with a keyed service, verifies
+// them with the CLI (the key read from a file), tampers with a row, and
+// archives.
+func TestAuditVerifyAndArchive(t *testing.T) {
+	t.Parallel()
+	url, db, sqlDB := migratedDB(t)
+	ctx := context.Background()
 	key := []byte(strings.Repeat("k", 32))
 	svc, err := audit.NewService(db.Audit(), audit.Config{Key: key})
 	if err != nil {
@@ -108,20 +116,8 @@ func (refusingStore) Append(context.Context, []audit.Event, audit.Sealer) error 
 func TestAuditReplay(t *testing.T) {
 	t.Parallel()
 	cli(t, nil, "audit", "replay").expect(t, exitUsage, `^$`, `--in is required`)
-	url := pgtest.URL(t)
-	sqlDB, err := sql.Open("postgres", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sqlDB.Close()
+	url, db, _ := migratedDB(t)
 	ctx := context.Background()
-	if err := schema.Migrate(ctx, sqlDB); err != nil {
-		t.Fatal(err)
-	}
-	db, err := postgres.NewFromSQL(sqlDB, postgres.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	logFile := filepath.Join(t.TempDir(), "app.log")
 	f, err := os.Create(logFile)
 	if err != nil {
