@@ -82,6 +82,7 @@ func (s *Service) checkPassword(ctx context.Context, encoded, raw string) (verdi
 	pw, nerr := NormalizePassword(raw)
 	start := time.Now()
 	class := hashClass(encoded)
+	verified := false // only verifications are timed: a skipped one would drag the estimate down
 	var err error
 	if nerr == nil {
 		v.normalized = pw
@@ -89,6 +90,7 @@ func (s *Service) checkPassword(ctx context.Context, encoded, raw string) (verdi
 		if err != nil {
 			return verdict{}, err
 		}
+		verified = true
 	}
 	if !v.match && s.legacy.Enabled && isLegacyBcrypt(encoded) {
 		b := raw
@@ -103,13 +105,16 @@ func (s *Service) checkPassword(ctx context.Context, encoded, raw string) (verdi
 			if err != nil {
 				return verdict{}, err
 			}
+			verified = true
 			if match {
 				v.match = true
 				v.changeRequired = nerr != nil
 			}
 		}
 	}
-	s.pad.observe(class, time.Since(start))
+	if verified {
+		s.pad.observe(class, time.Since(start))
+	}
 	if v.match && s.legacy.Enabled && isLegacyBcrypt(encoded) {
 		// Retire the foreign format whichever rule matched, unless the
 		// strict rules cannot take the password.

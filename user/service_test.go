@@ -655,3 +655,33 @@ func TestUserValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusalFloorIgnoresSkippedVerifications: passwords that cannot be
+// verified (a control character) are refused without hashing; they must
+// not count as fast verifications, or a flood of them would wear the
+// refusal floor down until a locked account (nothing verified) answered
+// faster than an unknown user (the dummy hash verified).
+func TestRefusalFloorIgnoresSkippedVerifications(t *testing.T) {
+	h := cheapHasher(t)
+	s := newService(t, memory.New().Users(), user.Config{Hasher: h, Lockout: user.LockoutPolicy{Threshold: -1}})
+	user.SetRefusalWait(s, func(context.Context, time.Duration) {})
+	u := register(t, s, "tess")
+	class := "argon2id " + strings.Split(u.HashedPassword, "$")[3]
+	for range 64 {
+		user.ObserveVerification(s, class, time.Second)
+	}
+	before := user.RefusalFloor(s)
+	if before < 900*time.Millisecond {
+		t.Fatalf("floor %v after seeding one second", before)
+	}
+	ctx := context.Background()
+	for range 200 {
+		_, err := s.Authenticate(ctx, "tess", "tab\tpassword")
+		authErr(t, err, user.AuthWrongPassword)
+		_, err = s.Authenticate(ctx, "nobody", "nul\x00password")
+		authErr(t, err, user.AuthUnknownUser)
+	}
+	if after := user.RefusalFloor(s); after < before*9/10 {
+		t.Fatalf("400 unverifiable passwords lowered the refusal floor from %v to %v", before, after)
+	}
+}
