@@ -16,15 +16,16 @@ type RequestInfo struct {
 
 type requestInfoKey struct{}
 
-// NewContext returns ctx carrying info. Recorders fill an event's empty
-// ClientIP, UserAgent and CorrelationID from it, so services deep in a
-// request need not pass them along.
-func NewContext(ctx context.Context, info RequestInfo) context.Context {
+// ContextWithRequestInfo returns ctx carrying info. Recorders fill an
+// event's empty ClientIP, UserAgent and CorrelationID from it, so services
+// deep in a request need not pass them along.
+func ContextWithRequestInfo(ctx context.Context, info RequestInfo) context.Context {
 	return context.WithValue(ctx, requestInfoKey{}, info)
 }
 
-// InfoFromContext returns the RequestInfo that [NewContext] put in ctx.
-func InfoFromContext(ctx context.Context) (RequestInfo, bool) {
+// RequestInfoFromContext returns the RequestInfo that
+// [ContextWithRequestInfo] put in ctx.
+func RequestInfoFromContext(ctx context.Context) (RequestInfo, bool) {
 	info, ok := ctx.Value(requestInfoKey{}).(RequestInfo)
 	return info, ok
 }

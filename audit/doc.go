@@ -22,7 +22,7 @@
 // agent, correlation id, time (UTC), severity, source and metadata. The
 // [EventType] constants are the catalogue of what the SDK records. Client
 // IP, user agent and correlation id come from the request: [Middleware]
-// (or [NewContext]) puts a [RequestInfo] in the request's context, with
+// (or [ContextWithRequestInfo]) puts a [RequestInfo] in the request's context, with
 // the client IP taken from X-Forwarded-For only behind configured trusted
 // [Proxies], and recorders fill events from it.
 //

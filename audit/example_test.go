@@ -19,7 +19,7 @@ func Example() {
 
 	// Request information travels in the context; secrets in the data are
 	// redacted before anything is stored.
-	ctx = audit.NewContext(ctx, audit.RequestInfo{ClientIP: netip.MustParseAddr("::ffff:192.0.2.7"), UserAgent: "curl/8.5"})
+	ctx = audit.ContextWithRequestInfo(ctx, audit.RequestInfo{ClientIP: netip.MustParseAddr("::ffff:192.0.2.7"), UserAgent: "curl/8.5"})
 	err = svc.Record(ctx, audit.Event{Type: audit.LoginFailed, Severity: audit.Warning, Source: "user",
 		Data: map[string]any{"reason": "wrong_password", "attempts": 1, "password": "hunter2"}})
 	if err != nil {

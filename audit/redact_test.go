@@ -353,7 +353,7 @@ func checkDoc(tb testing.TB, what string, v any) {
 func TestRecordControlCharacters(t *testing.T) {
 	for _, c := range bad {
 		t.Run(fmt.Sprintf("%q", c), func(t *testing.T) {
-			ctx := audit.NewContext(context.Background(), audit.RequestInfo{UserAgent: "ctx" + c + "agent", CorrelationID: "ctx" + c + "corr"})
+			ctx := audit.ContextWithRequestInfo(context.Background(), audit.RequestInfo{UserAgent: "ctx" + c + "agent", CorrelationID: "ctx" + c + "corr"})
 			svc := newService(t, memory.New().Audit(), audit.Config{})
 			v := "a" + c + "INFO forged line"
 			record(t, ctx, svc,

@@ -328,7 +328,7 @@ func newCorrelationID() string {
 }
 
 // Middleware returns HTTP middleware that puts [FromRequest]'s
-// [RequestInfo] into every request's context ([NewContext]), so that
+// [RequestInfo] into every request's context ([ContextWithRequestInfo]), so that
 // events recorded while serving the request carry its client IP, user
 // agent and correlation id, and sets the [CorrelationHeader] response
 // header to the correlation id, before calling the next handler (which
@@ -343,7 +343,7 @@ func Middleware(p Proxies) func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			info := FromRequest(r, p)
 			w.Header()[correlationHeaders[0]] = []string{info.CorrelationID}
-			next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), info)))
+			next.ServeHTTP(w, r.WithContext(ContextWithRequestInfo(r.Context(), info)))
 		})
 	}
 }

@@ -230,7 +230,7 @@ func TestClientIPServer(t *testing.T) {
 		{parseProxiesT(t, "127.0.0.1", "::1"), "198.51.100.1"},
 	} {
 		srv := httptest.NewServer(audit.Middleware(tt.proxies)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			info, _ := audit.InfoFromContext(r.Context())
+			info, _ := audit.RequestInfoFromContext(r.Context())
 			got = info.ClientIP
 		})))
 		req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
@@ -436,7 +436,7 @@ func TestMiddleware(t *testing.T) {
 				preHeader string
 			)
 			h := audit.Middleware(p)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				got, ok = audit.InfoFromContext(r.Context())
+				got, ok = audit.RequestInfoFromContext(r.Context())
 				preHeader = w.Header().Get("X-Correlation-ID")
 				w.WriteHeader(http.StatusTeapot)
 			}))
@@ -484,7 +484,7 @@ func TestMiddlewareCopiesProxies(t *testing.T) {
 	p := parseProxiesT(t, "10.0.0.0/8")
 	var got netip.Addr
 	h := audit.Middleware(p)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		info, _ := audit.InfoFromContext(r.Context())
+		info, _ := audit.RequestInfoFromContext(r.Context())
 		got = info.ClientIP
 	}))
 	p[0] = netip.MustParsePrefix("203.0.113.0/24") // must not take effect

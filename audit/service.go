@@ -108,7 +108,7 @@ func (s *Service) prepare(ctx context.Context, e Event) (Event, error) {
 	if err := e.Severity.Validate(); err != nil {
 		return Event{}, err
 	}
-	if info, ok := InfoFromContext(ctx); ok {
+	if info, ok := RequestInfoFromContext(ctx); ok {
 		if !e.ClientIP.IsValid() {
 			e.ClientIP = info.ClientIP
 		}

@@ -231,7 +231,7 @@ func TestRecordRequestInfoFromContext(t *testing.T) {
 		UserAgent:     "ctx-agent/1.0",
 		CorrelationID: "ctx-corr",
 	}
-	ctx := audit.NewContext(context.Background(), info)
+	ctx := audit.ContextWithRequestInfo(context.Background(), info)
 	own := netip.MustParseAddr("2001:db8::7")
 	for _, tc := range []struct {
 		name string
@@ -279,7 +279,7 @@ func TestRecordClientIP(t *testing.T) {
 				svc := newService(t, memory.New().Audit(), audit.Config{})
 				ctx, e := context.Background(), audit.Event{Type: audit.LoginFailed}
 				if viaCtx {
-					ctx = audit.NewContext(ctx, audit.RequestInfo{ClientIP: ip})
+					ctx = audit.ContextWithRequestInfo(ctx, audit.RequestInfo{ClientIP: ip})
 				} else {
 					e.ClientIP = ip
 				}

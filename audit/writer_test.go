@@ -151,7 +151,7 @@ func TestWriterFlush(t *testing.T) {
 }
 
 func TestWriterRecordCompletesEvent(t *testing.T) {
-	ctx := audit.NewContext(context.Background(), audit.RequestInfo{UserAgent: "agent\nforged", CorrelationID: "c1"})
+	ctx := audit.ContextWithRequestInfo(context.Background(), audit.RequestInfo{UserAgent: "agent\nforged", CorrelationID: "c1"})
 	svc := newService(t, memory.New().Audit(), audit.Config{Now: stepClock(t0, time.Second)})
 	w := newWriter(t, svc, audit.WriterConfig{})
 	record(t, ctx, w, audit.Event{Type: audit.LoginFailed, Data: map[string]any{"password": "hunter2", "n": 1}})

@@ -18,9 +18,12 @@ import (
 	"github.com/cedrina/cedrina/user"
 )
 
-var benchCfg = session.TokenConfig{Issuer: "https://auth.example", Audience: []string{"api"}}
+var benchCfg = struct {
+	Issuer   string
+	Audience []string
+}{"https://auth.example", []string{"api"}}
 
-func benchKeys(b *testing.B, alg session.Algorithm) *session.KeySet {
+func benchKeys(b *testing.B, alg session.SigningAlgorithm) *session.KeySet {
 	b.Helper()
 	k, err := session.GenerateKey(alg, "")
 	if err != nil {
@@ -84,7 +87,7 @@ func benchSession(b *testing.B, st benchStore, ks *session.KeySet, cacheSize int
 // session every time.
 func BenchmarkAuthenticate(b *testing.B) {
 	for sname, mk := range benchStores(b) {
-		for _, alg := range []session.Algorithm{session.EdDSA, session.HS256} {
+		for _, alg := range []session.SigningAlgorithm{session.EdDSA, session.HS256} {
 			for _, cache := range []int{-1, 0} {
 				name := fmt.Sprintf("%s/alg=%s/cache=%s", sname, alg, map[int]string{-1: "off", 0: "on"}[cache])
 				b.Run(name, func(b *testing.B) {

@@ -7,7 +7,7 @@
 //		Keys: ks, Issuer: "https://auth.example.com", Audience: []string{"api"},
 //		Recorder: auditWriter,
 //	})
-//	tok, err := sessions.Start(ctx, res.User, session.Client{}) // res from user.Service.Authenticate
+//	tok, err := sessions.Start(ctx, res.User, session.Client{}) // res from user.Service.Login
 //	p, err := sessions.Authenticate(ctx, accessToken)     // every request
 //	next, err := sessions.Refresh(ctx, tok.RefreshToken)  // when the access token expires
 //	mux.Handle("/api/", sessions.RequireAuth(session.MiddlewareConfig{})(api))
@@ -76,7 +76,7 @@
 // [Service.RequireAuth] takes the token from "Authorization: Bearer",
 // and optionally from the __Host-session cookie (Secure, HttpOnly,
 // SameSite=Lax, opaque), puts the [Principal] in the request context
-// ([FromContext]) and answers refusals with one problem+json 401 and a
+// ([PrincipalFromContext]) and answers refusals with one problem+json 401 and a
 // WWW-Authenticate challenge. Tokens are never read from URLs.
 //
 // # Users

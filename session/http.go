@@ -11,16 +11,16 @@ import (
 
 type principalKey struct{}
 
-// NewContext returns ctx carrying p. [Service.RequireAuth] uses it; tests
+// ContextWithPrincipal returns ctx carrying p. [Service.RequireAuth] uses it; tests
 // and hosts with their own authentication may too.
-func NewContext(ctx context.Context, p *Principal) context.Context {
+func ContextWithPrincipal(ctx context.Context, p *Principal) context.Context {
 	return context.WithValue(ctx, principalKey{}, p)
 }
 
-// FromContext returns the [Principal] that [NewContext] put in ctx: in a
+// PrincipalFromContext returns the [Principal] that [ContextWithPrincipal] put in ctx: in a
 // handler behind [Service.RequireAuth], the request's authenticated
 // identity. It reports false when there is none.
-func FromContext(ctx context.Context) (*Principal, bool) {
+func PrincipalFromContext(ctx context.Context) (*Principal, bool) {
 	p, ok := ctx.Value(principalKey{}).(*Principal)
 	return p, ok && p != nil
 }
@@ -148,7 +148,7 @@ func problemBody(status int, detail string) []byte {
 
 // RequireAuth returns middleware that authenticates every request and
 // passes only authenticated ones to the next handler, with the
-// [Principal] in the request's context ([FromContext]).
+// [Principal] in the request's context ([PrincipalFromContext]).
 //
 // Credentials are taken from the Authorization header: the scheme Bearer
 // (any case), one or more spaces, and one token of RFC 6750's b64token
@@ -241,7 +241,7 @@ func (s *Service) RequireAuth(cfg MiddlewareConfig) func(http.Handler) http.Hand
 				writeProblem(w, http.StatusInternalServerError, serverErrorBody)
 				return
 			}
-			next.ServeHTTP(w, r.WithContext(NewContext(ctx, p)))
+			next.ServeHTTP(w, r.WithContext(ContextWithPrincipal(ctx, p)))
 		})
 	}
 }

@@ -115,7 +115,7 @@ func (e *httpEnv) noSecrets(t *testing.T, w *httptest.ResponseRecorder, toks ...
 // context, or 599 when the context has no principal.
 func whoami() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, ok := session.FromContext(r.Context())
+		p, ok := session.PrincipalFromContext(r.Context())
 		if !ok {
 			w.WriteHeader(599)
 			return
@@ -192,14 +192,14 @@ func wantPrincipal(t *testing.T, w *httptest.ResponseRecorder, tok *session.Toke
 }
 
 func TestContext(t *testing.T) {
-	if p, ok := session.FromContext(context.Background()); ok || p != nil {
+	if p, ok := session.PrincipalFromContext(context.Background()); ok || p != nil {
 		t.Errorf("empty context: %v, %v", p, ok)
 	}
-	if _, ok := session.FromContext(session.NewContext(context.Background(), nil)); ok {
+	if _, ok := session.PrincipalFromContext(session.ContextWithPrincipal(context.Background(), nil)); ok {
 		t.Error("a nil principal is reported")
 	}
 	want := &session.Principal{UserID: 7, SessionID: 9}
-	if p, ok := session.FromContext(session.NewContext(context.Background(), want)); !ok || p != want {
+	if p, ok := session.PrincipalFromContext(session.ContextWithPrincipal(context.Background(), want)); !ok || p != want {
 		t.Errorf("got %v, %v", p, ok)
 	}
 }

@@ -20,8 +20,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// Algorithm is a JWS signature algorithm (RFC 7518) for access tokens.
-type Algorithm string
+// SigningAlgorithm is a JWS signature algorithm (RFC 7518) for access tokens.
+type SigningAlgorithm string
 
 // The supported algorithms. EdDSA is the default and the recommendation:
 // small keys, fast, deterministic signatures. ES256 and RS256 are for
@@ -30,10 +30,10 @@ type Algorithm string
 // any of them can mint tokens for any user; prefer an asymmetric
 // algorithm whenever a second service verifies tokens.
 const (
-	EdDSA Algorithm = "EdDSA" // Ed25519 (RFC 8037)
-	ES256 Algorithm = "ES256" // ECDSA on P-256 with SHA-256
-	RS256 Algorithm = "RS256" // RSASSA-PKCS1-v1_5 with SHA-256, keys of at least 2048 bits
-	HS256 Algorithm = "HS256" // HMAC-SHA-256 with a secret of at least 32 random bytes
+	EdDSA SigningAlgorithm = "EdDSA" // Ed25519 (RFC 8037)
+	ES256 SigningAlgorithm = "ES256" // ECDSA on P-256 with SHA-256
+	RS256 SigningAlgorithm = "RS256" // RSASSA-PKCS1-v1_5 with SHA-256, keys of at least 2048 bits
+	HS256 SigningAlgorithm = "HS256" // HMAC-SHA-256 with a secret of at least 32 random bytes
 )
 
 // Key sizes and limits.
@@ -54,7 +54,7 @@ const (
 
 // method returns the golang-jwt signing method of a, nil for an unknown
 // algorithm.
-func (a Algorithm) method() jwt.SigningMethod {
+func (a SigningAlgorithm) method() jwt.SigningMethod {
 	switch a {
 	case EdDSA:
 		return jwt.SigningMethodEdDSA
@@ -79,7 +79,7 @@ func (a Algorithm) method() jwt.SigningMethod {
 // can sign, never key material.
 type Key struct {
 	id  string
-	alg Algorithm
+	alg SigningAlgorithm
 	// sk returns the private material; nil for a verification-only key.
 	// The material is reached through a func because fmt prints a func
 	// as its address, whatever the verb and depth: a struct that holds a
@@ -108,7 +108,7 @@ func hide(s *secretKey) func() *secretKey { return func() *secretKey { return s 
 func (k *Key) ID() string { return k.id }
 
 // Algorithm returns the algorithm k signs and verifies with.
-func (k *Key) Algorithm() Algorithm { return k.alg }
+func (k *Key) Algorithm() SigningAlgorithm { return k.alg }
 
 // CanSign reports whether k holds private material: an asymmetric private
 // key or an HS256 secret.
@@ -170,7 +170,7 @@ func (k *Key) wellFormed() bool {
 // gets a random one (16 random bytes, base64url). Persist asymmetric keys
 // with [Key.MarshalPrivateKeyPEM]; a key regenerated at every start
 // invalidates all tokens issued before.
-func GenerateKey(alg Algorithm, id string) (*Key, error) {
+func GenerateKey(alg SigningAlgorithm, id string) (*Key, error) {
 	if id == "" {
 		id = randomKID()
 	} else if err := checkKID(id); err != nil {

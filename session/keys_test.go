@@ -22,7 +22,7 @@ func TestGenerateKey(t *testing.T) {
 	k := fixtureKeys(t)
 	for _, tc := range []struct {
 		key  *Key
-		alg  Algorithm
+		alg  SigningAlgorithm
 		want string // type of the private or secret material
 	}{
 		{k.ed, EdDSA, "ed25519.PrivateKey"},
@@ -174,7 +174,7 @@ func TestParsePEM(t *testing.T) {
 	type pair struct {
 		name      string
 		priv, pub []byte
-		alg       Algorithm
+		alg       SigningAlgorithm
 	}
 	for _, p := range []pair{
 		{"Ed25519 PKCS#8", pkcs8(edPriv), pkix(edPub), EdDSA},

@@ -74,7 +74,7 @@ type Config struct {
 type Service struct {
 	store Store
 	keys  *KeySet
-	tc    TokenConfig
+	tc    tokenConfig
 	cfg   Config
 	cache *tokenCache
 	log   *slog.Logger
@@ -96,7 +96,7 @@ func NewService(store Store, cfg Config) (*Service, error) {
 		cfg.Leeway = 5 * time.Second
 	}
 	cfg.Audience = slices.Clone(cfg.Audience) // the caller's slice may change later
-	tc := TokenConfig{Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway, Now: cfg.Now}
+	tc := tokenConfig{Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway, Now: cfg.Now}
 	if err := tc.validate(); err != nil {
 		return nil, fmt.Errorf("session: Config: %w", err)
 	}
@@ -217,7 +217,7 @@ func (s *Service) Start(ctx context.Context, u *user.User, c Client) (*Tokens, e
 	if u == nil || !u.IsActive {
 		return nil, ErrRevoked
 	}
-	if info, ok := audit.InfoFromContext(ctx); ok {
+	if info, ok := audit.RequestInfoFromContext(ctx); ok {
 		if !c.ClientIP.IsValid() {
 			c.ClientIP = info.ClientIP
 		}

@@ -89,11 +89,11 @@ func (c *Claims) clone() *Claims {
 	return &b.c
 }
 
-// TokenConfig is what access tokens are issued for and checked against.
+// tokenConfig is what access tokens are issued for and checked against.
 // Issuer and Audience are what keep a token of one service (or one
 // environment) from being accepted by another that shares its keys: give
 // every service its own audience value.
-type TokenConfig struct {
+type tokenConfig struct {
 	// Issuer is the iss claim of issued tokens and the only one accepted.
 	// Required.
 	Issuer string
@@ -109,7 +109,7 @@ type TokenConfig struct {
 
 // validate checks c and names the bad field. The error has no package
 // prefix: callers wrap it with their own ("session: Config: %w").
-func (c TokenConfig) validate() error {
+func (c tokenConfig) validate() error {
 	switch {
 	case c.Issuer == "":
 		return errors.New("Issuer is required")
@@ -194,7 +194,7 @@ func (ks *KeySet) sign(c *Claims) (string, error) {
 // other refusal wraps ErrInvalidToken with a fixed reason that never
 // contains the token or any value taken from it. An invalid cfg returns
 // an error naming the field, wrapping neither.
-func (ks *KeySet) parse(token string, cfg TokenConfig) (*Claims, error) {
+func (ks *KeySet) parse(token string, cfg tokenConfig) (*Claims, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("session: parse token: config: %w", err)
 	}
@@ -227,7 +227,7 @@ func (ks *KeySet) parse(token string, cfg TokenConfig) (*Claims, error) {
 
 // parserOptions are the golang-jwt options parse uses; cfg must be valid
 // (an empty Issuer or Audience would switch those checks off).
-func (ks *KeySet) parserOptions(cfg TokenConfig) []jwt.ParserOption {
+func (ks *KeySet) parserOptions(cfg tokenConfig) []jwt.ParserOption {
 	leeway := cfg.Leeway
 	if leeway == 0 {
 		leeway = defaultLeeway

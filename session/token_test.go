@@ -23,8 +23,8 @@ var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 const testIssuer = "https://auth.example.com"
 
-func testConfig() TokenConfig {
-	return TokenConfig{Issuer: testIssuer, Audience: []string{"api"}, Now: func() time.Time { return testNow }}
+func testConfig() tokenConfig {
+	return tokenConfig{Issuer: testIssuer, Audience: []string{"api"}, Now: func() time.Time { return testNow }}
 }
 
 // validClaims are claims parse accepts at testNow.
@@ -59,7 +59,7 @@ func fixtureKeys(tb testing.TB) testKeys {
 	keysOnce.Do(func() {
 		var ks [4]*Key
 		for i, a := range []struct {
-			alg Algorithm
+			alg SigningAlgorithm
 			id  string
 		}{{EdDSA, "ed"}, {ES256, "ec"}, {RS256, "rsa"}, {HS256, "hs"}} {
 			if ks[i], keysErr = GenerateKey(a.alg, a.id); keysErr != nil {
@@ -305,12 +305,12 @@ func malformedTokens(tb testing.TB) []badToken {
 	add("crit header", ed(map[string]any{"typ": "at+jwt", "kid": "ed", "crit": []string{"exp"}, "exp": 1}, validClaims()))
 
 	// Another key under a known kid.
-	for _, alg := range []Algorithm{EdDSA, ES256, HS256} {
+	for _, alg := range []SigningAlgorithm{EdDSA, ES256, HS256} {
 		other, err := GenerateKey(alg, "x")
 		if err != nil {
 			tb.Fatal(err)
 		}
-		kid := map[Algorithm]string{EdDSA: "ed", ES256: "ec", HS256: "hs"}[alg]
+		kid := map[SigningAlgorithm]string{EdDSA: "ed", ES256: "ec", HS256: "hs"}[alg]
 		add("signed by another "+string(alg)+" key with the same kid", craft(tb, alg.method(), other.signingKey(), hdr(kid), validClaims()))
 	}
 
@@ -625,12 +625,12 @@ func TestTokenConfigValidate(t *testing.T) {
 	if err := ok.validate(); err != nil {
 		t.Fatal(err)
 	}
-	for field, edit := range map[string]func(c *TokenConfig){
-		"Issuer":      func(c *TokenConfig) { c.Issuer = "" },
-		"Audience":    func(c *TokenConfig) { c.Audience = nil },
-		"Audience[1]": func(c *TokenConfig) { c.Audience = []string{"api", ""} },
-		"Leeway":      func(c *TokenConfig) { c.Leeway = 31 * time.Second },
-		"Leeway ":     func(c *TokenConfig) { c.Leeway = -time.Second },
+	for field, edit := range map[string]func(c *tokenConfig){
+		"Issuer":      func(c *tokenConfig) { c.Issuer = "" },
+		"Audience":    func(c *tokenConfig) { c.Audience = nil },
+		"Audience[1]": func(c *tokenConfig) { c.Audience = []string{"api", ""} },
+		"Leeway":      func(c *tokenConfig) { c.Leeway = 31 * time.Second },
+		"Leeway ":     func(c *tokenConfig) { c.Leeway = -time.Second },
 	} {
 		c := testConfig()
 		edit(&c)
@@ -797,7 +797,7 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-func benchSet(b *testing.B, alg Algorithm) (*KeySet, string) {
+func benchSet(b *testing.B, alg SigningAlgorithm) (*KeySet, string) {
 	b.Helper()
 	key, err := GenerateKey(alg, "bench")
 	if err != nil {
@@ -811,7 +811,7 @@ func benchSet(b *testing.B, alg Algorithm) (*KeySet, string) {
 }
 
 func BenchmarkParse(b *testing.B) {
-	for _, alg := range []Algorithm{EdDSA, HS256} {
+	for _, alg := range []SigningAlgorithm{EdDSA, HS256} {
 		b.Run("alg="+string(alg), func(b *testing.B) {
 			ks, tok := benchSet(b, alg)
 			cfg := testConfig()
@@ -828,7 +828,7 @@ func BenchmarkParse(b *testing.B) {
 // BenchmarkBareJWT is golang-jwt alone with the same key and options: the
 // difference to BenchmarkParse is this package's own cost.
 func BenchmarkBareJWT(b *testing.B) {
-	for _, alg := range []Algorithm{EdDSA, HS256} {
+	for _, alg := range []SigningAlgorithm{EdDSA, HS256} {
 		b.Run("alg="+string(alg), func(b *testing.B) {
 			ks, tok := benchSet(b, alg)
 			cfg := testConfig()

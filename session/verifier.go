@@ -40,7 +40,7 @@ type VerifierConfig struct {
 // allows caching it for 5 minutes).
 type Verifier struct {
 	keys *KeySet
-	cfg  TokenConfig
+	cfg  tokenConfig
 }
 
 // NewVerifier returns a Verifier for the keys of a JWKS document (as
@@ -54,7 +54,7 @@ type Verifier struct {
 // skipped. The document is trusted configuration: fetch it over HTTPS from
 // the issuer, never from a URL named in a token.
 func NewVerifier(jwks []byte, cfg VerifierConfig) (*Verifier, error) {
-	tc := TokenConfig{Issuer: cfg.Issuer, Audience: slices.Clone(cfg.Audience), Leeway: cfg.Leeway, Now: cfg.Now}
+	tc := tokenConfig{Issuer: cfg.Issuer, Audience: slices.Clone(cfg.Audience), Leeway: cfg.Leeway, Now: cfg.Now}
 	if err := tc.validate(); err != nil {
 		return nil, fmt.Errorf("session: VerifierConfig: %w", err)
 	}

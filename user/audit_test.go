@@ -69,7 +69,7 @@ func TestAuditTrail(t *testing.T) {
 			t.Fatal(err)
 		}
 		s := newService(t, users, user.Config{Now: c.Now, Recorder: a, Lockout: user.LockoutPolicy{Threshold: 3}})
-		ctx := audit.NewContext(context.Background(), audit.RequestInfo{UserAgent: "test-agent", CorrelationID: "req-1"})
+		ctx := audit.ContextWithRequestInfo(context.Background(), audit.RequestInfo{UserAgent: "test-agent", CorrelationID: "req-1"})
 		u, err := s.Register(ctx, user.Registration{Username: "olive", Email: "olive@example.com", Password: goodPassword})
 		if err != nil {
 			t.Fatal(err)
@@ -77,19 +77,19 @@ func TestAuditTrail(t *testing.T) {
 		step := func() { c.Advance(time.Second) }
 		step()
 		mustLogin := func(pw string) {
-			if _, err := s.Authenticate(ctx, "olive", pw); err != nil {
+			if _, err := s.Login(ctx, "olive", pw); err != nil {
 				t.Fatal(err)
 			}
 		}
 		mustLogin(goodPassword)
 		step()
-		s.Authenticate(ctx, "nobody", goodPassword)
+		s.Login(ctx, "nobody", goodPassword)
 		step()
 		for range 3 {
-			s.Authenticate(ctx, "olive", "wrong")
+			s.Login(ctx, "olive", "wrong")
 			step()
 		}
-		s.Authenticate(ctx, "olive", goodPassword) // locked
+		s.Login(ctx, "olive", goodPassword) // locked
 		c.Advance(15 * time.Minute)
 		mustLogin(goodPassword)
 		step()
@@ -107,7 +107,7 @@ func TestAuditTrail(t *testing.T) {
 		step()
 		s.Deactivate(ctx, u.ID)
 		step()
-		s.Authenticate(ctx, "olive", "another long passphrase")
+		s.Login(ctx, "olive", "another long passphrase")
 		step()
 		s.Reactivate(ctx, u.ID)
 		step()
@@ -203,12 +203,12 @@ func TestNoSecretsRecorded(t *testing.T) {
 		}
 		s.Register(ctx, user.Registration{Username: "pat", Email: "p2@example.com", Password: secrets[0]})
 		s.Register(ctx, user.Registration{Username: "weak", Email: "w@example.com", Password: "Zebra"})
-		s.Authenticate(ctx, "pat", secrets[2])
-		s.Authenticate(ctx, secrets[2], secrets[2]) // password typed into the name field
-		s.Authenticate(ctx, "pat", secrets[0])
+		s.Login(ctx, "pat", secrets[2])
+		s.Login(ctx, secrets[2], secrets[2]) // password typed into the name field
+		s.Login(ctx, "pat", secrets[0])
 		s.ChangePassword(ctx, u.ID, secrets[2], secrets[1])
 		s.ChangePassword(ctx, u.ID, secrets[0], secrets[1])
-		s.Authenticate(ctx, "pat@example.com", secrets[1])
+		s.Login(ctx, "pat@example.com", secrets[1])
 		stored, _ := s.Get(ctx, u.ID)
 		secrets = append(secrets, u.HashedPassword, stored.HashedPassword, "Zebra")
 
@@ -245,7 +245,7 @@ func TestRecorderFailure(t *testing.T) {
 	rec := &failingRecorder{}
 	s := newService(t, memory.New().Users(), user.Config{Recorder: rec, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	register(t, s, "quin")
-	if _, err := s.Authenticate(context.Background(), "quin", goodPassword); err != nil {
+	if _, err := s.Login(context.Background(), "quin", goodPassword); err != nil {
 		t.Fatal(err)
 	}
 	if rec.calls != 2 || !strings.Contains(logs.String(), "recording an audit event failed") {

@@ -185,8 +185,8 @@ func BenchmarkRegister(b *testing.B) {
 	}
 }
 
-// BenchmarkAuthenticate logs one account in again and again.
-func BenchmarkAuthenticate(b *testing.B) {
+// BenchmarkLogin logs one account in again and again.
+func BenchmarkLogin(b *testing.B) {
 	for sname, mk := range benchStores(b) {
 		for hname, h := range benchHashers(b) {
 			for _, login := range []string{"username", "email"} {
@@ -206,7 +206,7 @@ func BenchmarkAuthenticate(b *testing.B) {
 					i := 0
 					for b.Loop() {
 						i++
-						if _, err := s.Authenticate(ctx, id, goodPassword); err != nil {
+						if _, err := s.Login(ctx, id, goodPassword); err != nil {
 							b.Fatal(err)
 						}
 					}
@@ -233,7 +233,7 @@ func BenchmarkLoginThroughput(b *testing.B) {
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := s.Authenticate(ctx, "bench", goodPassword); err != nil {
+			if _, err := s.Login(ctx, "bench", goodPassword); err != nil {
 				b.Error(err)
 			}
 		}
@@ -275,7 +275,7 @@ func BenchmarkLoginFlood(b *testing.B) {
 					wg.Add(1)
 					go func() {
 						defer wg.Done()
-						if _, err := s.Authenticate(ctx, "bench", goodPassword); err != nil {
+						if _, err := s.Login(ctx, "bench", goodPassword); err != nil {
 							b.Error(err)
 						}
 					}()
@@ -308,12 +308,12 @@ func samplePeakHeap(stop <-chan struct{}, out chan<- uint64) {
 	}
 }
 
-// BenchmarkAuthenticateWrong refuses a wrong password for one account
+// BenchmarkLoginWrong refuses a wrong password for one account
 // again and again (the lockout is off, so every attempt is admitted and
 // verified): with hash=none, the cost of the refusal path but hashing.
 // Refusals are padded to the slowest verification measured, which with
 // hash=none is next to nothing.
-func BenchmarkAuthenticateWrong(b *testing.B) {
+func BenchmarkLoginWrong(b *testing.B) {
 	for sname, mk := range benchStores(b) {
 		b.Run(sname+"/hash=none", func(b *testing.B) {
 			st, n := mk(b)
@@ -330,7 +330,7 @@ func BenchmarkAuthenticateWrong(b *testing.B) {
 			i := 0
 			for b.Loop() {
 				i++
-				if _, err := s.Authenticate(ctx, "bench", "wrong password"); !errors.Is(err, user.ErrInvalidCredentials) {
+				if _, err := s.Login(ctx, "bench", "wrong password"); !errors.Is(err, user.ErrInvalidCredentials) {
 					b.Fatal(err)
 				}
 			}
@@ -373,7 +373,7 @@ func BenchmarkRefusalTiming(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
-				if _, err := s.Authenticate(ctx, c.login, "not the password"); !errors.Is(err, user.ErrInvalidCredentials) {
+				if _, err := s.Login(ctx, c.login, "not the password"); !errors.Is(err, user.ErrInvalidCredentials) {
 					b.Fatal(err)
 				}
 			}

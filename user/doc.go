@@ -5,7 +5,7 @@
 //	db := memory.New() // or postgres.Open(...)
 //	users, err := user.NewService(db.Users(), user.Config{})
 //	u, err := users.Register(ctx, user.Registration{Username: "alice", Email: "alice@example.com", Password: pw})
-//	res, err := users.Authenticate(ctx, "alice", pw)
+//	res, err := users.Login(ctx, "alice", pw)
 //	if errors.Is(err, user.ErrInvalidCredentials) { /* one generic 401 */ }
 //	tok, err := sessions.Start(ctx, res.User, session.Client{}) // package session
 //
@@ -41,7 +41,7 @@
 //
 // # Login and lockout
 //
-// [Service.Authenticate] refuses with an [*AuthError] that matches
+// [Service.Login] refuses with an [*AuthError] that matches
 // [ErrInvalidCredentials] and has the same message for every reason:
 // unknown user, wrong password, locked, deactivated, or an account that
 // changed during the login. The precise reason is for the host's logs and

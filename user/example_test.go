@@ -25,11 +25,11 @@ func Example() {
 	}
 	fmt.Println(u.Username, u.Email, u.Role, u.Tier)
 
-	if _, err := users.Authenticate(ctx, "alice@example.com", "correct horse battery staple"); err == nil {
+	if _, err := users.Login(ctx, "alice@example.com", "correct horse battery staple"); err == nil {
 		fmt.Println("logged in")
 	}
 
-	_, err = users.Authenticate(ctx, "alice", "wrong password")
+	_, err = users.Login(ctx, "alice", "wrong password")
 	var ae *user.AuthError
 	if errors.Is(err, user.ErrInvalidCredentials) && errors.As(err, &ae) {
 		fmt.Println(err, "/", ae.Reason, "attempt", ae.Attempts)
@@ -77,7 +77,7 @@ func ExampleLegacyConfig() {
 	if err != nil {
 		panic(err)
 	}
-	res, err := users.Authenticate(ctx, "camille", "Cafe\u0301 au lait tre\u0300s bien")
+	res, err := users.Login(ctx, "camille", "Cafe\u0301 au lait tre\u0300s bien")
 	if err != nil {
 		panic(err)
 	}

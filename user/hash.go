@@ -23,18 +23,18 @@ type Hasher interface {
 	Verify(ctx context.Context, encoded, password string) (match, needsRehash bool, err error)
 }
 
-// Algorithm names a password hashing algorithm.
-type Algorithm string
+// HashAlgorithm names a password hashing algorithm.
+type HashAlgorithm string
 
 // Algorithms [PasswordHasher] can write. It verifies hashes of both
 // whatever its configuration.
 const (
 	// Argon2id (RFC 9106), the default, stored as a PHC string:
 	// $argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>.
-	Argon2id Algorithm = "argon2id"
+	Argon2id HashAlgorithm = "argon2id"
 	// Bcrypt, stored in the modular crypt format $2a$/$2b$/$2y$. It only
 	// uses the first 72 bytes of a password; see [ErrPasswordTooLong].
-	Bcrypt Algorithm = "bcrypt"
+	Bcrypt HashAlgorithm = "bcrypt"
 )
 
 // Argon2idParams are the argon2id cost parameters. Zero fields take the
@@ -92,7 +92,7 @@ type HashConfig struct {
 	// Algorithm is the algorithm of new hashes; "" means Argon2id. Hashes of
 	// the other algorithm still verify, and Verify reports that they need
 	// rehashing.
-	Algorithm Algorithm
+	Algorithm HashAlgorithm
 	// Argon2id holds the argon2id parameters; zero fields take defaults.
 	Argon2id Argon2idParams
 	// BcryptCost is the bcrypt cost of new bcrypt hashes; 0 means 12. From

@@ -108,7 +108,7 @@ func TestHashDefaultsEncoding(t *testing.T) {
 
 func TestHashRoundTrip(t *testing.T) {
 	ctx := context.Background()
-	for _, alg := range []Algorithm{Argon2id, Bcrypt} {
+	for _, alg := range []HashAlgorithm{Argon2id, Bcrypt} {
 		t.Run(string(alg), func(t *testing.T) {
 			cfg := cheap
 			cfg.Algorithm = alg

@@ -66,10 +66,10 @@ func TestLegacyPasswords(t *testing.T) {
 		for _, a := range legacyAccounts {
 			// A wrong password still fails, by either rule. (It differs
 			// in its first byte: past 72 bytes bcrypt reads nothing.)
-			_, err := legacy.Authenticate(ctx, a.name, "!"+a.password)
+			_, err := legacy.Login(ctx, a.name, "!"+a.password)
 			authErr(t, err, user.AuthWrongPassword)
 
-			res, err := legacy.Authenticate(ctx, a.name, a.password)
+			res, err := legacy.Login(ctx, a.name, a.password)
 			if err != nil {
 				t.Fatalf("%s: legacy login with the original password: %v", a.name, err)
 			}
@@ -85,7 +85,7 @@ func TestLegacyPasswords(t *testing.T) {
 				if stored.HashedPassword != a.hash {
 					t.Fatalf("%s: the legacy hash was replaced by %q", a.name, stored.HashedPassword)
 				}
-				again, err := legacy.Authenticate(ctx, a.name, a.password)
+				again, err := legacy.Login(ctx, a.name, a.password)
 				if err != nil || !again.PasswordChangeRequired {
 					t.Fatalf("%s: second login = %+v, %v; want success with PasswordChangeRequired", a.name, again, err)
 				}
@@ -98,11 +98,11 @@ func TestLegacyPasswords(t *testing.T) {
 			if stored.SecurityStamp != accounts[a.name].SecurityStamp || !stored.PasswordChangedAt.Equal(accounts[a.name].PasswordChangedAt) {
 				t.Fatalf("%s: rehashing changed the stamp or password_changed_at", a.name)
 			}
-			if res, err := strict.Authenticate(ctx, a.name, a.password); err != nil || res.PasswordChangeRequired {
+			if res, err := strict.Login(ctx, a.name, a.password); err != nil || res.PasswordChangeRequired {
 				t.Fatalf("%s: strict login after the rehash = %+v, %v", a.name, res, err)
 			}
 			// Strict now: the 73rd byte counts too.
-			_, err = strict.Authenticate(ctx, a.name, a.password+"!")
+			_, err = strict.Login(ctx, a.name, a.password+"!")
 			authErr(t, err, user.AuthWrongPassword)
 		}
 
@@ -112,7 +112,7 @@ func TestLegacyPasswords(t *testing.T) {
 		if err := legacy.ChangePassword(ctx, tab.ID, "tab\tseparated secret", "a new tabless passphrase"); err != nil {
 			t.Fatalf("ChangePassword from the legacy password: %v", err)
 		}
-		if res, err := strict.Authenticate(ctx, "tab", "a new tabless passphrase"); err != nil || res.PasswordChangeRequired {
+		if res, err := strict.Login(ctx, "tab", "a new tabless passphrase"); err != nil || res.PasswordChangeRequired {
 			t.Fatalf("after the change: %+v, %v", res, err)
 		}
 	})
@@ -127,7 +127,7 @@ func TestLegacyOff(t *testing.T) {
 		loadLegacy(t, st)
 		s := newService(t, st, user.Config{Lockout: user.LockoutPolicy{Threshold: -1}})
 		for _, a := range legacyAccounts {
-			res, err := s.Authenticate(ctx, a.name, a.password)
+			res, err := s.Login(ctx, a.name, a.password)
 			switch {
 			case a.strict && (err != nil || res.PasswordChangeRequired):
 				t.Errorf("%s: strict login = %v", a.name, err)
@@ -153,7 +153,7 @@ func TestLegacyNeverAppliesToSDKHashes(t *testing.T) {
 				t.Fatal(err)
 			}
 			s := newService(t, st, user.Config{Legacy: legacyOn})
-			_, err := s.Authenticate(ctx, "sdk"+a.name, a.password)
+			_, err := s.Login(ctx, "sdk"+a.name, a.password)
 			if !errors.Is(err, user.ErrInvalidCredentials) {
 				t.Errorf("%s: a $2a$ hash verified by the legacy rule: %v", a.name, err)
 			}
@@ -170,13 +170,13 @@ func TestLegacyConfig(t *testing.T) {
 	}
 }
 
-// FuzzAuthenticateLegacy: any login and password, against a strict
+// FuzzLoginLegacy: any login and password, against a strict
 // argon2id account and a legacy bcrypt account on a fresh store: never a
 // panic, never an error other than a refusal, and a success only for
 // what each rule accepts: the NFKC form of the account's password, or,
 // for the legacy account, its raw bytes (the original ones are under 72
 // bytes, so no truncation is involved).
-func FuzzAuthenticateLegacy(f *testing.F) {
+func FuzzLoginLegacy(f *testing.F) {
 	for _, a := range legacyAccounts {
 		f.Add(a.name, a.password)
 		f.Add("legacy", a.password)
@@ -205,14 +205,14 @@ func FuzzAuthenticateLegacy(f *testing.F) {
 		if err := st.Create(ctx, lu); err != nil {
 			t.Fatal(err)
 		}
-		res, err := s.Authenticate(ctx, login, password)
+		res, err := s.Login(ctx, login, password)
 		var ae *user.AuthError
 		switch {
 		case err == nil:
 		case errors.As(err, &ae):
 			return
 		default:
-			t.Fatalf("Authenticate(%q, %q): %v", login, password, err)
+			t.Fatalf("Login(%q, %q): %v", login, password, err)
 		}
 		nfkc, nerr := user.NormalizePassword(password)
 		switch res.User.Username {

@@ -118,7 +118,7 @@ func raceStores(t *testing.T, ender bool, lockout user.LockoutPolicy, fn func(t 
 
 // login signs in and starts a session, as a host does.
 func (e *raceEnv) login(ctx context.Context, name, password string) (*session.Tokens, error) {
-	res, err := e.users.Authenticate(ctx, name, password)
+	res, err := e.users.Login(ctx, name, password)
 	if err != nil {
 		return nil, err
 	}
@@ -298,7 +298,7 @@ func TestRaceInterleaved(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				finished, err := e.users.Authenticate(ctx, "owner", goodPassword)
+				finished, err := e.users.Login(ctx, "owner", goodPassword)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -345,12 +345,12 @@ func TestRaceLockout(t *testing.T) {
 		e.paused.arm()
 		done := make(chan error, 1)
 		go func() {
-			_, err := e.users.Authenticate(ctx, "owner", goodPassword)
+			_, err := e.users.Login(ctx, "owner", goodPassword)
 			done <- err
 		}()
 		<-e.paused.paused // admitted: attempt 1 of 5
 		for i := 2; i <= 5; i++ {
-			_, err := e.users.Authenticate(ctx, "owner", "wrong guess")
+			_, err := e.users.Login(ctx, "owner", "wrong guess")
 			ae := authErr(t, err, user.AuthWrongPassword)
 			if ae.Attempts != i || (i == 5) != (ae.LockedUntil != nil) {
 				t.Fatalf("wrong guess %d: attempts %d, locked until %v", i, ae.Attempts, ae.LockedUntil)
@@ -390,7 +390,7 @@ func TestRaceLockoutBurst(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					<-start
-					_, err := e.users.Authenticate(ctx, string(u.Username), "wrong guess")
+					_, err := e.users.Login(ctx, string(u.Username), "wrong guess")
 					var ae *user.AuthError
 					switch {
 					case !errors.As(err, &ae):
@@ -407,7 +407,7 @@ func TestRaceLockoutBurst(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				<-start
-				_, correct = e.users.Authenticate(ctx, string(u.Username), goodPassword)
+				_, correct = e.users.Login(ctx, string(u.Username), goodPassword)
 			}()
 			close(start)
 			wg.Wait()
@@ -452,10 +452,10 @@ func TestRaceChangePasswordStale(t *testing.T) {
 		if err := <-done; !errors.Is(err, user.ErrStale) {
 			t.Fatalf("ChangePassword straddling a reset: err = %v, want ErrStale", err)
 		}
-		if _, err := e.users.Authenticate(ctx, "owner", "the reset that wins"); err != nil {
+		if _, err := e.users.Login(ctx, "owner", "the reset that wins"); err != nil {
 			t.Fatalf("the reset's password: %v", err)
 		}
-		_, err := e.users.Authenticate(ctx, "owner", "the change that loses")
+		_, err := e.users.Login(ctx, "owner", "the change that loses")
 		authErr(t, err, user.AuthWrongPassword)
 	})
 }

@@ -51,7 +51,7 @@ type Config struct {
 	Legacy LegacyConfig
 	// MinRefusalTime is the least time a refused login takes. Refusals
 	// already take as long as the slowest password verification the
-	// service has measured (see [Service.Authenticate]); set this when
+	// service has measured (see [Service.Login]); set this when
 	// the store holds hashes slower than any the service has seen yet.
 	// Default 0.
 	MinRefusalTime time.Duration
@@ -379,7 +379,7 @@ type LoginResult struct {
 	PasswordChangeRequired bool
 }
 
-// Authenticate logs a user in by username or email (input containing "@"
+// Login logs a user in by username or email (input containing "@"
 // is taken as an email) and password.
 //
 // The attempt is admitted before the password is verified, in one atomic
@@ -402,7 +402,7 @@ type LoginResult struct {
 //
 // Errors: an *AuthError (errors.Is ErrInvalidCredentials) for every
 // refusal; the context's error; store errors.
-func (s *Service) Authenticate(ctx context.Context, login, password string) (*LoginResult, error) {
+func (s *Service) Login(ctx context.Context, login, password string) (*LoginResult, error) {
 	start := time.Now()
 	res, err := s.authenticate(ctx, login, password)
 	var ae *AuthError
@@ -603,7 +603,7 @@ func (s *Service) SetTier(ctx context.Context, id int64, tier Tier) (*User, erro
 	return u, err
 }
 
-// Deactivate disables the account: Authenticate refuses it from now on
+// Deactivate disables the account: Login refuses it from now on
 // (AuthInactive). Errors: ErrNotFound.
 func (s *Service) Deactivate(ctx context.Context, id int64) (*User, error) {
 	u, err := s.store.SetActive(ctx, id, false, s.clock())

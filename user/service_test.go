@@ -222,23 +222,23 @@ func authErr(t *testing.T, err error, want user.AuthReason) *user.AuthError {
 	return ae
 }
 
-func TestAuthenticate(t *testing.T) {
+func TestLogin(t *testing.T) {
 	stores(t, func(t *testing.T, st user.Store) {
 		c := newClock()
 		s := newService(t, st, user.Config{Now: c.Now})
 		ctx := context.Background()
 		u := register(t, s, "bob")
 		for _, login := range []string{"bob", "BOB", "bob@example.com", "Bob@EXAMPLE.com"} {
-			res, err := s.Authenticate(ctx, login, goodPassword)
+			res, err := s.Login(ctx, login, goodPassword)
 			if err != nil {
-				t.Fatalf("Authenticate(%q): %v", login, err)
+				t.Fatalf("Login(%q): %v", login, err)
 			}
 			if got := res.User; res.PasswordChangeRequired || got.ID != u.ID || got.LastLoginAt == nil || !got.LastLoginAt.Equal(c.Now()) {
-				t.Fatalf("Authenticate(%q) = id %d, last login %v", login, got.ID, got.LastLoginAt)
+				t.Fatalf("Login(%q) = id %d, last login %v", login, got.ID, got.LastLoginAt)
 			}
 		}
 		// NFKC: the full-width form of the password is the same password.
-		if _, err := s.Authenticate(ctx, "bob", "ｃｏｒｒｅｃｔ horse battery staple"); err != nil {
+		if _, err := s.Login(ctx, "bob", "ｃｏｒｒｅｃｔ horse battery staple"); err != nil {
 			t.Fatalf("NFKC-equivalent password refused: %v", err)
 		}
 		stored, err := s.Get(ctx, u.ID)
@@ -248,12 +248,12 @@ func TestAuthenticate(t *testing.T) {
 	})
 }
 
-// TestAuthenticateRefusals: every refusal gives the same error value and
+// TestLoginRefusals: every refusal gives the same error value and
 // message, and every refusal is padded to the common refusal time: an
 // unknown user verifies the dummy hash (one verification), a wrong
 // password the account's (one), a deactivated account nothing (it is not
 // admitted), input over the length cap nothing (it cannot match).
-func TestAuthenticateRefusals(t *testing.T) {
+func TestLoginRefusals(t *testing.T) {
 	stores(t, func(t *testing.T, st user.Store) {
 		c := newClock()
 		h := &countingHasher{Hasher: cheapHasher(t)}
@@ -285,7 +285,7 @@ func TestAuthenticateRefusals(t *testing.T) {
 		for i, tc := range cases {
 			before := h.verifies.Load()
 			start := time.Now()
-			_, err := s.Authenticate(ctx, tc.login, tc.password)
+			_, err := s.Login(ctx, tc.login, tc.password)
 			ae := authErr(t, err, tc.want)
 			if n := h.verifies.Load() - before; n != tc.verifies {
 				t.Errorf("%s: %d verifications, want %d", tc.name, n, tc.verifies)
@@ -309,7 +309,7 @@ func TestAuthenticateRefusals(t *testing.T) {
 			t.Errorf("an inactive account's failures were counted: %d", got.FailedLoginAttempts)
 		}
 		// A success is not padded.
-		if _, err := s.Authenticate(ctx, "carol", goodPassword); err != nil || len(padded) != len(cases) {
+		if _, err := s.Login(ctx, "carol", goodPassword); err != nil || len(padded) != len(cases) {
 			t.Fatalf("success: %v, padded %d times, want %d", err, len(padded), len(cases))
 		}
 	})
@@ -322,7 +322,7 @@ func TestLockout(t *testing.T) {
 		ctx := context.Background()
 		u := register(t, s, "erin")
 		for i := 1; i <= 5; i++ {
-			_, err := s.Authenticate(ctx, "erin", "wrong")
+			_, err := s.Login(ctx, "erin", "wrong")
 			ae := authErr(t, err, user.AuthWrongPassword)
 			if ae.Attempts != i || (i < 5) != (ae.LockedUntil == nil) {
 				t.Fatalf("failure %d: attempts %d, locked until %v", i, ae.Attempts, ae.LockedUntil)
@@ -330,14 +330,14 @@ func TestLockout(t *testing.T) {
 			c.Advance(time.Second)
 		}
 		// Locked: even the right password is refused, and the counter stays.
-		_, err := s.Authenticate(ctx, "erin", goodPassword)
+		_, err := s.Login(ctx, "erin", goodPassword)
 		ae := authErr(t, err, user.AuthLocked)
 		want := c.Now().Add(-time.Second).Add(15 * time.Minute)
 		if ae.LockedUntil == nil || !ae.LockedUntil.Equal(want) {
 			t.Fatalf("locked until %v, want %v", ae.LockedUntil, want)
 		}
 		c.Advance(15 * time.Minute)
-		res, err := s.Authenticate(ctx, "erin", goodPassword)
+		res, err := s.Login(ctx, "erin", goodPassword)
 		if err != nil {
 			t.Fatalf("after the lock expired: %v", err)
 		}
@@ -389,7 +389,7 @@ func TestConcurrentLockout(t *testing.T) {
 		if got.FailedLoginAttempts != 5 || !got.Locked(c.Now()) {
 			t.Fatalf("after 40 parallel failures: attempts %d, locked until %v; want exactly 5 and locked", got.FailedLoginAttempts, got.LockedUntil)
 		}
-		_, err = s.Authenticate(context.Background(), "gina", goodPassword)
+		_, err = s.Login(context.Background(), "gina", goodPassword)
 		authErr(t, err, user.AuthLocked)
 		if got, _ := s.Get(context.Background(), u.ID); got.FailedLoginAttempts != 5 {
 			t.Fatalf("the refused correct password changed the counter to %d", got.FailedLoginAttempts)
@@ -411,7 +411,7 @@ func parallelLogins(t *testing.T, s *user.Service, login, password string, n int
 		go func() {
 			defer wg.Done()
 			<-start
-			_, err := s.Authenticate(context.Background(), login, password)
+			_, err := s.Login(context.Background(), login, password)
 			var ae *user.AuthError
 			if !errors.As(err, &ae) || (want != "" && ae.Reason != want) {
 				t.Errorf("parallel login: err = %v, want reason %q", err, want)
@@ -441,7 +441,7 @@ func TestRehashOnLogin(t *testing.T) {
 		}
 		// The policy moves to argon2id: the next login rehashes.
 		s := newService(t, st, user.Config{})
-		res, err := s.Authenticate(ctx, "hank", goodPassword)
+		res, err := s.Login(ctx, "hank", goodPassword)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -462,7 +462,7 @@ func TestRehashOnLogin(t *testing.T) {
 			t.Fatal(err)
 		}
 		s2 := newService(t, st, user.Config{Hasher: stronger})
-		if _, err := s2.Authenticate(ctx, "hank", goodPassword); err != nil {
+		if _, err := s2.Login(ctx, "hank", goodPassword); err != nil {
 			t.Fatal(err)
 		}
 		stored, _ = s.Get(ctx, u.ID)
@@ -470,14 +470,14 @@ func TestRehashOnLogin(t *testing.T) {
 			t.Fatalf("after a parameter change the stored hash is %q", stored.HashedPassword)
 		}
 		// An up-to-date hash is left alone.
-		if _, err := s2.Authenticate(ctx, "hank", goodPassword); err != nil {
+		if _, err := s2.Login(ctx, "hank", goodPassword); err != nil {
 			t.Fatal(err)
 		}
 		if again, _ := s.Get(ctx, u.ID); again.HashedPassword != stored.HashedPassword {
 			t.Fatal("a current hash was replaced")
 		}
 		// The old password still works with the old policy's verifier: both verify both.
-		if _, err := old.Authenticate(ctx, "hank", goodPassword); err != nil {
+		if _, err := old.Login(ctx, "hank", goodPassword); err != nil {
 			t.Fatalf("bcrypt-policy service cannot verify argon2id: %v", err)
 		}
 	})
@@ -498,10 +498,10 @@ func TestChangePassword(t *testing.T) {
 		if err := s.ChangePassword(ctx, u.ID, goodPassword, next); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Authenticate(ctx, "ivy", goodPassword); !errors.Is(err, user.ErrInvalidCredentials) {
+		if _, err := s.Login(ctx, "ivy", goodPassword); !errors.Is(err, user.ErrInvalidCredentials) {
 			t.Fatalf("old password still works: %v", err)
 		}
-		res, err := s.Authenticate(ctx, "ivy", next)
+		res, err := s.Login(ctx, "ivy", next)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -549,18 +549,18 @@ func TestAccountManagement(t *testing.T) {
 		if _, err := s.Deactivate(ctx, u.ID); err != nil {
 			t.Fatal(err)
 		}
-		_, err = s.Authenticate(ctx, "jack", goodPassword)
+		_, err = s.Login(ctx, "jack", goodPassword)
 		authErr(t, err, user.AuthInactive)
 		if _, err := s.Reactivate(ctx, u.ID); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Authenticate(ctx, "jack", goodPassword); err != nil {
+		if _, err := s.Login(ctx, "jack", goodPassword); err != nil {
 			t.Fatalf("after Reactivate: %v", err)
 		}
 		if err := s.Delete(ctx, u.ID); err != nil {
 			t.Fatal(err)
 		}
-		_, err = s.Authenticate(ctx, "jack", goodPassword)
+		_, err = s.Login(ctx, "jack", goodPassword)
 		authErr(t, err, user.AuthUnknownUser)
 		for name, err := range map[string]error{
 			"Get":        func() error { _, err := s.Get(ctx, u.ID); return err }(),
@@ -601,8 +601,8 @@ func TestCanceledContext(t *testing.T) {
 	register(t, s, "kate")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := s.Authenticate(ctx, "kate", goodPassword); !errors.Is(err, context.Canceled) {
-		t.Errorf("Authenticate: err = %v, want context.Canceled", err)
+	if _, err := s.Login(ctx, "kate", goodPassword); !errors.Is(err, context.Canceled) {
+		t.Errorf("Login: err = %v, want context.Canceled", err)
 	}
 	if _, err := s.Register(ctx, user.Registration{Username: "luke", Email: "l@example.com", Password: goodPassword}); !errors.Is(err, context.Canceled) {
 		t.Errorf("Register: err = %v, want context.Canceled", err)
@@ -676,9 +676,9 @@ func TestRefusalFloorIgnoresSkippedVerifications(t *testing.T) {
 	}
 	ctx := context.Background()
 	for range 200 {
-		_, err := s.Authenticate(ctx, "tess", "tab\tpassword")
+		_, err := s.Login(ctx, "tess", "tab\tpassword")
 		authErr(t, err, user.AuthWrongPassword)
-		_, err = s.Authenticate(ctx, "nobody", "nul\x00password")
+		_, err = s.Login(ctx, "nobody", "nul\x00password")
 		authErr(t, err, user.AuthUnknownUser)
 	}
 	if after := user.RefusalFloor(s); after < before*9/10 {

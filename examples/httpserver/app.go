@@ -293,7 +293,7 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, *p)
 		return
 	}
-	res, err := a.users.Authenticate(r.Context(), req.Login, req.Password)
+	res, err := a.users.Login(r.Context(), req.Login, req.Password)
 	if errors.Is(err, user.ErrInvalidCredentials) {
 		// The attempted login name is not logged: people type their
 		// password into the name field often enough.
@@ -404,7 +404,7 @@ func (a *app) refresh(w http.ResponseWriter, r *http.Request) {
 // principal returns the request's signed-in user, which a.auth put in
 // the context.
 func principal(r *http.Request) *session.Principal {
-	p, ok := session.FromContext(r.Context())
+	p, ok := session.PrincipalFromContext(r.Context())
 	if !ok {
 		panic("principal: route not behind a.auth") // recoverPanics: 500
 	}

@@ -983,7 +983,7 @@ func record(t *testing.T, s Stores, events []audit.Event) *audit.Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := audit.NewContext(context.Background(), audit.RequestInfo{ClientIP: netip.MustParseAddr("198.51.100.1"), UserAgent: "from-context", CorrelationID: "ctx-corr"})
+	ctx := audit.ContextWithRequestInfo(context.Background(), audit.RequestInfo{ClientIP: netip.MustParseAddr("198.51.100.1"), UserAgent: "from-context", CorrelationID: "ctx-corr"})
 	for i, e := range events {
 		if err := svc.Record(ctx, e); err != nil {
 			t.Fatalf("Record %d: %v", i, err)
