@@ -21,6 +21,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/cedrina/cedrina/audit"
+	"github.com/cedrina/cedrina/internal/errs"
 	"github.com/cedrina/cedrina/user"
 )
 
@@ -84,10 +85,10 @@ type Service struct {
 // bad field in its error.
 func NewService(store Store, cfg Config) (*Service, error) {
 	if store == nil {
-		return nil, errors.New("session: NewService: nil Store")
+		return nil, errs.Configf("session", "NewService", "nil Store")
 	}
 	if cfg.Keys == nil {
-		return nil, errors.New("session: Config.Keys is required")
+		return nil, errs.Configf("session", "Config.Keys", "required")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -97,8 +98,8 @@ func NewService(store Store, cfg Config) (*Service, error) {
 	}
 	cfg.Audience = slices.Clone(cfg.Audience) // the caller's slice may change later
 	tc := tokenConfig{Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway, Now: cfg.Now}
-	if err := tc.validate(); err != nil {
-		return nil, fmt.Errorf("session: Config: %w", err)
+	if err := tc.validate("Config"); err != nil {
+		return nil, err
 	}
 	defaults := []struct {
 		name string
@@ -115,11 +116,11 @@ func NewService(store Store, cfg Config) (*Service, error) {
 		case *d.v == 0:
 			*d.v = d.def
 		case *d.v < 0:
-			return nil, fmt.Errorf("session: Config.%s is negative", d.name)
+			return nil, errs.Configf("session", "Config."+d.name, "%v is negative", *d.v)
 		}
 	}
 	if cfg.AccessTTL > cfg.AbsoluteTimeout {
-		return nil, errors.New("session: Config.AccessTTL exceeds Config.AbsoluteTimeout")
+		return nil, errs.Configf("session", "Config.AccessTTL", "%v exceeds Config.AbsoluteTimeout (%v)", cfg.AccessTTL, cfg.AbsoluteTimeout)
 	}
 	switch {
 	case cfg.MaxSessionsPerUser == 0:
@@ -142,7 +143,7 @@ func NewService(store Store, cfg Config) (*Service, error) {
 	widest := &Session{ID: math.MaxInt64, UserID: math.MaxInt64, ExpiresAt: time.Now().Add(cfg.AbsoluteTimeout)}
 	wide := UserState{Role: user.Role(strings.Repeat("R", 20)), Tier: user.Tier(strings.Repeat("T", 20))}
 	if _, _, err := svc.issue(widest, wide, time.Now()); err != nil {
-		return nil, fmt.Errorf("session: Config: %s", strings.TrimPrefix(err.Error(), "session: "))
+		return nil, errs.ConfigErr("session", "Config", err)
 	}
 	return svc, nil
 }

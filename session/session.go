@@ -2,10 +2,10 @@ package session
 
 import (
 	"errors"
-	"fmt"
 	"net/netip"
 	"time"
 
+	"github.com/cedrina/cedrina/internal/errs"
 	"github.com/cedrina/cedrina/store"
 	"github.com/cedrina/cedrina/user"
 )
@@ -56,7 +56,7 @@ type UserState struct {
 // Errors of the Store, each wrapping the store package's sentinel.
 var (
 	// ErrNotFound: no session matched.
-	ErrNotFound = fmt.Errorf("session: not found: %w", store.ErrNotFound)
+	ErrNotFound = errs.Kind("session: not found", store.ErrNotFound)
 	// ErrRotated: the refresh token presented to Rotate is not the
 	// session's current one but one it replaced earlier (reuse).
 	ErrRotated = errors.New("session: refresh token already rotated")
@@ -69,19 +69,19 @@ var (
 	ErrUnauthenticated = errors.New("session: unauthenticated")
 	// ErrInvalidToken: malformed, not signed by a known key, wrong type,
 	// issuer or audience, or not a token this service issued.
-	ErrInvalidToken = fmt.Errorf("session: invalid token: %w", ErrUnauthenticated)
+	ErrInvalidToken = errs.Kind("session: invalid token", ErrUnauthenticated)
 	// ErrExpired: the token, or the session (absolute or idle limit), has
 	// expired.
-	ErrExpired = fmt.Errorf("session: expired: %w", ErrUnauthenticated)
+	ErrExpired = errs.Kind("session: expired", ErrUnauthenticated)
 	// ErrRevoked: the session was ended (logout, revocation, eviction,
 	// password change, user deactivated).
-	ErrRevoked = fmt.Errorf("session: revoked: %w", ErrUnauthenticated)
+	ErrRevoked = errs.Kind("session: revoked", ErrUnauthenticated)
 	// ErrTokenReuse: an already-rotated refresh token was presented; the
 	// session has been revoked.
-	ErrTokenReuse = fmt.Errorf("session: refresh token reused, session revoked: %w", ErrUnauthenticated)
+	ErrTokenReuse = errs.Kind("session: refresh token reused, session revoked", ErrUnauthenticated)
 	// ErrUserChanged: Start was given a user whose account has changed
 	// since the login read it (its password was changed or reset, it was
 	// deactivated, or deactivated and reactivated): no session was
 	// started. The login must be done again.
-	ErrUserChanged = fmt.Errorf("session: account changed since the login, no session started: %w", ErrUnauthenticated)
+	ErrUserChanged = errs.Kind("session: account changed since the login, no session started", ErrUnauthenticated)
 )

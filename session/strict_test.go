@@ -182,7 +182,7 @@ func TestStrictJSONReasons(t *testing.T) {
 		}
 		delete(want, tc.name)
 		_, err := ks.parse(tc.token, testConfig())
-		if err == nil || err.Error() != "session: invalid token: session: unauthenticated: "+reason {
+		if err == nil || err.Error() != "session: invalid token: "+reason {
 			t.Errorf("%s: err = %v, want reason %q", tc.name, err, reason)
 		}
 	}

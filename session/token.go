@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/cedrina/cedrina/internal/errs"
 )
 
 // MaxTokenSize is the longest access token, in bytes, that this package
@@ -107,22 +109,22 @@ type tokenConfig struct {
 	Now func() time.Time
 }
 
-// validate checks c and names the bad field. The error has no package
-// prefix: callers wrap it with their own ("session: Config: %w").
-func (c tokenConfig) validate() error {
+// validate checks c and names the bad field as a field of typ, the
+// caller's configuration type ("Config" or "VerifierConfig").
+func (c tokenConfig) validate(typ string) error {
 	switch {
 	case c.Issuer == "":
-		return errors.New("Issuer is required")
+		return errs.Configf("session", typ+".Issuer", "required")
 	case len(c.Audience) == 0:
-		return errors.New("Audience is required")
+		return errs.Configf("session", typ+".Audience", "required")
 	case c.Leeway < 0:
-		return fmt.Errorf("Leeway %v is negative", c.Leeway)
+		return errs.Configf("session", typ+".Leeway", "%v is negative", c.Leeway)
 	case c.Leeway > maxLeeway:
-		return fmt.Errorf("Leeway %v is above %v", c.Leeway, maxLeeway)
+		return errs.Configf("session", typ+".Leeway", "%v is above %v", c.Leeway, maxLeeway)
 	}
 	for i, a := range c.Audience {
 		if a == "" {
-			return fmt.Errorf("Audience[%d] is empty", i)
+			return errs.Configf("session", fmt.Sprintf("%s.Audience[%d]", typ, i), "empty")
 		}
 	}
 	return nil
@@ -195,8 +197,8 @@ func (ks *KeySet) sign(c *Claims) (string, error) {
 // contains the token or any value taken from it. An invalid cfg returns
 // an error naming the field, wrapping neither.
 func (ks *KeySet) parse(token string, cfg tokenConfig) (*Claims, error) {
-	if err := cfg.validate(); err != nil {
-		return nil, fmt.Errorf("session: parse token: config: %w", err)
+	if err := cfg.validate("tokenConfig"); err != nil {
+		return nil, err
 	}
 	switch {
 	case token == "":

@@ -622,7 +622,7 @@ func TestTokenRotation(t *testing.T) {
 
 func TestTokenConfigValidate(t *testing.T) {
 	ok := testConfig()
-	if err := ok.validate(); err != nil {
+	if err := ok.validate("Config"); err != nil {
 		t.Fatal(err)
 	}
 	for field, edit := range map[string]func(c *tokenConfig){
@@ -634,8 +634,8 @@ func TestTokenConfigValidate(t *testing.T) {
 	} {
 		c := testConfig()
 		edit(&c)
-		err := c.validate()
-		if err == nil || !strings.Contains(err.Error(), strings.TrimSpace(field)) {
+		err := c.validate("Config")
+		if err == nil || !strings.HasPrefix(err.Error(), "session: Config."+strings.TrimSpace(field)+": ") {
 			t.Errorf("%s: err = %v", field, err)
 		}
 		// parse refuses to run on it rather than switching a check off.
@@ -646,7 +646,7 @@ func TestTokenConfigValidate(t *testing.T) {
 	}
 	c := testConfig()
 	c.Leeway = 30 * time.Second
-	if err := c.validate(); err != nil {
+	if err := c.validate("Config"); err != nil {
 		t.Errorf("Leeway 30s: %v", err)
 	}
 }

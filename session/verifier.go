@@ -55,8 +55,8 @@ type Verifier struct {
 // the issuer, never from a URL named in a token.
 func NewVerifier(jwks []byte, cfg VerifierConfig) (*Verifier, error) {
 	tc := tokenConfig{Issuer: cfg.Issuer, Audience: slices.Clone(cfg.Audience), Leeway: cfg.Leeway, Now: cfg.Now}
-	if err := tc.validate(); err != nil {
-		return nil, fmt.Errorf("session: VerifierConfig: %w", err)
+	if err := tc.validate("VerifierConfig"); err != nil {
+		return nil, err
 	}
 	if tc.Leeway == 0 {
 		tc.Leeway = defaultLeeway

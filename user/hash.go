@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/cedrina/cedrina/internal/errs"
 )
 
 // Hasher hashes and verifies passwords. The service passes NFKC-normalized
@@ -143,21 +145,21 @@ func (c HashConfig) validate() error {
 	a := c.Argon2id
 	switch {
 	case c.Algorithm != Argon2id && c.Algorithm != Bcrypt:
-		return fmt.Errorf("user: hash config: Algorithm %q is not %q or %q", c.Algorithm, Argon2id, Bcrypt)
+		return errs.Configf("user", "HashConfig.Algorithm", "%q is not %q or %q", c.Algorithm, Argon2id, Bcrypt)
 	case a.Memory < 8*uint32(a.Threads):
-		return fmt.Errorf("user: hash config: Argon2id.Memory %d KiB is below 8 × Threads (%d)", a.Memory, 8*uint32(a.Threads))
+		return errs.Configf("user", "HashConfig.Argon2id.Memory", "%d KiB is below 8 × Threads (%d)", a.Memory, 8*uint32(a.Threads))
 	case a.Memory > maxArgon2idMemory:
-		return fmt.Errorf("user: hash config: Argon2id.Memory %d KiB is above %d", a.Memory, maxArgon2idMemory)
+		return errs.Configf("user", "HashConfig.Argon2id.Memory", "%d KiB is above %d", a.Memory, maxArgon2idMemory)
 	case a.Time > maxArgon2idTime:
-		return fmt.Errorf("user: hash config: Argon2id.Time %d is above %d", a.Time, maxArgon2idTime)
+		return errs.Configf("user", "HashConfig.Argon2id.Time", "%d is above %d", a.Time, maxArgon2idTime)
 	case a.SaltLength < minSaltLength || a.SaltLength > maxArgon2idLength:
-		return fmt.Errorf("user: hash config: Argon2id.SaltLength %d is outside %d..%d", a.SaltLength, minSaltLength, maxArgon2idLength)
+		return errs.Configf("user", "HashConfig.Argon2id.SaltLength", "%d is outside %d..%d", a.SaltLength, minSaltLength, maxArgon2idLength)
 	case a.KeyLength < minKeyLength || a.KeyLength > maxArgon2idLength:
-		return fmt.Errorf("user: hash config: Argon2id.KeyLength %d is outside %d..%d", a.KeyLength, minKeyLength, maxArgon2idLength)
+		return errs.Configf("user", "HashConfig.Argon2id.KeyLength", "%d is outside %d..%d", a.KeyLength, minKeyLength, maxArgon2idLength)
 	case c.BcryptCost < bcrypt.MinCost || c.BcryptCost > bcrypt.MaxCost:
-		return fmt.Errorf("user: hash config: BcryptCost %d is outside %d..%d", c.BcryptCost, bcrypt.MinCost, bcrypt.MaxCost)
+		return errs.Configf("user", "HashConfig.BcryptCost", "%d is outside %d..%d", c.BcryptCost, bcrypt.MinCost, bcrypt.MaxCost)
 	case c.MaxConcurrent < 0:
-		return fmt.Errorf("user: hash config: MaxConcurrent %d is negative", c.MaxConcurrent)
+		return errs.Configf("user", "HashConfig.MaxConcurrent", "%d is negative", c.MaxConcurrent)
 	}
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/cedrina/cedrina/internal/errs"
 )
 
 // LegacyConfig turns on the verification of password hashes written by
@@ -51,7 +53,7 @@ const legacyProbe = "$2b$%02d$" + "abcdefghijklmnopqrstuu" + "abcdefghijklmnopqr
 func calibrateLegacy(ctx context.Context, h Hasher, cost int) (time.Duration, error) {
 	start := time.Now()
 	if _, _, err := h.Verify(ctx, fmt.Sprintf(legacyProbe, cost), "calibration"); err != nil {
-		return 0, fmt.Errorf("user: Config.Legacy: measuring a bcrypt verification at cost %d: %w", cost, err)
+		return 0, errs.ConfigErr("user", "Config.Legacy", fmt.Errorf("measuring a bcrypt verification at cost %d: %w", cost, err))
 	}
 	return time.Since(start), nil
 }

@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/cedrina/cedrina/internal/errs"
 )
 
 // Password length defaults and bounds, in Unicode code points after NFKC
@@ -154,17 +156,17 @@ func (p PasswordPolicy) Validate() error {
 	d := p.withDefaults()
 	switch {
 	case p.MinLength < 0 || (p.MinLength > 0 && p.MinLength < DefaultMinPasswordLength):
-		return fmt.Errorf("user: password policy: MinLength %d is below %d", p.MinLength, DefaultMinPasswordLength)
+		return errs.Configf("user", "PasswordPolicy.MinLength", "%d is below %d", p.MinLength, DefaultMinPasswordLength)
 	case p.MaxLength < 0 || (p.MaxLength > 0 && p.MaxLength < LowestMaxPasswordLength):
-		return fmt.Errorf("user: password policy: MaxLength %d is below %d", p.MaxLength, LowestMaxPasswordLength)
+		return errs.Configf("user", "PasswordPolicy.MaxLength", "%d is below %d", p.MaxLength, LowestMaxPasswordLength)
 	case d.MaxLength > HighestMaxPasswordLength:
-		return fmt.Errorf("user: password policy: MaxLength %d is above %d", p.MaxLength, HighestMaxPasswordLength)
+		return errs.Configf("user", "PasswordPolicy.MaxLength", "%d is above %d", p.MaxLength, HighestMaxPasswordLength)
 	case d.MinLength > d.MaxLength:
-		return fmt.Errorf("user: password policy: MinLength %d is above MaxLength %d", d.MinLength, d.MaxLength)
+		return errs.Configf("user", "PasswordPolicy.MinLength", "%d is above MaxLength %d", d.MinLength, d.MaxLength)
 	}
 	for i, c := range p.Checkers {
 		if c == nil {
-			return fmt.Errorf("user: password policy: Checkers[%d] is nil", i)
+			return errs.Configf("user", fmt.Sprintf("PasswordPolicy.Checkers[%d]", i), "nil")
 		}
 	}
 	return nil

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/cedrina/cedrina/audit"
+	"github.com/cedrina/cedrina/internal/errs"
 )
 
 // Config configures a [Service]. The zero value is a safe default for
@@ -93,7 +94,7 @@ type Service struct {
 // bad field in its error.
 func NewService(store Store, cfg Config) (*Service, error) {
 	if store == nil {
-		return nil, errors.New("user: NewService: nil Store")
+		return nil, errs.Configf("user", "NewService", "nil Store")
 	}
 	s := &Service{store: store, now: cfg.Now, log: cfg.Logger, hasher: cfg.Hasher,
 		policy: cfg.Password, lockout: cfg.Lockout, role: cfg.DefaultRole, tier: cfg.DefaultTier, rec: cfg.Recorder, ender: cfg.Sessions,
@@ -112,7 +113,7 @@ func NewService(store Store, cfg Config) (*Service, error) {
 		s.hasher = h
 	}
 	if err := s.policy.Validate(); err != nil {
-		return nil, fmt.Errorf("user: Config.Password: %w", err)
+		return nil, errs.ConfigErr("user", "Config.Password", err)
 	}
 	if !s.policy.DisableBlocklist {
 		IsCommonPassword("") // build the list now, not in the first request
@@ -127,29 +128,29 @@ func NewService(store Store, cfg Config) (*Service, error) {
 	case s.lockout.Duration == 0:
 		s.lockout.Duration = 15 * time.Minute
 	case s.lockout.Duration < time.Second:
-		return nil, fmt.Errorf("user: Config.Lockout.Duration %v is shorter than a second", s.lockout.Duration)
+		return nil, errs.Configf("user", "Config.Lockout.Duration", "%v is shorter than a second", s.lockout.Duration)
 	}
 	if s.role == "" {
 		s.role = RoleUser
 	}
 	if err := s.role.Validate(); err != nil {
-		return nil, fmt.Errorf("user: Config.DefaultRole: %w", err)
+		return nil, errs.ConfigErr("user", "Config.DefaultRole", err)
 	}
 	if s.tier == "" {
 		s.tier = TierFree
 	}
 	if err := s.tier.Validate(); err != nil {
-		return nil, fmt.Errorf("user: Config.DefaultTier: %w", err)
+		return nil, errs.ConfigErr("user", "Config.DefaultTier", err)
 	}
 	if cfg.MinRefusalTime < 0 {
-		return nil, fmt.Errorf("user: Config.MinRefusalTime %v is negative", cfg.MinRefusalTime)
+		return nil, errs.Configf("user", "Config.MinRefusalTime", "%v is negative", cfg.MinRefusalTime)
 	}
 	s.pad = newRefusalPad(cfg.MinRefusalTime)
 	switch {
 	case s.legacy.BcryptCost == 0:
 		s.legacy.BcryptCost = DefaultBcryptCost
 	case s.legacy.BcryptCost < bcrypt.MinCost || s.legacy.BcryptCost > bcrypt.MaxCost:
-		return nil, fmt.Errorf("user: Config.Legacy.BcryptCost %d is outside %d..%d", s.legacy.BcryptCost, bcrypt.MinCost, bcrypt.MaxCost)
+		return nil, errs.Configf("user", "Config.Legacy.BcryptCost", "%d is outside %d..%d", s.legacy.BcryptCost, bcrypt.MinCost, bcrypt.MaxCost)
 	}
 	// The dummy hash unknown users are checked against: made now, not on
 	// the first unknown login, which would then cost two hashes and stand

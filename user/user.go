@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cedrina/cedrina/internal/errs"
 	"github.com/cedrina/cedrina/store"
 )
 
@@ -92,17 +93,18 @@ type LockoutPolicy struct {
 	Duration time.Duration
 }
 
-// Sentinel errors. Each wraps the matching store sentinel, so
-// errors.Is(err, store.ErrNotFound) holds for ErrNotFound too.
+// Sentinel errors. Each matches the store sentinel of its class, so
+// errors.Is(err, store.ErrNotFound) holds for ErrNotFound too; the
+// message is the sentinel's own ("user: username taken").
 var (
 	// ErrNotFound: no user matched.
-	ErrNotFound = fmt.Errorf("user: not found: %w", store.ErrNotFound)
+	ErrNotFound = errs.Kind("user: not found", store.ErrNotFound)
 	// ErrUsernameTaken: another account has this username.
-	ErrUsernameTaken = fmt.Errorf("user: username taken: %w", store.ErrConflict)
+	ErrUsernameTaken = errs.Kind("user: username taken", store.ErrConflict)
 	// ErrEmailTaken: another account has this email address.
-	ErrEmailTaken = fmt.Errorf("user: email taken: %w", store.ErrConflict)
+	ErrEmailTaken = errs.Kind("user: email taken", store.ErrConflict)
 	// ErrStale: the account changed (its security stamp moved: a password
 	// change or reset, a deactivation or reactivation) between the read a
 	// write depended on and the write, which was not made.
-	ErrStale = fmt.Errorf("user: account changed meanwhile: %w", store.ErrConflict)
+	ErrStale = errs.Kind("user: account changed meanwhile", store.ErrConflict)
 )
