@@ -148,6 +148,10 @@ func NewService(store Store, cfg Config) (*Service, error) {
 	return svc, nil
 }
 
+// Keys returns the key set the service signs and verifies access tokens
+// with, for publishing its public keys ([KeySet.JWKSHandler]).
+func (s *Service) Keys() *KeySet { return s.keys }
+
 func (s *Service) clock() time.Time { return s.cfg.Now().UTC().Truncate(time.Microsecond) }
 
 // Client describes who starts a session. Empty ClientIP and UserAgent are
@@ -160,9 +164,14 @@ type Client struct {
 }
 
 // Tokens are what a client holds for a session. Give them to the client
-// once; only their hashes are stored.
+// once; only their hashes are stored. Tokens is not a response body: the
+// authhttp package's TokenResponse is the OAuth 2.0 token response
+// (access_token, token_type, expires_in, refresh_token) built from it.
 type Tokens struct {
 	SessionID int64 `json:"session_id"`
+	// IssuedAt is when the access token was issued, by the service's
+	// clock: AccessExpiresAt - IssuedAt is its lifetime.
+	IssuedAt time.Time `json:"issued_at"`
 	// AccessToken is a JWT (RFC 9068) for the Authorization: Bearer header.
 	AccessToken     string    `json:"access_token"`
 	AccessExpiresAt time.Time `json:"access_expires_at"`
@@ -252,7 +261,7 @@ func (s *Service) Start(ctx context.Context, u *user.User, c Client) (*Tokens, e
 		}
 		return nil, err
 	}
-	return &Tokens{SessionID: sess.ID, AccessToken: access, AccessExpiresAt: exp, RefreshToken: refreshToken,
+	return &Tokens{SessionID: sess.ID, IssuedAt: now, AccessToken: access, AccessExpiresAt: exp, RefreshToken: refreshToken,
 		SessionToken: sessionToken, ExpiresAt: sess.ExpiresAt}, nil
 }
 
@@ -475,7 +484,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (*Tokens, er
 		return nil, err
 	}
 	s.record(ctx, audit.SessionRefreshed, audit.Info, sess, nil)
-	return &Tokens{SessionID: sess.ID, AccessToken: access, AccessExpiresAt: exp, RefreshToken: next, ExpiresAt: sess.ExpiresAt}, nil
+	return &Tokens{SessionID: sess.ID, IssuedAt: now, AccessToken: access, AccessExpiresAt: exp, RefreshToken: next, ExpiresAt: sess.ExpiresAt}, nil
 }
 
 // Logout ends the principal's session; ending a session that has already

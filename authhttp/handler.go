@@ -1,0 +1,219 @@
+package authhttp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/cedrina/cedrina/audit"
+	"github.com/cedrina/cedrina/internal/errs"
+	"github.com/cedrina/cedrina/session"
+	"github.com/cedrina/cedrina/user"
+)
+
+// Config configures a [Handler]. Users and Sessions are required; every
+// other field has a safe zero value.
+type Config struct {
+	// Users checks passwords and keeps accounts. Build it with
+	// user.Config.Sessions set to Sessions, so that a password change
+	// or a deactivation ends the user's sessions at once.
+	Users *user.Service
+	// Sessions starts, checks, refreshes and ends sessions; its key set
+	// is published at /.well-known/jwks.json.
+	Sessions *session.Service
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed for the client IP that sessions and audit events record.
+	// Default none: the connection's address. A request whose context
+	// already carries an audit.RequestInfo (the host applied
+	// audit.Middleware in front) keeps it.
+	TrustedProxies audit.Proxies
+	// Auth configures the bearer-token check of the routes that need a
+	// signed-in user and of [Handler.RequireAuth] (cookies, realm).
+	// Default: bearer tokens only.
+	Auth session.MiddlewareConfig
+	// MaxBodyBytes bounds request bodies. Default [DefaultMaxBodyBytes].
+	MaxBodyBytes int64
+	// Logger receives one line per refusal (with its precise reason, which
+	// the client never sees) and per server error. Default: discard.
+	Logger *slog.Logger
+	// ErrorFunc writes every error response of the handler: p is the
+	// problem it would send (from [ProblemFor] or a malformed request),
+	// err the error behind it. Default: WriteProblem(w, p). A host sets it
+	// to shape error bodies its own way; it must write a response.
+	ErrorFunc func(w http.ResponseWriter, r *http.Request, p Problem, err error)
+}
+
+// Handler serves the authentication API. Mount it at "/" of the host's
+// mux (more specific patterns of the host win) or with [Handler.Mount].
+// It is safe for concurrent use.
+type Handler struct {
+	users    *user.Service
+	sessions *session.Service
+	log      *slog.Logger
+	maxBody  int64
+	onError  func(http.ResponseWriter, *http.Request, Problem, error)
+	proxies  audit.Proxies
+	auth     func(http.Handler) http.Handler
+	root     http.Handler
+}
+
+// New returns the Handler for cfg, or an error naming the missing or bad
+// field.
+func New(cfg Config) (*Handler, error) {
+	switch {
+	case cfg.Users == nil:
+		return nil, errs.Configf("authhttp", "Config.Users", "required")
+	case cfg.Sessions == nil:
+		return nil, errs.Configf("authhttp", "Config.Sessions", "required")
+	case cfg.MaxBodyBytes < 0:
+		return nil, errs.Configf("authhttp", "Config.MaxBodyBytes", "%d is negative", cfg.MaxBodyBytes)
+	}
+	h := &Handler{users: cfg.Users, sessions: cfg.Sessions, log: cfg.Logger, maxBody: cfg.MaxBodyBytes,
+		onError: cfg.ErrorFunc, proxies: append(audit.Proxies(nil), cfg.TrustedProxies...)}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.maxBody == 0 {
+		h.maxBody = DefaultMaxBodyBytes
+	}
+	if h.onError == nil {
+		h.onError = func(w http.ResponseWriter, _ *http.Request, p Problem, _ error) { WriteProblem(w, p) }
+	}
+	h.auth = cfg.Sessions.RequireAuth(cfg.Auth)
+	h.root = h.withRequestInfo(SecurityHeaders(h.routes()))
+	return h, nil
+}
+
+// ServeHTTP serves the API's routes; any other path gets a 404 problem.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.root.ServeHTTP(w, r) }
+
+// Mount registers the handler on mux for its paths only (/auth/, /me,
+// /me/ and /.well-known/jwks.json), for a host whose mux has its own
+// catch-all "/".
+func (h *Handler) Mount(mux *http.ServeMux) {
+	for _, p := range []string{"/auth/", "/me", "/me/", "/.well-known/jwks.json"} {
+		mux.Handle(p, h)
+	}
+}
+
+// RequireAuth protects a host's own handler as the API's routes are: a
+// bearer access token (and, with Config.Auth.AllowCookie, the session
+// cookie) checked against its session on every request; the next handler
+// finds the session.Principal with session.PrincipalFromContext. Refusals
+// are the same 401 problem as the API's.
+func (h *Handler) RequireAuth(next http.Handler) http.Handler {
+	return h.withRequestInfo(h.auth(next))
+}
+
+// SecurityHeaders sets, on every response of next: Cache-Control:
+// no-store (these are authentication responses), X-Content-Type-Options:
+// nosniff, a Content-Security-Policy that allows no content and no
+// framing (an API, never a page), and Referrer-Policy: no-referrer.
+// A handler may override Cache-Control (the JWKS document is cacheable).
+// Strict-Transport-Security belongs to whatever terminates TLS.
+func SecurityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Cache-Control", "no-store")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		hd.Set("Referrer-Policy", "no-referrer")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withRequestInfo gives the request an audit.RequestInfo (client IP
+// through the trusted proxies, user agent, correlation id echoed in
+// X-Correlation-ID) unless the host's middleware already did.
+func (h *Handler) withRequestInfo(next http.Handler) http.Handler {
+	mw := audit.Middleware(h.proxies)(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := audit.RequestInfoFromContext(r.Context()); ok {
+			next.ServeHTTP(w, r)
+			return
+		}
+		mw.ServeHTTP(w, r)
+	})
+}
+
+// routes wires the API.
+func (h *Handler) routes() http.Handler {
+	mux := http.NewServeMux()
+	authed := func(f http.HandlerFunc) http.Handler { return h.auth(f) }
+
+	mux.HandleFunc("POST /auth/register", h.register)
+	mux.HandleFunc("POST /auth/login", h.login)
+	mux.HandleFunc("POST /auth/refresh", h.refresh)
+	mux.HandleFunc("POST /auth/logout", h.logout)
+	mux.Handle("POST /auth/logout-all", authed(h.logoutAll))
+	mux.Handle("POST /auth/password/change", authed(h.changePassword))
+	mux.Handle("GET /me", authed(h.me))
+	mux.Handle("GET /me/sessions", authed(h.listSessions))
+	mux.Handle("DELETE /me/sessions/{id}", authed(h.revokeSession))
+	mux.Handle("POST /me/sessions/revoke-others", authed(h.revokeOthers))
+	mux.Handle("GET /.well-known/jwks.json", h.sessions.Keys().JWKSHandler())
+
+	// The patterns above win for their methods; these catch the other
+	// methods on the same paths, and every other path, so that 405 and
+	// 404 are problem+json too (ServeMux's own are text/plain).
+	for path, allow := range map[string]string{
+		"/auth/register": "POST", "/auth/login": "POST", "/auth/refresh": "POST",
+		"/auth/logout": "POST", "/auth/logout-all": "POST", "/auth/password/change": "POST",
+		"/me": "GET, HEAD", "/me/sessions": "GET, HEAD", "/.well-known/jwks.json": "GET, HEAD",
+	} {
+		mux.Handle(path, h.methodNotAllowed(allow))
+	}
+	// One pattern for both: "/me/sessions/revoke-others" would conflict
+	// with "DELETE /me/sessions/{id}" (neither is more specific).
+	mux.HandleFunc("/me/sessions/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if r.PathValue("id") == "revoke-others" {
+			h.methodNotAllowed("POST").ServeHTTP(w, r)
+			return
+		}
+		h.methodNotAllowed("DELETE").ServeHTTP(w, r)
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		h.fail(w, r, &Problem{Status: http.StatusNotFound, Detail: "no such resource"})
+	})
+	return mux
+}
+
+func (h *Handler) methodNotAllowed(allow string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		h.fail(w, r, &Problem{Status: http.StatusMethodNotAllowed,
+			Detail: fmt.Sprintf("method %s is not allowed here; allowed: %s", r.Method, allow)})
+	})
+}
+
+// fail answers err with its problem (ProblemFor). Server-side failures
+// are logged; the client learns nothing about them.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	h.failWith(w, r, ProblemFor(err), err)
+}
+
+// failWith answers p, which err caused.
+func (h *Handler) failWith(w http.ResponseWriter, r *http.Request, p Problem, err error) {
+	ctx := r.Context()
+	switch {
+	case p.Status < 500:
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		h.log.InfoContext(ctx, "authhttp: request cancelled by the client", "method", r.Method, "path", r.URL.Path)
+	default:
+		h.log.ErrorContext(ctx, "authhttp: request failed", "method", r.Method, "path", r.URL.Path,
+			"status", p.Status, "error", err)
+	}
+	h.onError(w, r, p, err)
+}
+
+// principal returns the request's signed-in user, which h.auth put in
+// the context.
+func principal(r *http.Request) *session.Principal {
+	p, ok := session.PrincipalFromContext(r.Context())
+	if !ok {
+		panic("authhttp: route not behind RequireAuth")
+	}
+	return p
+}

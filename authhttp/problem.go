@@ -1,0 +1,198 @@
+package authhttp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/cedrina/cedrina/internal/errs"
+	"github.com/cedrina/cedrina/session"
+	"github.com/cedrina/cedrina/store"
+	"github.com/cedrina/cedrina/user"
+)
+
+// Problem types of this package's responses (RFC 9457 section 3.1.1).
+// Each is the URL of its own documentation (the constant's entry in this
+// package's documentation); a problem with no more meaning than its
+// status code has the type "about:blank".
+const (
+	typeBase = "https://pkg.go.dev/github.com/cedrina/cedrina/authhttp#"
+
+	// TypeInvalidCredentials (401): a login was refused. Every refusal
+	// (unknown account, wrong password, locked or deactivated account, an
+	// account that changed during the login) gets the same problem.
+	TypeInvalidCredentials = typeBase + "TypeInvalidCredentials"
+	// TypeInvalidToken (401): an access or refresh token was refused.
+	TypeInvalidToken = typeBase + "TypeInvalidToken"
+	// TypeInvalidField (422): a field of the request failed validation;
+	// the problem's field member names it.
+	TypeInvalidField = typeBase + "TypeInvalidField"
+	// TypeTaken (409): the username or email address has an account; the
+	// field member names which.
+	TypeTaken = typeBase + "TypeTaken"
+	// TypeWrongPassword (403): a password change was refused because the
+	// current password is wrong or the account is locked.
+	TypeWrongPassword = typeBase + "TypeWrongPassword"
+	// TypeConflict (409): the account changed while the request was being
+	// served (a password change or reset, a deactivation); nothing was
+	// written. Sign in again.
+	TypeConflict = typeBase + "TypeConflict"
+	// TypeMalformedRequest (400, 413, 415): the body is not the single
+	// JSON object the route takes.
+	TypeMalformedRequest = typeBase + "TypeMalformedRequest"
+)
+
+// Problem is a problem details object (RFC 9457), the body of every
+// error response of this package, sent as application/problem+json. It
+// is also an error, so that code building a response can return one.
+type Problem struct {
+	// Type is a URI naming the problem: one of the Type constants, or
+	// "about:blank" for a problem that means no more than its status.
+	Type string `json:"type"`
+	// Title is a short summary of the problem type, the same for every
+	// occurrence.
+	Title string `json:"title"`
+	// Status is the HTTP status code.
+	Status int `json:"status"`
+	// Detail explains this occurrence. It never quotes a password, a
+	// token or other request values.
+	Detail string `json:"detail,omitempty"`
+	// Field (an extension member) is the request's JSON field that the
+	// problem is about, for 409 and 422: "username", "email", "password",
+	// "new_password".
+	Field string `json:"field,omitempty"`
+	// RetryAfter, when positive, is sent as the Retry-After header (whole
+	// seconds, at least 1).
+	RetryAfter time.Duration `json:"-"`
+}
+
+// Error returns "authhttp: <status> <title>: <detail>".
+func (p *Problem) Error() string {
+	return fmt.Sprintf("authhttp: %d %s: %s", p.Status, p.Title, p.Detail)
+}
+
+// WriteProblem sends p as application/problem+json with its status,
+// Cache-Control: no-store and, with RetryAfter, the Retry-After header. A
+// p with an empty Type is sent as "about:blank" with the status text as
+// its title; a zero Status becomes 500.
+func WriteProblem(w http.ResponseWriter, p Problem) {
+	if p.Status < 400 || p.Status > 599 {
+		p.Status = http.StatusInternalServerError
+	}
+	if p.Type == "" {
+		p.Type = "about:blank"
+	}
+	if p.Title == "" {
+		p.Title = http.StatusText(p.Status)
+	}
+	body, _ := json.Marshal(p) // strings and an int: cannot fail
+	h := w.Header()
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Cache-Control", "no-store")
+	if p.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.FormatInt(max(1, int64((p.RetryAfter+time.Second-1)/time.Second)), 10))
+	}
+	w.WriteHeader(p.Status)
+	w.Write(append(body, '\n'))
+}
+
+// The problems of refusals that must all look alike.
+var (
+	invalidCredentials = Problem{Type: TypeInvalidCredentials, Title: "Invalid credentials",
+		Status: http.StatusUnauthorized, Detail: "invalid credentials"}
+	invalidToken = Problem{Type: TypeInvalidToken, Title: "Invalid token",
+		Status: http.StatusUnauthorized, Detail: "the token is invalid or expired"}
+	internalError = Problem{Status: http.StatusInternalServerError, Detail: "internal server error"}
+)
+
+// ProblemFor maps an error of the SDK's services to the problem a client
+// gets, without revealing more than the status needs:
+//
+//   - a *Problem (directly or wrapped): itself;
+//   - user.ErrInvalidCredentials: 401 [TypeInvalidCredentials], one body
+//     for every refusal;
+//   - session.ErrUnauthenticated (invalid, expired, revoked or reused
+//     token): 401 [TypeInvalidToken];
+//   - user.ErrUsernameTaken, user.ErrEmailTaken: 409 [TypeTaken] naming
+//     the field;
+//   - user.ErrStale: 409 [TypeConflict];
+//   - an invalid username, email address, role or tier, and a password
+//     the policy refuses (*user.PasswordError): 422 [TypeInvalidField]
+//     naming the field ("username", "email", "role", "tier",
+//     "password") and the reason, never the value;
+//   - user.ErrNotFound, session.ErrNotFound, store.ErrNotFound: 404;
+//   - store.ErrUnavailable, and a request whose context ran out
+//     (context.DeadlineExceeded): 503 with Retry-After: 1;
+//   - context.Canceled (the client went away): 503;
+//   - anything else: 500, "internal server error".
+//
+// Handlers that take the password under another name rename the field
+// ("new_password").
+func ProblemFor(err error) Problem {
+	var p *Problem
+	var pe *user.PasswordError
+	switch {
+	case err == nil:
+		return internalError
+	case errors.As(err, &p):
+		return *p
+	case errors.Is(err, user.ErrInvalidCredentials):
+		return invalidCredentials
+	case errors.Is(err, session.ErrUnauthenticated):
+		return invalidToken
+	case errors.Is(err, user.ErrUsernameTaken):
+		return Problem{Type: TypeTaken, Title: "Already taken", Status: http.StatusConflict,
+			Field: "username", Detail: "the username is taken"}
+	case errors.Is(err, user.ErrEmailTaken):
+		return Problem{Type: TypeTaken, Title: "Already taken", Status: http.StatusConflict,
+			Field: "email", Detail: "the email address already has an account"}
+	case errors.Is(err, user.ErrStale):
+		return Problem{Type: TypeConflict, Title: "Account changed", Status: http.StatusConflict,
+			Detail: "the account changed meanwhile; sign in again"}
+	case errors.Is(err, user.ErrInvalidUsername):
+		return invalidField("username", errs.Trim("user", err))
+	case errors.Is(err, user.ErrInvalidEmail):
+		return invalidField("email", errs.Trim("user", err))
+	case errors.Is(err, user.ErrInvalidRole):
+		return invalidField("role", "invalid role")
+	case errors.Is(err, user.ErrInvalidTier):
+		return invalidField("tier", "invalid tier")
+	case errors.As(err, &pe):
+		return invalidField("password", passwordDetail(pe))
+	case errors.Is(err, store.ErrNotFound):
+		return Problem{Status: http.StatusNotFound, Detail: "no such resource"}
+	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		return Problem{Status: http.StatusServiceUnavailable, Detail: "the service is busy or unavailable; try again later",
+			RetryAfter: time.Second}
+	case errors.Is(err, context.Canceled):
+		return Problem{Status: http.StatusServiceUnavailable, Detail: "the request was cancelled"}
+	}
+	return internalError
+}
+
+// StatusFor is ProblemFor(err).Status.
+func StatusFor(err error) int { return ProblemFor(err).Status }
+
+func invalidField(field, detail string) Problem {
+	return Problem{Type: TypeInvalidField, Title: "Invalid field", Status: http.StatusUnprocessableEntity,
+		Field: field, Detail: detail}
+}
+
+// passwordDetail explains a refused password from its reason and limits
+// alone: a checker's own error is not shown, and the password never is.
+func passwordDetail(pe *user.PasswordError) string {
+	switch pe.Reason {
+	case user.ReasonTooShort:
+		return fmt.Sprintf("password refused: too short (minimum %d characters)", pe.Min)
+	case user.ReasonTooLong:
+		if errors.Is(pe, user.ErrPasswordTooLong) {
+			return "password refused: too long (at most 72 bytes)"
+		}
+		return fmt.Sprintf("password refused: too long (maximum %d characters)", pe.Max)
+	}
+	return "password refused: " + string(pe.Reason)
+}
