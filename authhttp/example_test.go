@@ -1,0 +1,173 @@
+package authhttp_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+
+	"github.com/cedrina/cedrina/audit"
+	"github.com/cedrina/cedrina/authhttp"
+	"github.com/cedrina/cedrina/session"
+	"github.com/cedrina/cedrina/store/memory"
+	"github.com/cedrina/cedrina/user"
+)
+
+// check stops an example at its first error.
+func check(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}
+
+// The whole flow without HTTP, on the memory store: the services the
+// handler is built from, in the order they must be built, each recording
+// into one audit trail.
+func Example_services() {
+	ctx := context.Background()
+	db := memory.New() // or postgres.Open(...) after schema.Migrate
+
+	// The audit trail: events go through a batched writer into a
+	// hash chain, HMAC'd under a key the application keeps.
+	chainKey := make([]byte, 32)
+	rand.Read(chainKey)
+	trail, err := audit.NewService(db.Audit(), audit.Config{Key: chainKey})
+	check(err)
+	events, err := trail.NewWriter(audit.WriterConfig{})
+	check(err)
+
+	// Sessions first. A generated key dies with the process, and every
+	// session with it: production loads one (session.ParsePrivateKeyPEM).
+	key, err := session.GenerateKey(session.EdDSA, "")
+	check(err)
+	keys, err := session.NewKeySet(key)
+	check(err)
+	sessions, err := session.NewService(db.Sessions(), session.Config{
+		Keys: keys, Issuer: "https://auth.example.com", Audience: []string{"api"}, Recorder: events,
+	})
+	check(err)
+	// Then users, which end a user's sessions when the password changes.
+	users, err := user.NewService(db.Users(), user.Config{Sessions: sessions, Recorder: events})
+	check(err)
+
+	// Register, log in with the password, start a session.
+	_, err = users.Register(ctx, user.Registration{
+		Username: "alice", Email: "alice@example.com", Password: "correct horse battery staple",
+	})
+	check(err)
+	res, err := users.Login(ctx, "alice", "correct horse battery staple")
+	check(err)
+	tok, err := sessions.Start(ctx, res.User, session.Client{})
+	check(err)
+
+	// Every request: check the access token.
+	p, err := sessions.Authenticate(ctx, tok.AccessToken)
+	check(err)
+	fmt.Println("authenticated:", p.Role, p.SessionID == tok.SessionID)
+
+	// The access token expires in minutes; the refresh token gets a new
+	// pair, once.
+	next, err := sessions.Refresh(ctx, tok.RefreshToken)
+	check(err)
+	_, err = sessions.Refresh(ctx, tok.RefreshToken)
+	fmt.Println("reused refresh token:", errors.Is(err, session.ErrTokenReuse))
+	_, err = sessions.Authenticate(ctx, next.AccessToken)
+	fmt.Println("after reuse:", err)
+
+	// A new login, then logout: its tokens stop working at once.
+	res, err = users.Login(ctx, "alice@example.com", "correct horse battery staple")
+	check(err)
+	tok, err = sessions.Start(ctx, res.User, session.Client{})
+	check(err)
+	p, err = sessions.Authenticate(ctx, tok.AccessToken)
+	check(err)
+	check(sessions.Logout(ctx, p))
+	_, err = sessions.Authenticate(ctx, tok.AccessToken)
+	fmt.Println("after logout:", err)
+
+	// At shutdown, store every accepted event; then verify the chain.
+	check(events.Close(ctx))
+	n, err := trail.Verify(ctx, 0, 0)
+	check(err)
+	fmt.Println("audit events verified:", n)
+	page, err := trail.Query(ctx, audit.Query{})
+	check(err)
+	for i := len(page.Events) - 1; i >= 0; i-- { // oldest first
+		fmt.Print(page.Events[i].Type, " ")
+	}
+	fmt.Println()
+	// Output:
+	// authenticated: USER true
+	// reused refresh token: true
+	// after reuse: session: revoked
+	// after logout: session: revoked
+	// audit events verified: 9
+	// user_registered login_success session_created session_refreshed session_revoked token_reuse login_success session_created logout
+}
+
+// A host mounts the handler beside its own routes and protects them with
+// the same bearer-token check.
+func Example() {
+	db := memory.New()
+	key, err := session.GenerateKey(session.EdDSA, "")
+	check(err)
+	keys, err := session.NewKeySet(key)
+	check(err)
+	sessions, err := session.NewService(db.Sessions(), session.Config{Keys: keys, Issuer: "https://auth.example.com", Audience: []string{"api"}})
+	check(err)
+	users, err := user.NewService(db.Users(), user.Config{Sessions: sessions})
+	check(err)
+	api, err := authhttp.New(authhttp.Config{Users: users, Sessions: sessions})
+	check(err)
+
+	mux := http.NewServeMux()
+	mux.Handle("/", api)
+	mux.Handle("GET /hello", api.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := session.PrincipalFromContext(r.Context())
+		fmt.Fprintf(w, "hello, user %d", p.UserID)
+	})))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	post := func(path, body string) string {
+		res, err := http.Post(srv.URL+path, "application/json", strings.NewReader(body))
+		check(err)
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.Status + " " + strings.TrimSpace(string(b))
+	}
+	fmt.Println(post("/auth/register", `{"username":"alice","email":"alice@example.com","password":"correct horse battery staple"}`)[:11])
+	fmt.Println(post("/auth/login", `{"login":"alice","password":"wrong password"}`))
+
+	res, err := http.Post(srv.URL+"/auth/login", "application/json",
+		strings.NewReader(`{"login":"alice","password":"correct horse battery staple"}`))
+	check(err)
+	var tok authhttp.TokenResponse
+	check(decode(res, &tok))
+	fmt.Println(tok.TokenType, tok.ExpiresIn)
+
+	req, _ := http.NewRequest("GET", srv.URL+"/hello", nil)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	res, err = http.DefaultClient.Do(req)
+	check(err)
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	fmt.Println(string(b))
+	// Output:
+	// 201 Created
+	// 401 Unauthorized {"type":"https://pkg.go.dev/github.com/cedrina/cedrina/authhttp#TypeInvalidCredentials","title":"Invalid credentials","status":401,"detail":"invalid credentials"}
+	// Bearer 900
+	// hello, user 1
+}
+
+// decode reads a JSON response body into v.
+func decode(res *http.Response, v any) error {
+	defer res.Body.Close()
+	return json.NewDecoder(res.Body).Decode(v)
+}

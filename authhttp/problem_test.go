@@ -1,0 +1,128 @@
+package authhttp_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/cedrina/cedrina/authhttp"
+	"github.com/cedrina/cedrina/session"
+	"github.com/cedrina/cedrina/store"
+	"github.com/cedrina/cedrina/user"
+)
+
+func TestProblemFor(t *testing.T) {
+	cases := []struct {
+		err    error
+		status int
+		typ    string
+		field  string
+	}{
+		{user.ErrInvalidCredentials, 401, authhttp.TypeInvalidCredentials, ""},
+		{&user.AuthError{Reason: user.AuthLocked}, 401, authhttp.TypeInvalidCredentials, ""},
+		{session.ErrTokenReuse, 401, authhttp.TypeInvalidToken, ""},
+		{fmt.Errorf("%w: not three segments", session.ErrInvalidToken), 401, authhttp.TypeInvalidToken, ""},
+		{session.ErrExpired, 401, authhttp.TypeInvalidToken, ""},
+		{user.ErrUsernameTaken, 409, authhttp.TypeTaken, "username"},
+		{fmt.Errorf("register: %w", user.ErrEmailTaken), 409, authhttp.TypeTaken, "email"},
+		{user.ErrStale, 409, authhttp.TypeConflict, ""},
+		{fmt.Errorf("%w: too short", user.ErrInvalidUsername), 422, authhttp.TypeInvalidField, "username"},
+		{fmt.Errorf("%w: missing @", user.ErrInvalidEmail), 422, authhttp.TypeInvalidField, "email"},
+		{&user.PasswordError{Reason: user.ReasonTooShort, Min: 8}, 422, authhttp.TypeInvalidField, "password"},
+		{user.ErrNotFound, 404, "about:blank", ""},
+		{session.ErrNotFound, 404, "about:blank", ""},
+		{store.ErrConflict, 500, "about:blank", ""},
+		{store.ErrUnavailable, 503, "about:blank", ""},
+		{context.DeadlineExceeded, 503, "about:blank", ""},
+		{errors.New("pq: something broke"), 500, "about:blank", ""},
+		{nil, 500, "about:blank", ""},
+		{&authhttp.Problem{Status: 418, Detail: "teapot"}, 418, "", ""},
+	}
+	for _, c := range cases {
+		p := authhttp.ProblemFor(c.err)
+		rec := httptest.NewRecorder()
+		authhttp.WriteProblem(rec, p)
+		var body map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+			t.Fatalf("%v: %v", c.err, err)
+		}
+		if rec.Code != c.status || authhttp.StatusFor(c.err) != c.status {
+			t.Errorf("%v: status %d, want %d", c.err, rec.Code, c.status)
+		}
+		if c.typ != "" && body["type"] != c.typ {
+			t.Errorf("%v: type %v, want %s", c.err, body["type"], c.typ)
+		}
+		if f, _ := body["field"].(string); f != c.field {
+			t.Errorf("%v: field %q, want %q", c.err, f, c.field)
+		}
+		if rec.Header().Get("Content-Type") != "application/problem+json" || rec.Header().Get("Cache-Control") != "no-store" {
+			t.Errorf("%v: headers %v", c.err, rec.Header())
+		}
+		if c.status == 503 && c.err == store.ErrUnavailable && rec.Header().Get("Retry-After") != "1" {
+			t.Errorf("%v: Retry-After %q", c.err, rec.Header().Get("Retry-After"))
+		}
+		if c.status >= 500 && body["detail"] == "pq: something broke" {
+			t.Errorf("%v: server error leaked to the client", c.err)
+		}
+	}
+}
+
+func TestWriteProblemDefaults(t *testing.T) {
+	rec := httptest.NewRecorder()
+	authhttp.WriteProblem(rec, authhttp.Problem{Status: 200, RetryAfter: 1500 * time.Millisecond})
+	if rec.Code != 500 || rec.Header().Get("Retry-After") != "2" {
+		t.Errorf("%d %v", rec.Code, rec.Header())
+	}
+	var p authhttp.Problem
+	json.Unmarshal(rec.Body.Bytes(), &p)
+	if p.Type != "about:blank" || p.Title != "Internal Server Error" {
+		t.Errorf("%+v", p)
+	}
+}
+
+// FuzzDecodeJSON: any body either decodes into the request type or is
+// refused with a 400, 413 or 415 problem whose detail is valid UTF-8 and
+// does not echo the body's values.
+func FuzzDecodeJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"login":"alice","password":"x"}`, `{}`, ``, `[]`, `null`, `{"login":1}`, `{"login":"a"}{"login":"b"}`,
+		`{"login":"a","extra":"secret-value"}`, "{\"login\":\"\x00\"}", "{\"login\":\"\xff\"}", `{"login":"a"} x`,
+		`{"password":` + strings.Repeat(`"a"`, 10),
+	} {
+		f.Add(s, "application/json")
+	}
+	f.Add(`{}`, "text/plain")
+	f.Add(`{}`, "application/json; charset=latin1")
+	f.Fuzz(func(t *testing.T, body, contentType string) {
+		req := httptest.NewRequest("POST", "/auth/login", strings.NewReader(body))
+		req.Header.Set("Content-Type", contentType)
+		rec := httptest.NewRecorder()
+		var dst authhttp.LoginRequest
+		err := authhttp.DecodeJSON(rec, req, &dst, 1024)
+		if err == nil {
+			return
+		}
+		var p *authhttp.Problem
+		if !errors.As(err, &p) {
+			t.Fatalf("error %v is not a *Problem", err)
+		}
+		switch p.Status {
+		case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
+		default:
+			t.Fatalf("status %d", p.Status)
+		}
+		if !utf8.ValidString(p.Detail) {
+			t.Fatalf("detail %q is not UTF-8", p.Detail)
+		}
+		if strings.Contains(p.Detail, "secret-value") {
+			t.Fatalf("detail %q echoes a value", p.Detail)
+		}
+	})
+}
