@@ -445,7 +445,7 @@ func (s *Service) authenticate(ctx context.Context, login, password string) (*Lo
 			return nil, ctx.Err()
 		}
 		s.log.ErrorContext(ctx, "user: stored password hash cannot be verified", "user_id", adm.ID, "error", err)
-		return nil, fmt.Errorf("user: authenticate user %d: %w", adm.ID, err)
+		return nil, errs.Wrap("user", fmt.Sprintf("login of user %d", adm.ID), err)
 	}
 	if !v.match {
 		// Counted at admission; the lock in adm, if any, is this
@@ -688,7 +688,7 @@ func (s *Service) changePassword(ctx context.Context, id int64, current, next st
 	}
 	v, err := s.checkPassword(ctx, adm.HashedPassword, current)
 	if err != nil {
-		return fmt.Errorf("user: change password of user %d: %w", id, err)
+		return errs.Wrap("user", fmt.Sprintf("change password of user %d", id), err)
 	}
 	if !v.match {
 		return &AuthError{Reason: AuthWrongPassword, UserID: id, Attempts: adm.FailedLoginAttempts, LockedUntil: adm.LockedUntil}

@@ -78,3 +78,20 @@ func ConfigErr(pkg, field string, err error) error {
 func Trim(pkg string, err error) string {
 	return strings.TrimPrefix(err.Error(), pkg+": ")
 }
+
+// wrapped is an error with context, read once.
+type wrapped struct {
+	msg string
+	err error
+}
+
+func (w *wrapped) Error() string { return w.msg }
+func (w *wrapped) Unwrap() error { return w.err }
+
+// Wrap returns err with what was being done, as package pkg's error:
+// "pkg: doing: cause", where cause is err's message without its own
+// "pkg: " prefix, so that a package's name is not repeated. The result
+// matches err with errors.Is and errors.As.
+func Wrap(pkg, doing string, err error) error {
+	return &wrapped{msg: pkg + ": " + doing + ": " + Trim(pkg, err), err: err}
+}

@@ -2,6 +2,7 @@ package errs
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -51,5 +52,19 @@ func TestConfig(t *testing.T) {
 	var c *Config
 	if !errors.As(cases[2].err, &c) || c.Field != "Config.Password.MinLength" {
 		t.Errorf("errors.As: %+v", c)
+	}
+}
+
+func TestWrap(t *testing.T) {
+	inner := Kind("user: malformed password hash", errClass)
+	w := Wrap("user", "login of user 5", fmt.Errorf("%w: bad salt", inner))
+	if got := w.Error(); got != "user: login of user 5: malformed password hash: bad salt" {
+		t.Errorf("Error() = %q", got)
+	}
+	if !errors.Is(w, inner) || !errors.Is(w, errClass) {
+		t.Error("Wrap does not match its cause")
+	}
+	if got := Wrap("user", "x", errors.New("postgres: down")).Error(); got != "user: x: postgres: down" {
+		t.Errorf("another package's error: %q", got)
 	}
 }
