@@ -64,6 +64,16 @@ const (
 
 func newAPI(t *testing.T, b backend, mutate func(*authhttp.Config)) *api {
 	t.Helper()
+	h := newHandler(t, b, mutate)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return &api{t: t, srv: srv, h: h}
+}
+
+// newHandler builds the services on b, with cheap password hashing, and
+// the handler on them.
+func newHandler(t testing.TB, b backend, mutate func(*authhttp.Config)) *authhttp.Handler {
+	t.Helper()
 	key, err := session.GenerateKey(session.EdDSA, "")
 	if err != nil {
 		t.Fatal(err)
@@ -92,9 +102,7 @@ func newAPI(t *testing.T, b backend, mutate func(*authhttp.Config)) *api {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return &api{t: t, srv: srv, h: h}
+	return h
 }
 
 // response is what a request got.
