@@ -1,8 +1,10 @@
-// Httpserver is a small net/http application built on the Cedrina SDK:
-// registration, login, sessions with JWT access tokens and rotating
-// refresh tokens, over a JSON API, on the in-memory store or on
-// PostgreSQL. It shows how a host wires the packages together and maps
-// their errors to HTTP.
+// Httpserver is a runnable authentication server: the SDK's HTTP API
+// (package authhttp) on the in-memory store or on PostgreSQL, with what a
+// program adds around it: flags, opening and migrating the database, an
+// audit trail, the token signing key, a health check, request logs, panic
+// recovery, a deadline per request, server timeouts and a graceful
+// shutdown. It is the wiring a production host needs; examples/host is
+// the smallest program that mounts the API.
 //
 // # Running
 //
@@ -10,200 +12,182 @@
 //
 //	go run ./examples/httpserver
 //
-// Then, from another terminal:
-//
-//	curl -i -X POST http://127.0.0.1:8080/register \
-//		-H 'Content-Type: application/json' \
-//		-d '{"username":"alice","email":"alice@example.com","password":"violet-kettle-orbit-42"}'
-//
-//	curl -i -X POST http://127.0.0.1:8080/login \
-//		-H 'Content-Type: application/json' \
-//		-d '{"login":"alice","password":"violet-kettle-orbit-42"}'
-//
-// The login field takes the username or the email address. The answer
-// holds the account and the session's tokens:
-//
-//	{"user":{"id":1,"username":"alice",...},
-//	 "tokens":{"access_token":"eyJ...","token_type":"Bearer","expires_in":900,
-//	           "refresh_token":"Zk3...","session_id":1}}
-//
-// Send the access token in the Authorization header (never in a URL):
-//
-//	ACCESS='eyJ...'    # tokens.access_token
-//	REFRESH='Zk3...'   # tokens.refresh_token
-//	curl -i http://127.0.0.1:8080/me -H "Authorization: Bearer $ACCESS"
-//	curl -i http://127.0.0.1:8080/sessions -H "Authorization: Bearer $ACCESS"
-//
-// When the access token expires (15 minutes), exchange the refresh token
-// for a new pair; each refresh token works once:
-//
-//	curl -i -X POST http://127.0.0.1:8080/refresh \
-//		-H 'Content-Type: application/json' \
-//		-d '{"refresh_token":"'"$REFRESH"'"}'
-//
-//	curl -i -X POST http://127.0.0.1:8080/logout -H "Authorization: Bearer $ACCESS"
-//
-//	curl -i http://127.0.0.1:8080/healthz
-//
-// Stop the server with Ctrl-C (SIGINT) or SIGTERM: it stops accepting
-// connections and lets requests in flight finish, for up to 15 seconds.
-//
-// # PostgreSQL
-//
-// Give a database URL in the environment (preferred: command lines are
-// visible to other users of the machine) or with --database-url:
+// On PostgreSQL, with the URL in the environment (preferred: command lines
+// are visible to other users of the machine) or with --database-url:
 //
 //	DATABASE_URL='postgres://app@127.0.0.1:5432/app?sslmode=disable' go run ./examples/httpserver
-//	go run ./examples/httpserver --database-url 'postgres://app@127.0.0.1:5432/app?sslmode=disable'
 //
 // On start the program applies the SDK's schema migrations
 // (schema.Migrate): the SDK never migrates by itself, and an application
 // chooses where to do it, here at start-up. Several instances starting at
 // once migrate exactly once. The tables are created in the first schema
-// of the connection's search_path. /healthz then also pings the database.
+// of the connection's search_path.
+//
+// Stop the server with Ctrl-C (SIGINT) or SIGTERM: it stops accepting
+// connections, lets requests in flight finish and stores the audit events
+// still queued, for up to 15 seconds each. A second Ctrl-C kills it.
 //
 // # Flags
 //
-//	--addr             address to listen on; default 127.0.0.1:8080
-//	--database-url     PostgreSQL URL; default $DATABASE_URL; empty: in memory
-//	--trusted-proxies  comma-separated CIDRs of the reverse proxies in front
-//	                   of the server; default none
-//	--jwt-key-file     PEM private key that signs access tokens; default a
-//	                   fresh Ed25519 key per run
+//	--addr             address to listen on (host:port); default 127.0.0.1:8080
+//	--database-url     PostgreSQL URL; default $DATABASE_URL; both empty: in memory
+//	--trusted-proxies  comma-separated CIDRs of the reverse proxies in front of
+//	                   the server, whose X-Forwarded-For is believed for the
+//	                   client IP; default none
+//	--jwt-key-file     PEM private key that signs access tokens (Ed25519, P-256
+//	                   or RSA); default a fresh Ed25519 key per run
 //
-// # Sessions and tokens
+// # Trying it with curl
 //
-// A login starts a server-side session (package session) and returns two
-// tokens. The access token is a JWT (RFC 9068, EdDSA by default, 15
-// minutes) for the Authorization: Bearer header. The refresh token is
-// opaque and single-use: POST /refresh swaps it for a new pair.
-// Presenting a refresh token that was already swapped means that two
-// parties hold it (a thief and its owner, and the server cannot tell
-// which), so it ends the session, newest tokens included, and records a
-// token_reuse audit event. Only SHA-256 hashes of the tokens are stored.
+// The commands below run as they are in bash; they need curl and jq (which
+// picks the tokens out of the JSON answers). ADDR is the server's
+// address: set it first if you started the server with another --addr.
 //
-// Every protected route checks, on every request, that the token's
-// session is still active, so logout, DELETE /sessions/{id},
-// revoke-others and a password change take effect on the next request.
-// Other services can verify the access tokens without asking this one,
-// from the public keys at /.well-known/jwks.json (session.NewVerifier);
-// they then see a revocation only when the token expires.
+//	ADDR=${ADDR:-127.0.0.1:8080}
+//	curl -s http://$ADDR/healthz
 //
-// Without --jwt-key-file the server signs with a key generated at start
-// (logged as "ephemeral key: tokens die with the process"): a restart
-// invalidates every access token, and several instances behind one load
-// balancer would refuse each other's tokens. For anything else, make a key
-// once and give every instance the same file:
+// Register, then log in with the username or the email address. The
+// answer is an OAuth 2.0 token response: {"access_token", "token_type":
+// "Bearer", "expires_in": 900, "refresh_token"}.
+//
+//	curl -s -X POST http://$ADDR/auth/register -H 'Content-Type: application/json' \
+//	  -d '{"username":"alice","email":"alice@example.com","password":"violet-kettle-orbit-42"}'
+//	TOKENS=$(curl -s -X POST http://$ADDR/auth/login -H 'Content-Type: application/json' \
+//	  -d '{"login":"alice","password":"violet-kettle-orbit-42"}')
+//	ACCESS_TOKEN=$(echo "$TOKENS" | jq -r .access_token)
+//	REFRESH_TOKEN=$(echo "$TOKENS" | jq -r .refresh_token)
+//
+// Send the access token in the Authorization header, never in a URL:
+//
+//	curl -s http://$ADDR/me -H "Authorization: Bearer $ACCESS_TOKEN"
+//	curl -s http://$ADDR/me/sessions -H "Authorization: Bearer $ACCESS_TOKEN"
+//
+// When the access token expires (15 minutes), exchange the refresh token
+// for a new pair. Each refresh token works once: presenting it again ends
+// the session.
+//
+//	TOKENS=$(curl -s -X POST http://$ADDR/auth/refresh -H 'Content-Type: application/json' \
+//	  -d "{\"refresh_token\":\"$REFRESH_TOKEN\"}")
+//	ACCESS_TOKEN=$(echo "$TOKENS" | jq -r .access_token)
+//	REFRESH_TOKEN=$(echo "$TOKENS" | jq -r .refresh_token)
+//
+// Sign in from a second device, then end that session from the first: by
+// its id, or with every other session at once.
+//
+//	curl -s -o /dev/null -X POST http://$ADDR/auth/login -H 'Content-Type: application/json' \
+//	  -d '{"login":"alice@example.com","password":"violet-kettle-orbit-42"}'
+//	SESSION_ID=$(curl -s http://$ADDR/me/sessions -H "Authorization: Bearer $ACCESS_TOKEN" \
+//	  | jq -r '.[] | select(.current | not) | .id')
+//	curl -s -w '%{http_code}\n' -X DELETE http://$ADDR/me/sessions/$SESSION_ID \
+//	  -H "Authorization: Bearer $ACCESS_TOKEN"
+//	curl -s -w '%{http_code}\n' -X POST http://$ADDR/me/sessions/revoke-others \
+//	  -H "Authorization: Bearer $ACCESS_TOKEN"
+//
+// Change the password: every session of the user ends, this one too, and
+// the answer holds the tokens of a fresh one.
+//
+//	TOKENS=$(curl -s -X POST http://$ADDR/auth/password/change \
+//	  -H "Authorization: Bearer $ACCESS_TOKEN" -H 'Content-Type: application/json' \
+//	  -d '{"current_password":"violet-kettle-orbit-42","new_password":"quiet-harbor-lantern-77"}')
+//	ACCESS_TOKEN=$(echo "$TOKENS" | jq -r .access_token)
+//	REFRESH_TOKEN=$(echo "$TOKENS" | jq -r .refresh_token)
+//
+// Log out (204); the tokens stop working at once. POST /auth/logout-all
+// ends every session of the user instead.
+//
+//	curl -s -w '%{http_code}\n' -X POST http://$ADDR/auth/logout -H "Authorization: Bearer $ACCESS_TOKEN"
+//	curl -s http://$ADDR/me -H "Authorization: Bearer $ACCESS_TOKEN"
+//
+// The last command answers 401 with a problem+json body. Other services
+// verify the access tokens without asking this one, from the public keys
+// (session.NewVerifier, issuer and audience "cedrina-example"):
+//
+//	curl -s http://$ADDR/.well-known/jwks.json
+//
+// # API
+//
+// Package authhttp serves these routes and documents their bodies,
+// statuses and errors; this program adds GET /healthz.
+//
+//	GET    /healthz                     200 {"status":"ok"}; 503 when the database does not answer
+//	POST   /auth/register               {username, email, password}: 201 with the account
+//	POST   /auth/login                  {login, password}: 200 token response
+//	POST   /auth/refresh                {refresh_token}: 200 token response
+//	POST   /auth/logout                 Bearer, or {refresh_token}: 204
+//	POST   /auth/logout-all             Bearer: 204
+//	POST   /auth/password/change        Bearer {current_password, new_password}: 200 token response
+//	GET    /me                          Bearer: 200 with the account
+//	GET    /me/sessions                 Bearer: 200 with the sessions, most recently active first
+//	DELETE /me/sessions/{id}            Bearer: 204
+//	POST   /me/sessions/revoke-others   Bearer: 204
+//	GET    /.well-known/jwks.json       the public keys of the access tokens
+//
+// Every error, the program's own included (405, a panic's 500, a
+// database that does not answer), is an application/problem+json body;
+// a refused login gets the same 401 body whatever the reason, which goes
+// to the log only. Every response carries Cache-Control: no-store (but
+// the key set, which is cacheable), X-Content-Type-Options: nosniff and a
+// Content-Security-Policy that allows nothing.
+//
+// # Keys and sessions
+//
+// Without --jwt-key-file the server signs with a key generated at start,
+// and says so in the log ("ephemeral key: tokens die with the process"):
+// a restart invalidates every access token, and several instances behind
+// one load balancer would refuse each other's tokens. For anything else,
+// make a key once and give every instance the same file:
 //
 //	openssl genpkey -algorithm ed25519 -out jwt.pem && chmod 600 jwt.pem
 //	go run ./examples/httpserver --jwt-key-file jwt.pem
 //
-// P-256 (ES256) and RSA (RS256, at least 2048 bits) keys work too. The
-// key's id (kid) is its RFC 7638 thumbprint, the same on every instance.
+// The key's id (kid) is its thumbprint, the same on every instance. The
+// program builds the session service first, then the user service with
+// it (user.Config.Sessions), so that a password change or a deactivation
+// ends the user's sessions at once. Sessions end after 24 hours without
+// activity or 7 days after login. Ended sessions stay in the store until
+// session.Service.Cleanup deletes them (`cedrina cleanup`, from cron);
+// this program does not run it.
 //
-// Sessions end after 24 hours without activity or 7 days after login,
-// whichever comes first. A password change ends every session of the
-// user, the one that made the change included, and starts a fresh one
-// for the client that made it. Ended sessions stay in the store until
-// session.Service.Cleanup deletes them; this example does not run it.
+// # Audit trail and logs
 //
-// This API uses bearer tokens only, which browsers never attach by
-// themselves, so it needs no CSRF defence. A browser application that
-// keeps the session in a cookie instead uses session.SetCookie and
-// session.MiddlewareConfig's AllowCookie, whose documentation gives the
-// CSRF rule.
+// With either store, account and session events (registration, logins
+// with the refusal reason, lockouts, password changes, sessions created,
+// refreshed, revoked, token reuse) go to the audit trail in the same
+// store, through a batched writer that both services record to and that
+// is flushed at shutdown. Each event carries the client IP, the
+// User-Agent and a correlation id. The client IP is the peer's address
+// unless the peer is one of --trusted-proxies, whose X-Forwarded-For is
+// then believed: list only proxies you run, never a range clients can
+// connect from, or clients choose their own address. The correlation id
+// is the request's X-Correlation-ID or X-Request-ID when well-formed, or
+// a fresh random one, and is echoed in the X-Correlation-ID response
+// header. Check the trail's hash chain with `cedrina audit verify`.
 //
-// # Audit trail
+// Logs are JSON lines on standard error: one line per request (method,
+// path without the query, status, duration), the API's refusals with
+// their reasons, and errors. Every line written while serving a request
+// carries its correlation_id and client_ip, as its audit events do. Logs
+// never contain passwords or tokens. Audit events the database could not
+// take by the end of the shutdown are logged instead ("audit: event not
+// stored"); `cedrina audit replay` stores them from the log.
 //
-// Registration, logins (with the refusal reason), lockouts, the other
-// account events and the session events (created, refreshed, revoked,
-// expired, logout, token reuse) go to the audit trail (package audit) in the same store,
-// through a batched writer that is flushed on shutdown. Each event carries
-// the client IP, the User-Agent and a correlation id. The client IP is the
-// peer's address unless the peer is one of --trusted-proxies, whose
-// X-Forwarded-For is then believed: list only proxies you run, never a
-// range clients can connect from, or clients choose their own address.
-// The correlation id is the request's X-Correlation-ID or X-Request-ID
-// when well-formed, or a fresh random one, and is echoed in the
-// X-Correlation-ID response header. Check the chain with
-// `cedrina audit verify`.
+// # Limits and deployment
 //
-// Logs are JSON lines on standard error (log/slog). They never contain
-// passwords or tokens; a refused login is logged with its precise reason (unknown
-// user, wrong password, locked, inactive) and account id, while the
-// client only ever sees "invalid credentials".
+// The server sets read, write and idle timeouts, caps headers at 32 KiB
+// and request bodies at 64 KiB, and gives each request a 10-second
+// deadline: a request that runs out, typically waiting for a hashing slot
+// during a flood of logins, answers 503 with Retry-After instead of
+// piling up.
 //
-// # API
+// The server speaks plain HTTP: put it behind a reverse proxy that
+// terminates TLS and sets Strict-Transport-Security, since tokens cross
+// the network in every request. Rate limiting is not applied: before
+// exposing the server, have the reverse proxy limit the request rate of
+// /auth/login, /auth/register, /auth/refresh and /auth/password/change
+// per client. The account lockout alone (5 failures lock an account for
+// 15 minutes) slows guessing on one account, but lets anyone lock an
+// account on purpose.
 //
-//	GET  /healthz   200 {"status":"ok"}; 503 when the database does not answer
-//	POST /register  {"username","email","password"}: 201 with the user;
-//	                400 invalid field; 409 username or email taken
-//	POST /login     {"login","password"}: 200 {"user","tokens"}; 401 for every refusal
-//	POST /refresh   {"refresh_token"}: 200 with new tokens; 401 for every refusal
-//	GET  /.well-known/jwks.json   the public keys of the access tokens (JWKS)
-//
-// With "Authorization: Bearer <access_token>" (else 401):
-//
-//	GET    /me                       200 with the user
-//	POST   /logout                   204; the session ends
-//	POST   /password                 {"current_password","new_password"}: 200 with the
-//	                                 tokens of a fresh session; every older session
-//	                                 ends; 403 wrong current password or locked;
-//	                                 400 new password refused
-//	GET    /sessions                 200 {"sessions":[{"id","client_ip","user_agent",
-//	                                 "created_at","last_activity_at","current"}]},
-//	                                 most recently active first
-//	DELETE /sessions/{id}            204; 404 when the user has no such session
-//	POST   /sessions/revoke-others   200 {"revoked":n}: ends all but this session
-//
-// The tokens object is {"access_token","token_type":"Bearer","expires_in"
-// (seconds),"refresh_token","session_id"}, as in an OAuth 2.0 token
-// response.
-//
-// Request bodies must be application/json (else 415), at most 64 KiB
-// (else 413), one JSON object without unknown fields (else 400). A wrong
-// method gets 405 with an Allow header. Every response carries
-// Cache-Control: no-store and X-Content-Type-Options: nosniff.
-//
-// # Errors
-//
-// Errors are problem details (RFC 9457, application/problem+json) with
-// type, title, status and detail. Problems that mean no more than their
-// status code have type about:blank. The others, whose type URIs are this
-// page with a fragment:
-//
-//   - #invalid-field (400): a field was refused; the extension member
-//     "field" names it (username, email or password) and detail says why.
-//     A password is never echoed.
-//   - #taken (409): the username or email address already has an account;
-//     "field" says which. This reveals that an account exists, which a
-//     registration form cannot avoid for usernames. A host that must not
-//     reveal which email addresses are registered answers every valid
-//     registration alike and sends a verification email instead.
-//   - #invalid-credentials (401): the login was refused. The body is the
-//     same, byte for byte, whatever the reason (ASVS 6.3.8).
-//   - #invalid-token (401): a refresh token was refused: unknown,
-//     expired, its session ended, or already used. One body for all.
-//   - #wrong-password (403): a password change was refused because the
-//     current password is wrong or the account is locked. A wrong current
-//     password counts towards the lockout, like a failed login.
-//
-// A protected route called without a valid access token answers 401
-// about:blank with the detail "valid credentials are required", the same
-// whatever was wrong, and a WWW-Authenticate: Bearer challenge whose
-// error="invalid_token" says a token was sent but refused (RFC 6750).
-// Another user's session is "not found" (404), not "forbidden", so
-// session ids cannot be probed.
-//
-// Unexpected failures answer 500 with a generic body and are logged;
-// requests that wait more than 10 seconds (for example for a hashing slot
-// during a login flood) answer 503.
-//
-// # Deployment notes
-//
-// The server speaks plain HTTP: put it behind a proxy that terminates TLS
-// and sets Strict-Transport-Security; tokens cross the network in every
-// request. Login, registration and refresh are not yet rate limited; put
-// the ratelimit package in front of them before exposing the server. The account lockout alone (5 failures lock an account for
-// 15 minutes) lets an attacker lock accounts on purpose.
+// The API takes bearer tokens only, which browsers never attach by
+// themselves, so it needs no CSRF defence.
 package main

@@ -125,14 +125,13 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 // PostgreSQL database), listens on the address, calls ready with the
 // address it listens on (useful with port 0), and serves until ctx is
 // done; then it shuts down gracefully, letting in-flight requests finish.
-// Logs go to stderr as JSON lines. ready may be nil.
+// Logs go to stderr as JSON lines (newLogger). ready may be nil.
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, ready func(addr string)) error {
 	o, err := parseOptions(args, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
-	return serve(ctx, log, o, ready)
+	return serve(ctx, newLogger(stderr), o, ready)
 }
 
 // serve opens the stores named by o, builds the app on them with the
