@@ -80,6 +80,12 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		var ae *user.AuthError
 		if errors.As(err, &ae) {
 			attrs = append(attrs, "reason", string(ae.Reason), "user_id", ae.UserID)
+			if ae.Reason == user.AuthWrongPassword {
+				attrs = append(attrs, "attempts", ae.Attempts)
+			}
+			if ae.LockedUntil != nil {
+				attrs = append(attrs, "locked_until", *ae.LockedUntil)
+			}
 		}
 		h.log.InfoContext(ctx, "authhttp: login refused", attrs...)
 		h.failWith(w, r, invalidCredentials, err)
