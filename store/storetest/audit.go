@@ -160,7 +160,7 @@ func chainAll(t *testing.T, s Stores, from, to int64) ([]audit.Event, []int) {
 	var sizes []int
 	err := s.Audit.Chain(context.Background(), from, to, func(b []audit.Event) error {
 		if len(b) == 0 {
-			return errors.New("Chain called fn with an empty batch")
+			return errors.New("chain called fn with an empty batch")
 		}
 		events = append(events, b...)
 		sizes = append(sizes, len(b))
