@@ -121,7 +121,7 @@
 // is no key the operators know of, which is tampering as well.)
 //
 // A chain sealed before fingerprints were recorded has none (NULL, or ""
-// in [Head.KeyFingerprint]): its next append records the appending key's,
+// in Head.KeyFingerprint): its next append records the appending key's,
 // so deploy the version that records them with the right key. Until then,
 // Verify cannot tell a wrong key from an altered first event: a
 // [*ChainError] at the first event checked says both are possible
