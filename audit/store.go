@@ -68,10 +68,9 @@ type Store interface {
 	// events with the Seq, PrevHash and Hash seal set, and records the new
 	// end and fingerprint seal returned; if seal fails, it stores nothing
 	// and returns seal's error. An empty Append does nothing (it need not
-	// call seal). A UserID naming no
-	// existing user is stored as NULL (ActorID keeps it). Append sets each
-	// event's ID. Documents come back as a JSON column returns them
-	// (numbers as float64).
+	// call seal). A UserID naming no existing user is stored as NULL
+	// (ActorID keeps it). Append sets each event's ID. Documents come back
+	// as a JSON column returns them (numbers as float64).
 	Append(ctx context.Context, events []Event, seal Sealer) error
 
 	// Query returns the events matching f, newest first (Time, then ID,

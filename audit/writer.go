@@ -54,9 +54,9 @@ type WriterConfig struct {
 	// not store, with the reason: an event the store refused (an error not
 	// matching store.ErrUnavailable), every event of a batch refused
 	// because the chain is sealed under another key (ErrKeyMismatch), and
-	// every event still unwritten when Close's context ends. It is called from the writer's goroutine
-	// or from Close, must not block, and must not call the Writer. Its
-	// events are redacted already.
+	// every event still unwritten when Close's context ends. It is called
+	// from the writer's goroutine or from Close, must not block, and must
+	// not call the Writer. Its events are redacted already.
 	//
 	// Default: one line at Error level, "audit: event not stored", on
 	// Config.Logger if the Service has one, or else as JSON on standard
