@@ -102,24 +102,137 @@ func TestVerifyKey(t *testing.T) {
 			t.Errorf("event %d: hashes are not HMAC-SHA-256 under the key and SHA-256", k.Seq)
 		}
 	}
+	// The chain's end records its key's fingerprint: Verify under another
+	// key, or none, or with a key on an unkeyed chain, reports the key, not
+	// tampering.
+	keyFP, otherFP := audit.KeyFingerprint(key), audit.KeyFingerprint(other)
+	for _, tc := range []struct {
+		name       string
+		store      audit.Store
+		key        []byte
+		stored     string
+		configured string
+		msg        string
+	}{
+		{"keyed chain, another key", keyed, other, keyFP, otherFP,
+			"audit: chain sealed with another key: the chain's key fingerprint is " + keyFP + ", the configured key's is " + otherFP},
+		{"keyed chain, no key", keyed, nil, keyFP, audit.NoKey,
+			"audit: chain sealed with another key: the chain's key fingerprint is " + keyFP + ", and no key is configured"},
+		{"plain chain, a key", plain, key, audit.NoKey, keyFP,
+			"audit: chain sealed with another key: the chain has no key, the configured key's fingerprint is " + keyFP},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			svc := newService(t, tc.store, audit.Config{Key: tc.key})
+			for _, from := range []int64{0, 2, 4} { // 4: past the end, still a mismatch
+				n, err := svc.Verify(ctx, from, 0)
+				var ke *audit.KeyError
+				if !errors.As(err, &ke) || !errors.Is(err, audit.ErrKeyMismatch) || errors.Is(err, audit.ErrChainBroken) || n != 0 {
+					t.Fatalf("Verify(%d, 0) = %d, %v; want 0 and a *KeyError", from, n, err)
+				}
+				if *ke != (audit.KeyError{Stored: tc.stored, Configured: tc.configured}) || err.Error() != tc.msg {
+					t.Fatalf("Verify(%d, 0): %+v %q, want stored %s, configured %s, %q", from, *ke, err, tc.stored, tc.configured, tc.msg)
+				}
+			}
+		})
+	}
+	// A chain sealed before fingerprints were recorded (its end has none):
+	// the right key verifies it; under another the first event checked
+	// fails as altered, with the hedge that the key may be wrong.
+	unknown := func(st audit.Store) audit.Store {
+		return &fakeStore{Store: st, StateFn: func(ctx context.Context) (audit.ChainState, error) {
+			cs, err := st.State(ctx)
+			cs.End.KeyFingerprint = ""
+			return cs, err
+		}}
+	}
+	verify(t, newService(t, unknown(keyed), audit.Config{Key: key}), 3)
+	verify(t, newService(t, unknown(plain), audit.Config{}), 3)
 	for _, tc := range []struct {
 		name  string
 		store audit.Store
 		key   []byte
 	}{
-		{"keyed chain, another key", keyed, other},
-		{"keyed chain, no key", keyed, nil},
-		{"plain chain, a key", plain, key},
+		{"old keyed chain, another key", unknown(keyed), other},
+		{"old keyed chain, no key", unknown(keyed), nil},
+		{"old plain chain, a key", unknown(plain), key},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			svc := newService(t, tc.store, audit.Config{Key: tc.key})
-			n, err := svc.Verify(ctx, 0, 0)
-			var ce *audit.ChainError
-			if !errors.As(err, &ce) || *ce != (audit.ChainError{Seq: 1, ID: 1, Reason: audit.Altered}) || n != 0 {
-				t.Errorf("Verify = %d, %v; want 0 and content altered at seq 1", n, err)
+			for _, from := range []int64{0, 2} {
+				n, err := svc.Verify(ctx, from, 0)
+				var ce *audit.ChainError
+				want := audit.ChainError{Seq: max(from, 1), ID: max(from, 1), Reason: audit.Altered, KeyUnknown: true}
+				if !errors.As(err, &ce) || *ce != want || n != 0 || errors.Is(err, audit.ErrKeyMismatch) {
+					t.Fatalf("Verify(%d, 0) = %d, %v; want 0 and %+v", from, n, err, want)
+				}
+				msg := fmt.Sprintf("audit: chain broken at seq %d (event %d): content altered, or the key is wrong: this chain predates key fingerprints", want.Seq, want.ID)
+				if err.Error() != msg {
+					t.Fatalf("Verify(%d, 0): %q, want %q", from, err, msg)
+				}
 			}
 		})
 	}
+}
+
+func TestKeyFingerprint(t *testing.T) {
+	key := bytes.Repeat([]byte("k"), 32)
+	// HMAC-SHA-256(key, "cedrina audit key fingerprint v1"), first 16
+	// bytes: the value stores keep, so it must never change.
+	if got, want := audit.KeyFingerprint(key), "d1078e06401479c5c9c5fb033335cd63"; got != want {
+		t.Errorf("KeyFingerprint = %s, want %s", got, want)
+	}
+	if got := audit.KeyFingerprint(bytes.Repeat([]byte("o"), 32)); got == audit.KeyFingerprint(key) || len(got) != 32 {
+		t.Errorf("another key's fingerprint = %s", got)
+	}
+	if audit.KeyFingerprint(nil) != audit.NoKey || audit.KeyFingerprint([]byte{}) != audit.NoKey {
+		t.Error("no key's fingerprint is not NoKey")
+	}
+}
+
+// TestRecordKeyMismatch: recording under another key than the chain's is
+// refused with a *KeyError and stores nothing; a chain that records no
+// fingerprint takes the key of the next event recorded.
+func TestRecordKeyMismatch(t *testing.T) {
+	ctx := context.Background()
+	key, other := bytes.Repeat([]byte("k"), 32), bytes.Repeat([]byte("o"), 32)
+	mem := memory.New().Audit()
+	svc := newService(t, mem, audit.Config{Key: key})
+	record(t, ctx, svc, audit.Event{Type: audit.Logout})
+	before, err := mem.State(ctx)
+	if err != nil || before.End.KeyFingerprint != audit.KeyFingerprint(key) {
+		t.Fatalf("State = %+v, %v; want the key's fingerprint at the end", before, err)
+	}
+	for _, k := range [][]byte{other, nil} {
+		err := newService(t, mem, audit.Config{Key: k}).Record(ctx, audit.Event{Type: audit.Logout})
+		var ke *audit.KeyError
+		if !errors.As(err, &ke) || *ke != (audit.KeyError{Stored: audit.KeyFingerprint(key), Configured: audit.KeyFingerprint(k)}) {
+			t.Fatalf("Record under another key = %v, want a *KeyError", err)
+		}
+	}
+	if after, _ := mem.State(ctx); after != before || stored(t, svc) != 1 {
+		t.Fatalf("after the refused Records: State %+v (want %+v), %d events (want 1)", after, before, stored(t, svc))
+	}
+	verify(t, svc, 1)
+
+	// An old chain, its fingerprint unknown, takes the next key.
+	old := memory.New().Audit()
+	oldSvc := newService(t, &fakeStore{Store: old, AppendFn: func(ctx context.Context, events []audit.Event, seal audit.Sealer) error {
+		return old.Append(ctx, events, func(end audit.Head, events []audit.Event) (audit.Head, error) {
+			end, err := seal(end, events)
+			end.KeyFingerprint = ""
+			return end, err
+		})
+	}}, audit.Config{Key: key})
+	record(t, ctx, oldSvc, audit.Event{Type: audit.Logout})
+	if st, _ := old.State(ctx); st.End.KeyFingerprint != "" {
+		t.Fatalf("the old chain records fingerprint %q", st.End.KeyFingerprint)
+	}
+	newSvc := newService(t, old, audit.Config{Key: key})
+	record(t, ctx, newSvc, audit.Event{Type: audit.Logout})
+	if st, _ := old.State(ctx); st.End.KeyFingerprint != audit.KeyFingerprint(key) {
+		t.Fatalf("after an append the chain records fingerprint %q, want the key's", st.End.KeyFingerprint)
+	}
+	verify(t, newSvc, 2)
 }
 
 // tamperCase is a 10-event chain seen through a store whose Chain and
@@ -133,6 +246,13 @@ type tamperCase struct {
 	from, to    int64
 	want        *audit.ChainError // nil: Verify passes
 	wantN       int64             // events checked
+}
+
+// noFingerprint makes the chain's end record no key fingerprint, as
+// for a chain sealed before fingerprints were recorded.
+func noFingerprint(st audit.ChainState, _ []audit.Event) audit.ChainState {
+	st.End.KeyFingerprint = ""
+	return st
 }
 
 // bySeq returns the index of the event at seq in events, or -1.
@@ -277,6 +397,23 @@ func TestVerifyTampering(t *testing.T) {
 			st.Start = audit.Head{Seq: 2, Hash: audit.Genesis}
 			return st
 		}, want: &audit.ChainError{Seq: 2, ID: 2, Reason: audit.Relinked}, wantN: 0},
+
+		// A chain that records no key fingerprint (sealed before they
+		// were): a first event that does not match may be a wrong key, and
+		// the error says so; a later one is tampering.
+		{name: "no fingerprint, first event changed", key: key, change: at(1, func(e *audit.Event) { e.Data["reason"] = "x" }),
+			changeState: noFingerprint,
+			want:        &audit.ChainError{Seq: 1, ID: 1, Reason: audit.Altered, KeyUnknown: true}, wantN: 0},
+		{name: "no fingerprint, first event of the range changed", key: key, change: at(3, func(e *audit.Event) { e.Data["reason"] = "x" }),
+			changeState: noFingerprint, from: 3,
+			want: &audit.ChainError{Seq: 3, ID: 3, Reason: audit.Altered, KeyUnknown: true}, wantN: 0},
+		{name: "no fingerprint, middle event changed", key: key, change: at(6, func(e *audit.Event) { e.Data["reason"] = "x" }),
+			changeState: noFingerprint,
+			want:        &audit.ChainError{Seq: 6, ID: 6, Reason: audit.Altered}, wantN: 5},
+		{name: "no fingerprint, first event's user changed", key: key, change: at(1, func(e *audit.Event) { e.UserID = new(int64(99)) }),
+			changeState: noFingerprint,
+			want:        &audit.ChainError{Seq: 1, ID: 1, Reason: audit.Altered}, wantN: 0},
+		{name: "no fingerprint, intact", key: key, changeState: noFingerprint, wantN: 10},
 
 		// Ranges: a break outside the range is not seen, one inside is.
 		{name: "data changed before the range", change: at(4, func(e *audit.Event) { e.Data["reason"] = "x" }), from: 5, wantN: 6},

@@ -49,6 +49,11 @@
 //     each goes to WriterConfig.Fallback with the store's error, and the
 //     others are stored, in their order. A refused write changes nothing
 //     (it rolls back), so the chain stays whole.
+//   - A wrong key is not retried. When the chain is sealed under another
+//     key ([ErrKeyMismatch], see Keys below), every event would be
+//     refused: each batch goes to the fallback whole, without splitting,
+//     and the mismatch is logged once at Error level. Once the writers
+//     have the right key, [Service.Replay] records those events.
 //   - Close honours its context's deadline, whatever the store does. What
 //     it cannot store by then (queued events, the batch being gathered and
 //     the batch being written, whose write it cancels) goes to the
@@ -94,6 +99,39 @@
 // newest events and move the recorded end back. Copy [Service.State]'s
 // End to storage they cannot write (another system, a log shipper) and
 // compare it later to close that gap.
+//
+// # Keys
+//
+// The store keeps, with the chain's end, the fingerprint of the key the
+// chain is sealed under ([KeyFingerprint]): the first 16 bytes, as 32 hex
+// digits, of HMAC-SHA-256(key, "cedrina audit key fingerprint v1"), which
+// tells keys apart without revealing them, or [NoKey] ("none") for an
+// unkeyed chain. Every append records it in the same write that moves the
+// end (audit_chain.key_fingerprint in PostgreSQL).
+//
+// A service whose Config.Key is not the chain's (another key, no key for
+// a keyed chain, a key for an unkeyed one) may not append: its events
+// would break the chain for good. Record returns a [*KeyError] (errors.Is
+// ErrKeyMismatch, not retryable) and nothing is stored; a [Writer] sends
+// such events to its fallback. [Service.Verify] compares the fingerprints
+// before walking and returns the KeyError, naming both, instead of
+// reporting every event as altered: a wrong or missing key is told apart
+// from tampering. (Someone who can write audit_chain can change the
+// fingerprint too; Verify then reports a mismatch with a fingerprint that
+// is no key the operators know of, which is tampering as well.)
+//
+// A chain sealed before fingerprints were recorded has none (NULL, or ""
+// in Head.KeyFingerprint): its next append records the appending key's,
+// so deploy the version that records them with the right key. Until then,
+// Verify cannot tell a wrong key from an altered first event: a
+// [*ChainError] at the first event checked says both are possible
+// (KeyUnknown).
+//
+// To change the key, archive or delete the whole chain under the old
+// key ([Service.Archive] keeps the archive verifiable), then set
+// audit_chain.key_fingerprint to NULL: the next append, under the new
+// key, records the new fingerprint and links to the old chain's last
+// hash.
 //
 // # Query and retention
 //

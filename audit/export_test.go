@@ -46,7 +46,7 @@ func SecretKey(k string) bool { return redactor{}.secretKey(k) }
 // verifier recomputes it: what someone who can write the table and holds
 // the key (or, keyless, anyone) would compute to forge a link.
 func HashEvent(key []byte, e *Event) string {
-	h, err := chainer{key: key}.hash(e)
+	h, err := newChainer(key).hash(e)
 	if err != nil {
 		panic(err)
 	}

@@ -36,8 +36,14 @@ type Config struct {
 	// that someone who can rewrite the table but does not hold the key
 	// cannot forge a consistent chain. Without it the hashes are plain
 	// SHA-256: they show accidental or naive changes, not those of an
-	// attacker who recomputes the chain. At least 32 bytes; changing it
-	// makes earlier events fail verification.
+	// attacker who recomputes the chain. At least 32 bytes.
+	//
+	// The store keeps the key's fingerprint ([KeyFingerprint]) with the
+	// chain's end. Appending under another key than the chain's (or
+	// without a key to a keyed chain, or with one to an unkeyed chain) is
+	// refused with a [*KeyError], and Verify reports such a key as a
+	// KeyError, not as tampering. A chain sealed before fingerprints were
+	// recorded takes the key of its next append.
 	Key []byte
 	// RedactKeys are more key names (or parts of them) whose values are
 	// redacted in event data and metadata, beside the built-in ones
@@ -69,7 +75,7 @@ func NewService(store Store, cfg Config) (*Service, error) {
 	if cfg.Key != nil && len(cfg.Key) < 32 {
 		return nil, fmt.Errorf("audit: Config.Key has %d bytes, want at least 32", len(cfg.Key))
 	}
-	s := &Service{store: store, now: cfg.Now, log: cfg.Logger, chain: chainer{key: bytes.Clone(cfg.Key)}}
+	s := &Service{store: store, now: cfg.Now, log: cfg.Logger, chain: newChainer(bytes.Clone(cfg.Key))}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -165,7 +171,8 @@ func normalize(m map[string]any) (map[string]any, error) {
 // Empty ClientIP, UserAgent and CorrelationID are taken from the
 // [RequestInfo] in ctx; an empty Time is now; an empty Severity is INFO.
 // Errors: ErrInvalidEvent (bad type or severity, data that is not JSON);
-// the store's errors.
+// a [*KeyError] (errors.Is ErrKeyMismatch) when the chain is sealed under
+// another key; the store's errors.
 func (s *Service) Record(ctx context.Context, e Event) error {
 	p, err := s.prepare(ctx, e)
 	if err != nil {
@@ -285,10 +292,17 @@ func (s *Service) State(ctx context.Context) (ChainState, error) {
 
 // Verify checks the chain from position from to position to (0 for either
 // means the chain's start or end) and returns how many events it checked.
-// It returns a [*ChainError] (errors.Is ErrChainBroken) for the first
-// event whose content was altered, that is missing, or that links to
-// another event than the one before it, and when the chain's last event
-// is not its recorded end.
+//
+// First it compares the configured key's fingerprint with the one the
+// chain's end records: when they differ (another key, or a key on one
+// side only) it checks nothing and returns a [*KeyError] (errors.Is
+// ErrKeyMismatch). Otherwise it returns a [*ChainError] (errors.Is
+// ErrChainBroken) for the first event whose content was altered, that is
+// missing, or that links to another event than the one before it, and
+// when the chain's last event is not its recorded end. For a chain that
+// records no fingerprint (sealed before fingerprints were), a first
+// checked event that does not match its hash may be a wrong key as well
+// as tampering: that ChainError has KeyUnknown set and says so.
 //
 // Events written outside the chain (rows of another system, with no
 // chain position) are not covered.
@@ -296,6 +310,10 @@ func (s *Service) Verify(ctx context.Context, from, to int64) (int64, error) {
 	st, err := s.store.State(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("audit: verify: %w", err)
+	}
+	stored := st.End.KeyFingerprint
+	if stored != "" && stored != s.chain.fp {
+		return 0, &KeyError{Stored: stored, Configured: s.chain.fp}
 	}
 	if from <= st.Start.Seq {
 		from = st.Start.Seq
@@ -307,7 +325,7 @@ func (s *Service) Verify(ctx context.Context, from, to int64) (int64, error) {
 	if from > to {
 		return 0, nil // nothing stored in the range
 	}
-	v := &verifier{c: s.chain, next: from, prev: st.Start.Hash}
+	v := &verifier{c: s.chain, next: from, prev: st.Start.Hash, keyUnknown: stored == ""}
 	if from > st.Start.Seq {
 		// The event before the range gives the hash to link to.
 		found := false

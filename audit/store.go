@@ -10,6 +10,11 @@ import (
 type Head struct {
 	Seq  int64  `json:"seq"`
 	Hash string `json:"hash"`
+	// KeyFingerprint, at the chain's end, names the key the chain is
+	// sealed under (see [KeyFingerprint]): NoKey for plain SHA-256, "" when
+	// unknown (a chain sealed before fingerprints were recorded, or never
+	// sealed). It is always "" at the chain's start.
+	KeyFingerprint string `json:"key_fingerprint,omitempty"`
 }
 
 // ChainState is where the stored chain starts and ends. Start.Seq is the
@@ -22,10 +27,16 @@ type ChainState struct {
 }
 
 // Sealer assigns chain positions and hashes to events being appended:
-// given the current end of the chain it sets each event's Seq, PrevHash
-// and Hash and returns the new end. Stores call it while they hold the
-// chain exclusively.
-type Sealer func(end Head, events []Event) Head
+// given the current end of the chain, key fingerprint included, it sets
+// each event's Seq, PrevHash and Hash and returns the new end, with the
+// fingerprint of the key it sealed under. Stores call it while they hold
+// the chain exclusively, and record the end it returns, fingerprint
+// included ("" is recorded as unknown), with the events. When it returns
+// an error (the [Service]'s sealer returns a [*KeyError] when the chain
+// is sealed under another key), the store stores nothing, leaves the end
+// as it was, and returns that error as it is or wrapped (errors.Is holds),
+// never as an error matching store.ErrUnavailable.
+type Sealer func(end Head, events []Event) (Head, error)
 
 // Filter selects events for [Store.Query]. Zero fields do not filter.
 type Filter struct {
@@ -53,11 +64,13 @@ type Store interface {
 	// Append stores events as one unit, in order (IDs increase with it).
 	// It sets each event's ActorID to its UserID; then, holding the chain
 	// exclusively against every other Append (of any process), it reads
-	// the chain's end, calls seal, stores the events with the Seq, PrevHash
-	// and Hash seal set, and records the new end. A UserID naming no
-	// existing user is stored as NULL (ActorID keeps it). Append sets each
-	// event's ID. Documents come back as a JSON column returns them
-	// (numbers as float64).
+	// the chain's end (with its key fingerprint), calls seal, stores the
+	// events with the Seq, PrevHash and Hash seal set, and records the new
+	// end and fingerprint seal returned; if seal fails, it stores nothing
+	// and returns seal's error. An empty Append does nothing (it need not
+	// call seal). A UserID naming no existing user is stored as NULL
+	// (ActorID keeps it). Append sets each event's ID. Documents come back
+	// as a JSON column returns them (numbers as float64).
 	Append(ctx context.Context, events []Event, seal Sealer) error
 
 	// Query returns the events matching f, newest first (Time, then ID,
@@ -65,7 +78,8 @@ type Store interface {
 	// user_id, so the events of a deleted user are no longer found by it.
 	Query(ctx context.Context, f Filter) ([]Event, error)
 
-	// State returns the chain's start and end.
+	// State returns the chain's start and end, and the end's key
+	// fingerprint as the last Append recorded it.
 	State(ctx context.Context) (ChainState, error)
 
 	// Chain calls fn with the chained events whose Seq is in [from, to], in

@@ -52,10 +52,11 @@ type WriterConfig struct {
 	MaxRetryDelay time.Duration
 	// Fallback receives, once each, the accepted events the writer could
 	// not store, with the reason: an event the store refused (an error not
-	// matching store.ErrUnavailable), and every event still unwritten
-	// when Close's context ends. It is called from the writer's goroutine
-	// or from Close, must not block, and must not call the Writer. Its
-	// events are redacted already.
+	// matching store.ErrUnavailable), every event of a batch refused
+	// because the chain is sealed under another key (ErrKeyMismatch), and
+	// every event still unwritten when Close's context ends. It is called
+	// from the writer's goroutine or from Close, must not block, and must
+	// not call the Writer. Its events are redacted already.
 	//
 	// Default: one line at Error level, "audit: event not stored", on
 	// Config.Logger if the Service has one, or else as JSON on standard
@@ -100,9 +101,13 @@ type WriterStats struct {
 // until it succeeds or Close gives up. A batch the store refuses for any
 // other reason is split in halves, recursively, until the refused events
 // are alone: each of those goes to WriterConfig.Fallback with the store's
-// error, and the others are stored, in order. What Close cannot write by
-// its context's deadline goes to the fallback too. [WriterStats] counts
-// it all.
+// error, and the others are stored, in order. A batch refused because the
+// chain is sealed under another key than the service's (ErrKeyMismatch)
+// goes to the fallback whole, since every event would be refused alike,
+// and the mismatch is logged once at Error level (again only after a
+// write succeeded since): fix the key, then replay the fallback's events
+// ([Service.Replay]). What Close cannot write by its context's deadline
+// goes to the fallback too. [WriterStats] counts it all.
 //
 // A Writer is safe for concurrent use. Make it with [Service.NewWriter]
 // and Close it when done.
@@ -140,6 +145,7 @@ type Writer struct {
 	accepted, written, fellBack, dropped, failures, retries atomic.Uint64
 	refused                                                 atomic.Uint64 // since Flush or Close last reported
 	dropLogged                                              atomic.Bool
+	keyLogged                                               atomic.Bool // a key mismatch was logged since the last stored write
 
 	tick  <-chan time.Time                     // for tests; nil means a real ticker
 	after func(time.Duration) <-chan time.Time // the backoff timer; tests replace it
@@ -522,6 +528,7 @@ func (w *Writer) store(ctx context.Context, batch []Event) bool {
 		// (IDs, a vanished user's id) before a failed commit.
 		err := w.svc.store.Append(ctx, slices.Clone(batch), w.svc.chain.seal)
 		if err == nil {
+			w.keyLogged.Store(false)
 			return w.commit(batch, nil)
 		}
 		if ctx.Err() != nil {
@@ -530,6 +537,16 @@ func (w *Writer) store(ctx context.Context, batch []Event) bool {
 			return false
 		}
 		w.failures.Add(1)
+		if errors.Is(err, ErrKeyMismatch) {
+			// Every event would be refused alike, and retrying cannot
+			// help: the whole batch goes to the fallback, with one loud
+			// log record rather than one per event.
+			if !w.keyLogged.Swap(true) {
+				w.svc.log.Error("audit: the chain is sealed with another key; events go to the fallback until the key is fixed, then replay them",
+					"events", len(batch), "error", err)
+			}
+			return w.commit(batch, err)
+		}
 		if transient(err) {
 			w.retries.Add(1)
 			wait := delay/2 + rand.N(delay/2+1)
@@ -560,8 +577,8 @@ func transient(err error) bool {
 }
 
 // commit removes batch, the head of the ledger, now stored (refused ==
-// nil) or refused by the store (one event, which goes to the fallback).
-// It returns false when Close handed the events over meanwhile.
+// nil) or refused by the store (its events go to the fallback). It
+// returns false when Close handed the events over meanwhile.
 func (w *Writer) commit(batch []Event, refused error) bool {
 	w.ledgerMu.Lock()
 	if w.handedOver {
@@ -579,9 +596,12 @@ func (w *Writer) commit(batch []Event, refused error) bool {
 		w.written.Add(uint64(len(batch)))
 		return true
 	}
-	// Under the lock, so that once Close returns the fallback has it.
-	w.fellBack.Add(1)
-	w.refused.Add(1)
-	w.fallback(batch[0], fmt.Errorf("audit: the store refused the event: %w", refused))
+	// Under the lock, so that once Close returns the fallback has them.
+	w.fellBack.Add(uint64(len(batch)))
+	w.refused.Add(uint64(len(batch)))
+	reason := fmt.Errorf("audit: the store refused the event: %w", refused)
+	for _, e := range batch {
+		w.fallback(e, reason)
+	}
 	return true
 }

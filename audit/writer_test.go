@@ -540,3 +540,74 @@ func TestWriterCloseContext(t *testing.T) {
 	}
 	verify(t, svc, 1)
 }
+
+// TestWriterKeyMismatch: a writer whose key is not the chain's has every
+// event refused. Each event is offered to the store once (no retry, no
+// splitting of batches), goes to the fallback, and the mismatch is logged
+// once; replayed under the chain's key, the events join the chain.
+func TestWriterKeyMismatch(t *testing.T) {
+	ctx := context.Background()
+	mem := memory.New().Audit()
+	chainKey, otherKey := bytes.Repeat([]byte("k"), 32), bytes.Repeat([]byte("o"), 32)
+	right := newService(t, mem, audit.Config{Key: chainKey})
+	record(t, ctx, right, audit.Event{Type: audit.Logout})
+
+	var mu sync.Mutex
+	var sizes []int
+	release := make(chan struct{})
+	st := &fakeStore{Store: mem, AppendFn: func(ctx context.Context, events []audit.Event, seal audit.Sealer) error {
+		<-release // the events queue up meanwhile, so later batches are full
+		mu.Lock()
+		sizes = append(sizes, len(events))
+		mu.Unlock()
+		return mem.Append(ctx, events, seal)
+	}}
+	var log syncBuffer
+	wrong := newService(t, st, audit.Config{Key: otherKey, Logger: slog.New(slog.NewJSONHandler(&log, nil))})
+	w := audit.NewWriterWithTick(wrong, audit.WriterConfig{BatchSize: 4}, noTick())
+	const n = 10
+	for i := range n {
+		record(t, ctx, w, audit.Event{Type: audit.LoginFailed, CorrelationID: fmt.Sprint("mismatch-", i)})
+	}
+	close(release)
+	if err := w.Flush(ctx); !errors.Is(err, audit.ErrNotStored) {
+		t.Fatalf("Flush = %v, want ErrNotStored", err)
+	}
+	if err := w.Close(ctx); err != nil {
+		t.Fatalf("Close = %v", err)
+	}
+	if s := w.Stats(); s.Accepted != n || s.Written != 0 || s.Fallback != n || s.Retries != 0 {
+		t.Fatalf("Stats = %+v, want %d accepted, all in the fallback, no retries", s, n)
+	}
+	mu.Lock()
+	total, largest := 0, 0
+	for _, k := range sizes {
+		total += k
+		largest = max(largest, k)
+	}
+	mu.Unlock()
+	if total != n || largest < 2 {
+		t.Fatalf("Append was given batches of %v; want each event once, in batches not split", sizes)
+	}
+
+	text := log.String()
+	if c := strings.Count(text, "the chain is sealed with another key"); c != 1 {
+		t.Errorf("the mismatch was logged %d times, want once:\n%s", c, text)
+	}
+	if c := strings.Count(text, `"msg":"audit: event not stored"`); c != n {
+		t.Errorf("%d fallback records, want %d", c, n)
+	}
+	if strings.Contains(text, "splitting") || strings.Contains(text, "retrying") || strings.Contains(text, "refused an event") {
+		t.Errorf("the log shows retries or splits:\n%s", text)
+	}
+	if c := strings.Count(text, "audit: chain sealed with another key: the chain's key fingerprint is "+audit.KeyFingerprint(chainKey)); c < n {
+		t.Errorf("%d records name the chain's fingerprint, want at least %d:\n%s", c, n, text)
+	}
+
+	// With the right key the fallback's events are recorded.
+	got, err := right.Replay(ctx, strings.NewReader(text))
+	if err != nil || got != n {
+		t.Fatalf("Replay = %d, %v; want %d", got, err, n)
+	}
+	verify(t, right, n+1)
+}

@@ -448,6 +448,19 @@ func init() {
 	}
 }
 
+func init() {
+	// 00005_audit_key_fingerprint: the fingerprint of the chain's key,
+	// NULL (unknown) for a chain sealed before it.
+	additions[5] = func(ts []table) []table {
+		for i := range ts {
+			if ts[i].name == "audit_chain" {
+				ts[i].columns = append(ts[i].columns, column{"key_fingerprint", tVar, 32, "", true})
+			}
+		}
+		return ts
+	}
+}
+
 // checkSchema compares the current schema of db with want.
 func checkSchema(t *testing.T, db *sql.DB, want []table) {
 	t.Helper()

@@ -120,7 +120,7 @@ func TestNilDB(t *testing.T) {
 }
 
 func TestLockIDPerSchema(t *testing.T) {
-	if schema.LockID("a") != schema.LockID("a") {
+	if first, again := schema.LockID("a"), schema.LockID("a"); first != again {
 		t.Error("LockID is not deterministic")
 	}
 	if schema.LockID("t_1") == schema.LockID("t_2") {
@@ -392,4 +392,88 @@ func TestAdvisoryLock(t *testing.T) {
 		t.Fatalf("Migrate after the lock was released: %v", err)
 	}
 	mustVersion(t, locked, schema.Latest())
+}
+
+// TestEveryVersionUpDown applies the migrations one at a time, checking
+// the schema after each, then rolls them back one at a time down to the
+// design's version, checking the schema each migration's Down leaves, and
+// migrates up again.
+func TestEveryVersionUpDown(t *testing.T) {
+	t.Parallel()
+	db := openEmpty(t)
+	ctx := t.Context()
+	latest := schema.Latest()
+	for v := int64(1); v <= latest; v++ {
+		if err := schema.MigrateTo(ctx, db, v); err != nil {
+			t.Fatalf("MigrateTo(%d): %v", v, err)
+		}
+		mustVersion(t, db, v)
+		t.Run(fmt.Sprintf("up to %d", v), func(t *testing.T) { checkSchema(t, db, schemaAt(v)) })
+	}
+	for v := latest; v > 1; v-- {
+		if err := schema.Down(ctx, db); err != nil {
+			t.Fatalf("Down from %d: %v", v, err)
+		}
+		mustVersion(t, db, v-1)
+		t.Run(fmt.Sprintf("down to %d", v-1), func(t *testing.T) { checkSchema(t, db, schemaAt(v-1)) })
+	}
+	if err := schema.Migrate(ctx, db); err != nil {
+		t.Fatalf("Migrate after rolling back: %v", err)
+	}
+	mustVersion(t, db, latest)
+	checkDesign(t, db)
+}
+
+// TestAuditKeyFingerprintMigration: a chain sealed before version 5 keeps
+// its start and end, and its key fingerprint is NULL (unknown); Down drops
+// the column and keeps the row; up again gives NULL again.
+func TestAuditKeyFingerprintMigration(t *testing.T) {
+	t.Parallel()
+	db := openEmpty(t)
+	ctx := t.Context()
+	if err := schema.MigrateTo(ctx, db, 4); err != nil {
+		t.Fatal(err)
+	}
+	// A chain of three events, as version 4 stored its head.
+	const end = "e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3"
+	if _, err := db.ExecContext(ctx, `UPDATE audit_chain SET end_seq = 3, end_hash = $1 WHERE id = 1`, end); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string, wantColumn bool) {
+		t.Helper()
+		var seq int64
+		var hash string
+		if err := db.QueryRowContext(ctx, `SELECT end_seq, end_hash FROM audit_chain WHERE id = 1`).Scan(&seq, &hash); err != nil {
+			t.Fatalf("%s: %v", when, err)
+		}
+		if seq != 3 || hash != end {
+			t.Errorf("%s: chain end = %d %.8s…, want 3 %.8s…", when, seq, hash, end)
+		}
+		var fp sql.NullString
+		err := db.QueryRowContext(ctx, `SELECT key_fingerprint FROM audit_chain WHERE id = 1`).Scan(&fp)
+		switch {
+		case !wantColumn && err == nil:
+			t.Errorf("%s: audit_chain.key_fingerprint still exists", when)
+		case wantColumn && err != nil:
+			t.Errorf("%s: %v", when, err)
+		case wantColumn && fp.Valid:
+			t.Errorf("%s: key_fingerprint = %q, want NULL (unknown)", when, fp.String)
+		}
+	}
+	if err := schema.MigrateTo(ctx, db, 5); err != nil {
+		t.Fatal(err)
+	}
+	check("after up", true)
+	if _, err := db.ExecContext(ctx, `UPDATE audit_chain SET key_fingerprint = 'none' WHERE id = 1`); err != nil {
+		t.Fatal(err)
+	}
+	if err := schema.Down(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	mustVersion(t, db, 4)
+	check("after down", false)
+	if err := schema.MigrateTo(ctx, db, 5); err != nil {
+		t.Fatal(err)
+	}
+	check("after up again", true)
 }

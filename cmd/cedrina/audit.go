@@ -22,30 +22,42 @@ const auditUsage = `Usage:
 
 Actions:
 
-	verify   check the audit trail's hash chain; exit 0 when it is intact,
-	         3 when it is broken (the first break is printed), 1 on errors
+	verify   check the audit trail's hash chain; exit 0 when it is intact
+	         (printing its end and its key's fingerprint), 3 when it is
+	         broken (the first break is printed), 4 when the key given is
+	         not the one the chain is sealed with (or none is given for a
+	         keyed chain, or one for an unkeyed chain), 1 on errors
 	archive  write the events older than TIME to FILE as JSON lines (the
 	         file must not exist), then delete them from the database
 	replay   record again the events an audit writer could not store and
 	         logged instead ("audit: event not stored" lines of a JSON log;
 	         other lines are skipped); each keeps its time and joins the
-	         chain at its end
+	         chain at its end; exit 4 when the key is not the chain's
 
 Flags:
 
 	--database-url URL   PostgreSQL URL; when not given, $DATABASE_URL is used
 	--key-file FILE      the chain's HMAC key, as hex (at least 64 digits), when
 	                     the application sets audit.Config.Key; when not given,
-	                     $CEDRINA_AUDIT_KEY_FILE is used
+	                     $CEDRINA_AUDIT_KEY_FILE is used. The chain records the
+	                     fingerprint of its key (never the key), so a wrong or
+	                     missing key is reported as such (exit 4), not as a
+	                     broken chain
 	--from, --to SEQ     chain positions to verify (default: all)
 	--before TIME        RFC 3339 time, or a duration back from now such as 2160h
 	--out FILE           where archive writes
 	--in FILE            the log replay reads
 `
 
-// exitBroken is verify's exit code for a broken chain: the command worked
-// and found tampering.
-const exitBroken = 3
+// Exit codes of audit verify (and replay) beyond those of every command.
+const (
+	// exitBroken: the command worked and found the chain broken, that is
+	// tampered with.
+	exitBroken = 3
+	// exitKeyMismatch: the key given is not the one the chain is sealed
+	// with; nothing was checked (verify) or stored (replay).
+	exitKeyMismatch = 4
+)
 
 func runAudit(ctx context.Context, e *env, args []string) int {
 	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
@@ -104,7 +116,16 @@ func runAudit(ctx context.Context, e *env, args []string) int {
 
 	if action == "verify" {
 		n, err := svc.Verify(ctx, *from, *to)
+		var ke *audit.KeyError
+		var ce *audit.ChainError
 		switch {
+		case errors.As(err, &ke):
+			e.errorf("audit verify: %s", keyMismatch(ke))
+			return exitKeyMismatch
+		case errors.As(err, &ce) && ce.KeyUnknown:
+			e.errorf("audit verify: %v (after %d intact events); if the application sets audit.Config.Key, "+
+				"pass that key with --key-file or $CEDRINA_AUDIT_KEY_FILE", err, n)
+			return exitBroken
 		case errors.Is(err, audit.ErrChainBroken):
 			e.errorf("audit verify: %v (after %d intact events)", err, n)
 			return exitBroken
@@ -117,8 +138,8 @@ func runAudit(ctx context.Context, e *env, args []string) int {
 			e.errorf("audit verify: %v", err)
 			return exitFailure
 		}
-		fmt.Fprintf(e.stdout, "chain intact: %d events verified; chain holds seq %d to %d, end hash %s\n",
-			n, st.Start.Seq, st.End.Seq, st.End.Hash)
+		fmt.Fprintf(e.stdout, "chain intact: %d events verified; chain holds seq %d to %d, end hash %s, %s\n",
+			n, st.Start.Seq, st.End.Seq, st.End.Hash, describeKey(st.End.KeyFingerprint))
 		return exitOK
 	}
 
@@ -130,6 +151,11 @@ func runAudit(ctx context.Context, e *env, args []string) int {
 		}
 		defer f.Close()
 		n, err := svc.Replay(ctx, f)
+		var ke *audit.KeyError
+		if errors.As(err, &ke) {
+			e.errorf("audit replay: %s (%d events recorded before)", keyMismatch(ke), n)
+			return exitKeyMismatch
+		}
 		if err != nil {
 			e.errorf("audit replay: %v (%d events recorded before the error)", err, n)
 			return exitFailure
@@ -153,6 +179,32 @@ func runAudit(ctx context.Context, e *env, args []string) int {
 	}
 	fmt.Fprintf(e.stdout, "archived %d events older than %s to %s\n", n, cutoff.Format(time.RFC3339), *out)
 	return exitOK
+}
+
+// keyMismatch explains a key mismatch to the operator: both fingerprints
+// and the fix. It is no sign of tampering.
+func keyMismatch(ke *audit.KeyError) string {
+	const fix = "pass the key the application uses (audit.Config.Key), as hex in a file, with --key-file or $CEDRINA_AUDIT_KEY_FILE"
+	switch {
+	case ke.Stored == audit.NoKey:
+		return fmt.Sprintf("wrong key: the chain is sealed without a key, but a key was given (fingerprint %s): "+
+			"give no key (no --key-file, no $CEDRINA_AUDIT_KEY_FILE), as the application sets no audit.Config.Key", ke.Configured)
+	case ke.Configured == audit.NoKey:
+		return fmt.Sprintf("wrong key: the chain is sealed with a key (fingerprint %s), and no key was given: %s", ke.Stored, fix)
+	}
+	return fmt.Sprintf("wrong key: the chain is sealed with a key of fingerprint %s, the key given has fingerprint %s: %s",
+		ke.Stored, ke.Configured, fix)
+}
+
+// describeKey says which key the chain records, by fingerprint.
+func describeKey(fp string) string {
+	switch fp {
+	case audit.NoKey:
+		return "no key"
+	case "":
+		return "key fingerprint not recorded yet"
+	}
+	return "key fingerprint " + fp
 }
 
 // parseBefore reads an RFC 3339 time or a duration back from now.

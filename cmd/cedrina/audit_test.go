@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -79,11 +80,13 @@ func TestAuditVerifyAndArchive(t *testing.T) {
 	}
 	env := map[string]string{"DATABASE_URL": url, "CEDRINA_AUDIT_KEY_FILE": keyFile}
 
-	cli(t, env, "audit", "verify").expect(t, exitOK, `^chain intact: 6 events verified; chain holds seq 1 to 6, end hash [0-9a-f]{64}\n$`, "")
+	cli(t, env, "audit", "verify").expect(t, exitOK,
+		`^chain intact: 6 events verified; chain holds seq 1 to 6, end hash [0-9a-f]{64}, key fingerprint `+audit.KeyFingerprint(key)+`\n$`, "")
 	cli(t, env, "audit", "verify", "--from", "2", "--to", "4").expect(t, exitOK, `^chain intact: 3 events verified`, "")
-	// Without the key, the hashes do not match.
+	// Without the key: a key mismatch, not a broken chain.
 	cli(t, map[string]string{"DATABASE_URL": url}, "audit", "verify").
-		expect(t, exitBroken, `^$`, `chain broken at seq 1 \(event \d+\): content altered \(after 0 intact events\)`)
+		expect(t, exitKeyMismatch, `^$`, `wrong key: the chain is sealed with a key \(fingerprint `+audit.KeyFingerprint(key)+`\), and no key was given: `+
+			`pass the key the application uses \(audit.Config.Key\), as hex in a file, with --key-file or \$CEDRINA_AUDIT_KEY_FILE`)
 
 	out := filepath.Join(t.TempDir(), "archive.jsonl")
 	cli(t, env, "audit", "archive", "--before", "2025-06-01T00:00:00Z", "--out", out).
@@ -158,4 +161,141 @@ func TestAuditReplay(t *testing.T) {
 		t.Fatalf("%d events stored after the replay, %v; want 3", len(page.Events), err)
 	}
 	cli(t, map[string]string{"DATABASE_URL": url}, "audit", "verify").expect(t, exitOK, `chain intact: 3 events`, "")
+}
+
+// writeKey writes key, in hex, to a new file and returns its path.
+func writeKey(t *testing.T, key []byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "audit.key")
+	if err := os.WriteFile(path, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestAuditVerifyKeys: verify tells a wrong or missing key (exit 4, both
+// fingerprints named) from a broken chain (exit 3), and prints the chain's
+// key fingerprint when it is intact (exit 0).
+func TestAuditVerifyKeys(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	key, other := []byte(strings.Repeat("k", 32)), []byte(strings.Repeat("o", 32))
+	keyFP, otherFP := audit.KeyFingerprint(key), audit.KeyFingerprint(other)
+	keyFile, otherFile := writeKey(t, key), writeKey(t, other)
+	recordWith := func(db *postgres.DB, key []byte, n int) {
+		t.Helper()
+		svc, err := audit.NewService(db.Audit(), audit.Config{Key: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range n {
+			if err := svc.Record(ctx, audit.Event{Type: audit.LoginSucceeded}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	t.Run("keyed chain", func(t *testing.T) {
+		t.Parallel()
+		url, db, sqlDB := migratedDB(t)
+		recordWith(db, key, 3)
+		env := map[string]string{"DATABASE_URL": url}
+		cli(t, env, "audit", "verify", "--key-file", keyFile).
+			expect(t, exitOK, `^chain intact: 3 events verified; chain holds seq 1 to 3, end hash [0-9a-f]{64}, key fingerprint `+keyFP+`\n$`, "")
+		cli(t, env, "audit", "verify", "--key-file", otherFile).
+			expect(t, exitKeyMismatch, `^$`, `^cedrina: audit verify: wrong key: the chain is sealed with a key of fingerprint `+keyFP+
+				`, the key given has fingerprint `+otherFP+`: pass the key the application uses .* --key-file or \$CEDRINA_AUDIT_KEY_FILE\n$`)
+		cli(t, map[string]string{"DATABASE_URL": url, "CEDRINA_AUDIT_KEY_FILE": otherFile}, "audit", "verify").
+			expect(t, exitKeyMismatch, `^$`, `fingerprint `+keyFP+`, the key given has fingerprint `+otherFP)
+		cli(t, env, "audit", "verify").
+			expect(t, exitKeyMismatch, `^$`, `sealed with a key \(fingerprint `+keyFP+`\), and no key was given`)
+		// Tampering under the right key is exit 3.
+		if _, err := sqlDB.ExecContext(ctx, `UPDATE audit_logs SET source = 'forged' WHERE chain_seq = 2`); err != nil {
+			t.Fatal(err)
+		}
+		cli(t, env, "audit", "verify", "--key-file", keyFile).
+			expect(t, exitBroken, `^$`, `^cedrina: audit verify: audit: chain broken at seq 2 \(event \d+\): content altered \(after 1 intact events\)\n$`)
+		// The wrong key is still a key mismatch, checked first.
+		cli(t, env, "audit", "verify", "--key-file", otherFile).expect(t, exitKeyMismatch, `^$`, `wrong key`)
+	})
+
+	t.Run("unkeyed chain", func(t *testing.T) {
+		t.Parallel()
+		url, db, _ := migratedDB(t)
+		env := map[string]string{"DATABASE_URL": url}
+		// A fresh chain has recorded no fingerprint yet.
+		cli(t, env, "audit", "verify").
+			expect(t, exitOK, `^chain intact: 0 events verified; chain holds seq 1 to 0, end hash 0{64}, key fingerprint not recorded yet\n$`, "")
+		recordWith(db, nil, 2)
+		cli(t, env, "audit", "verify").expect(t, exitOK, `^chain intact: 2 events verified; .*, no key\n$`, "")
+		cli(t, env, "audit", "verify", "--key-file", keyFile).
+			expect(t, exitKeyMismatch, `^$`, `wrong key: the chain is sealed without a key, but a key was given \(fingerprint `+keyFP+`\): give no key`)
+	})
+
+	t.Run("chain from before fingerprints", func(t *testing.T) {
+		t.Parallel()
+		url, db, sqlDB := migratedDB(t)
+		recordWith(db, key, 2)
+		// What migration 00005 leaves for a chain sealed before it.
+		if _, err := sqlDB.ExecContext(ctx, `UPDATE audit_chain SET key_fingerprint = NULL`); err != nil {
+			t.Fatal(err)
+		}
+		env := map[string]string{"DATABASE_URL": url}
+		cli(t, env, "audit", "verify").expect(t, exitBroken, `^$`,
+			`chain broken at seq 1 \(event \d+\): content altered, or the key is wrong: this chain predates key fingerprints \(after 0 intact events\); `+
+				`if the application sets audit.Config.Key, pass that key with --key-file or \$CEDRINA_AUDIT_KEY_FILE`)
+		cli(t, env, "audit", "verify", "--key-file", keyFile).
+			expect(t, exitOK, `^chain intact: 2 events verified; .*, key fingerprint not recorded yet\n$`, "")
+		// The next append records the key's fingerprint.
+		recordWith(db, key, 1)
+		cli(t, env, "audit", "verify", "--key-file", keyFile).expect(t, exitOK, `^chain intact: 3 events verified; .*, key fingerprint `+keyFP+`\n$`, "")
+	})
+}
+
+// TestAuditReplayWrongKey: replay under another key than the chain's
+// records nothing and exits 4; under the right key it records the events.
+func TestAuditReplayWrongKey(t *testing.T) {
+	t.Parallel()
+	url, db, _ := migratedDB(t)
+	ctx := context.Background()
+	key, other := []byte(strings.Repeat("k", 32)), []byte(strings.Repeat("o", 32))
+	svc, err := audit.NewService(db.Audit(), audit.Config{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Record(ctx, audit.Event{Type: audit.LoginSucceeded}); err != nil {
+		t.Fatal(err)
+	}
+	// A writer under the other key: its events go to its fallback log.
+	logFile := filepath.Join(t.TempDir(), "app.log")
+	f, err := os.Create(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong, err := audit.NewService(db.Audit(), audit.Config{Key: other, Logger: slog.New(slog.NewJSONHandler(f, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := wrong.NewWriter(audit.WriterConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if err := w.Record(ctx, audit.Event{Type: audit.LoginFailed, CorrelationID: fmt.Sprintf("wrong-key-%d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := w.Close(cctx); !errors.Is(err, audit.ErrNotStored) {
+		t.Fatalf("Close under the wrong key: %v, want ErrNotStored", err)
+	}
+	f.Close()
+
+	env := map[string]string{"DATABASE_URL": url}
+	cli(t, env, "audit", "replay", "--in", logFile, "--key-file", writeKey(t, other)).
+		expect(t, exitKeyMismatch, `^$`, `^cedrina: audit replay: wrong key: .*fingerprint `+audit.KeyFingerprint(key)+`.* \(0 events recorded before\)\n$`)
+	keyFile := writeKey(t, key)
+	cli(t, env, "audit", "replay", "--in", logFile, "--key-file", keyFile).expect(t, exitOK, `replayed 2 events`, "")
+	cli(t, env, "audit", "verify", "--key-file", keyFile).expect(t, exitOK, `^chain intact: 3 events verified`, "")
 }

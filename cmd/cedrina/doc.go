@@ -36,7 +36,8 @@
 // failed (malformed URL, unreachable server, failed migration, down with
 // nothing applied); 2 for a bad command line (unknown command or action,
 // bad flag) or a missing database URL; 3 when audit verify finds the chain
-// broken.
+// broken; 4 when audit verify or replay is given another key than the one
+// the chain is sealed with.
 //
 // # audit
 //
@@ -45,17 +46,27 @@
 //	cedrina audit replay --in FILE [--key-file FILE]
 //
 // verify walks the audit trail's hash chain (package audit) and prints how
-// many events it checked and the chain's end hash, which operators may
-// keep elsewhere to compare later. It exits 3 when the chain is broken,
-// printing the first break. archive writes the events older than TIME (RFC
+// many events it checked, the chain's end hash, which operators may keep
+// elsewhere to compare later, and the fingerprint of the chain's key (or
+// "no key"). It exits 3 when the chain is broken, printing the first
+// break, and 4 when the key given is not the chain's: the chain records
+// its key's fingerprint (never the key), so a wrong key, no key for a
+// keyed chain, or a key for an unkeyed chain is reported as such, naming
+// both fingerprints, and is not mistaken for tampering. (Should the
+// chain's fingerprint match no key the operators know, someone changed
+// it: that is tampering too.) A chain sealed before fingerprints were
+// recorded has none until its next append; for it, a break at the first
+// event checked may also be a wrong key, and the message says so (exit
+// 3). archive writes the events older than TIME (RFC
 // 3339, or a duration back from now such as 2160h) to a new file as JSON
 // lines, then deletes them in batches; the remaining chain verifies from
 // its new start. replay records again the events an audit writer could
 // not store and logged through its fallback ("audit: event not stored"
 // records of a JSON log; other lines are skipped): each keeps its time and
-// joins the chain at its end. When the application keys the chain (audit.Config.Key),
-// pass the same key in hex in a file, with --key-file or
-// CEDRINA_AUDIT_KEY_FILE.
+// joins the chain at its end; under another key than the chain's it
+// records nothing and exits 4. When the application keys the chain
+// (audit.Config.Key), pass the same key in hex in a file, with --key-file
+// or CEDRINA_AUDIT_KEY_FILE.
 //
 // # cleanup
 //

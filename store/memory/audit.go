@@ -30,8 +30,12 @@ func newAuditTable() auditTable {
 }
 
 // Append implements [audit.Store]. The database's lock serialises it
-// with every other write.
+// with every other write. The chain's end, key fingerprint included, is
+// replaced by what seal returns; when seal fails nothing changes.
 func (s *AuditStore) Append(ctx context.Context, events []audit.Event, seal audit.Sealer) error {
+	if len(events) == 0 {
+		return nil
+	}
 	for i := range events {
 		e := &events[i]
 		var err error
@@ -50,8 +54,12 @@ func (s *AuditStore) Append(ctx context.Context, events []audit.Event, seal audi
 	}
 	return s.db.write(ctx, func(t *tx) error {
 		tb := &s.db.audit
+		end, err := seal(tb.state.End, events)
+		if err != nil {
+			return err
+		}
 		prevRows, prevState, prevID := tb.rows, tb.state, tb.nextID
-		tb.state.End = seal(tb.state.End, events)
+		tb.state.End = end
 		// Undo restores the shorter slice header; what was appended past
 		// its length is unreachable then.
 		for i := range events {

@@ -91,8 +91,10 @@ func int64Ptr(n sql.NullInt64) *int64 {
 // its own) it locks the audit_chain row, which serialises appends across
 // every process, seals the events, and inserts them all with one
 // multi-row INSERT (parameters as arrays, so the statement is the same
-// for any batch size) that also records the chain's new end. A user id
-// that names no user is stored as NULL.
+// for any batch size) that also records the chain's new end and key
+// fingerprint (key_fingerprint; "" is stored as NULL, unknown). When seal
+// fails (a key mismatch), nothing is written and its error is returned.
+// A user id that names no user is stored as NULL.
 func (s *AuditStore) Append(ctx context.Context, events []audit.Event, seal audit.Sealer) error {
 	if len(events) == 0 {
 		return nil
@@ -100,13 +102,19 @@ func (s *AuditStore) Append(ctx context.Context, events []audit.Event, seal audi
 	return s.db.InTx(ctx, func(ctx context.Context) error {
 		return s.db.run(ctx, func(q querier) error {
 			var end audit.Head
-			if err := q.QueryRowxContext(ctx, `SELECT end_seq, end_hash FROM audit_chain WHERE id = 1 FOR UPDATE`).Scan(&end.Seq, &end.Hash); err != nil {
+			var fp sql.NullString
+			if err := q.QueryRowxContext(ctx, `SELECT end_seq, end_hash, key_fingerprint FROM audit_chain WHERE id = 1 FOR UPDATE`).
+				Scan(&end.Seq, &end.Hash, &fp); err != nil {
 				return fmt.Errorf("locking the audit chain: %w", err)
 			}
+			end.KeyFingerprint = fp.String
 			for i := range events {
 				events[i].ActorID = copyInt64(events[i].UserID)
 			}
-			end = seal(end, events)
+			end, err := seal(end, events)
+			if err != nil {
+				return err
+			}
 			cols, err := auditArrays(events)
 			if err != nil {
 				return err
@@ -126,9 +134,9 @@ WITH ins AS (
 	ORDER BY v.ord -- ids follow the events' order
 	RETURNING id, chain_seq, user_id
 ), moved AS (
-	UPDATE audit_chain SET end_seq = $14, end_hash = $15 WHERE id = 1
+	UPDATE audit_chain SET end_seq = $14, end_hash = $15, key_fingerprint = NULLIF($16::text, '') WHERE id = 1
 )
-SELECT id, chain_seq, user_id FROM ins`, append(cols, end.Seq, end.Hash)...)
+SELECT id, chain_seq, user_id FROM ins`, append(cols, end.Seq, end.Hash, end.KeyFingerprint)...)
 			if err != nil {
 				return err
 			}
@@ -261,10 +269,12 @@ func (s *AuditStore) selectEvents(ctx context.Context, query string, args ...any
 // State implements [audit.Store].
 func (s *AuditStore) State(ctx context.Context) (audit.ChainState, error) {
 	var st audit.ChainState
+	var fp sql.NullString
 	err := s.db.run(ctx, func(q querier) error {
-		return q.QueryRowxContext(ctx, `SELECT start_seq, start_hash, end_seq, end_hash FROM audit_chain WHERE id = 1`).
-			Scan(&st.Start.Seq, &st.Start.Hash, &st.End.Seq, &st.End.Hash)
+		return q.QueryRowxContext(ctx, `SELECT start_seq, start_hash, end_seq, end_hash, key_fingerprint FROM audit_chain WHERE id = 1`).
+			Scan(&st.Start.Seq, &st.Start.Hash, &st.End.Seq, &st.End.Hash, &fp)
 	})
+	st.End.KeyFingerprint = fp.String
 	if errors.Is(err, store.ErrNotFound) {
 		return st, errors.New("postgres: audit_chain has no row: run schema.Migrate")
 	}

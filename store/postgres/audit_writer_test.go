@@ -210,3 +210,82 @@ func (c *counting) Append(ctx context.Context, events []audit.Event, seal audit.
 	defer func() { c.returned <- struct{}{} }()
 	return c.AuditStore.Append(ctx, events, seal)
 }
+
+// TestAuditKeyFingerprintColumn: audit_chain.key_fingerprint holds the
+// key's fingerprint; set to NULL, as 00005 leaves a chain sealed before
+// it, Verify under a wrong key hedges and the next append under the right
+// key records it again; a writer under another key then hands its events
+// to the fallback without retries, and nothing changes.
+func TestAuditKeyFingerprintColumn(t *testing.T) {
+	t.Parallel()
+	x, db, _ := auditDB(t)
+	ctx := context.Background()
+	key, other := []byte(strings.Repeat("k", 32)), []byte(strings.Repeat("o", 32))
+	svc, err := audit.NewService(db.Audit(), audit.Config{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong, err := audit.NewService(db.Audit(), audit.Config{Key: other})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recordN(t, svc, 3, nil)
+	column := func() string {
+		t.Helper()
+		var fp *string
+		if err := x.GetContext(ctx, &fp, `SELECT key_fingerprint FROM audit_chain WHERE id = 1`); err != nil {
+			t.Fatal(err)
+		}
+		if fp == nil {
+			return "NULL"
+		}
+		return *fp
+	}
+	if got := column(); got != audit.KeyFingerprint(key) {
+		t.Fatalf("key_fingerprint = %s, want %s", got, audit.KeyFingerprint(key))
+	}
+
+	if _, err := x.ExecContext(ctx, `UPDATE audit_chain SET key_fingerprint = NULL`); err != nil {
+		t.Fatal(err)
+	}
+	_, err = wrong.Verify(ctx, 0, 0)
+	var ce *audit.ChainError
+	if !errors.As(err, &ce) || ce.Seq != 1 || !ce.KeyUnknown {
+		t.Fatalf("Verify under a wrong key of a chain without fingerprint = %v, want a break at seq 1 that may be the key", err)
+	}
+	if n, err := svc.Verify(ctx, 0, 0); err != nil || n != 3 {
+		t.Fatalf("Verify = %d, %v; want 3", n, err)
+	}
+	recordN(t, svc, 1, nil)
+	if got := column(); got != audit.KeyFingerprint(key) {
+		t.Fatalf("after an append key_fingerprint = %s, want %s", got, audit.KeyFingerprint(key))
+	}
+
+	sink := &fallbackSink{}
+	w, err := wrong.NewWriter(audit.WriterConfig{Fallback: sink.add})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if err := w.Record(ctx, audit.Event{Type: audit.LoginFailed, Data: map[string]any{"i": i}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(ctx); !errors.Is(err, audit.ErrNotStored) {
+		t.Fatalf("Close = %v, want ErrNotStored", err)
+	}
+	if st := w.Stats(); st.Fallback != 5 || st.Written != 0 || st.Retries != 0 {
+		t.Fatalf("Stats = %+v, want 5 in the fallback, no retries", st)
+	}
+	for _, err := range sink.errs {
+		if !errors.Is(err, audit.ErrKeyMismatch) {
+			t.Fatalf("fallback reason %v, want ErrKeyMismatch", err)
+		}
+	}
+	if got := column(); got != audit.KeyFingerprint(key) {
+		t.Fatalf("after the refused writes key_fingerprint = %s", got)
+	}
+	if n, err := svc.Verify(ctx, 0, 0); err != nil || n != 4 {
+		t.Fatalf("Verify = %d, %v; want 4", n, err)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cedrina/cedrina/audit"
+	"github.com/cedrina/cedrina/store"
 )
 
 // RunAuditStore checks an [audit.Store]: what Append stores and how it
@@ -52,6 +53,13 @@ var auditCases = map[string]func(*testing.T, Stores){
 	"ServiceRecordAndVerify":  testAuditServiceVerify,
 	"ServiceQueryPages":       testAuditServiceQueryPages,
 	"ServiceArchiveAndVerify": testAuditServiceArchive,
+	"KeyFingerprintRecorded":  testAuditKeyFingerprintRecorded,
+	"SealErrorChangesNothing": testAuditSealError,
+	"ServiceKeyFingerprint":   testAuditServiceKeyFingerprint,
+	"ServiceKeyMismatch":      testAuditServiceKeyMismatch,
+	"ServiceUnkeyedChain":     testAuditServiceUnkeyedChain,
+	"UnknownKeyAdopted":       testAuditUnknownKeyAdopted,
+	"ServiceVerifyUnknownKey": testAuditServiceVerifyUnknownKey,
 }
 
 var auditUserCases = map[string]func(*testing.T, Stores){
@@ -75,15 +83,26 @@ func linkHash(seq int64, prev string) string {
 }
 
 // seal is the suite's [audit.Sealer]: it numbers the events on from end
-// and links each to the one before with linkHash.
-func seal(end audit.Head, events []audit.Event) audit.Head {
+// and links each to the one before with linkHash. Like a sealer from
+// before key fingerprints, it returns an end without one ("", unknown).
+func seal(end audit.Head, events []audit.Event) (audit.Head, error) {
 	for i := range events {
 		e := &events[i]
 		e.Seq, e.PrevHash = end.Seq+1, end.Hash
 		e.Hash = linkHash(e.Seq, e.PrevHash)
 		end = audit.Head{Seq: e.Seq, Hash: e.Hash}
 	}
-	return end
+	return end, nil
+}
+
+// sealAs returns a sealer that seals like seal and records the key
+// fingerprint fp with the end.
+func sealAs(fp string) audit.Sealer {
+	return func(end audit.Head, events []audit.Event) (audit.Head, error) {
+		end, err := seal(end, events)
+		end.KeyFingerprint = fp
+		return end, err
+	}
 }
 
 // sealRecorder seals like seal and remembers what each call was given and
@@ -95,14 +114,14 @@ type sealRecorder struct {
 	ended []audit.Head
 }
 
-func (r *sealRecorder) seal(end audit.Head, events []audit.Event) audit.Head {
+func (r *sealRecorder) seal(end audit.Head, events []audit.Event) (audit.Head, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.given = append(r.given, end)
 	r.sizes = append(r.sizes, len(events))
-	out := seal(end, events)
+	out, err := seal(end, events)
 	r.ended = append(r.ended, out)
-	return out
+	return out, err
 }
 
 // head returns the head of the chain after the event with position seq,
@@ -160,7 +179,7 @@ func chainAll(t *testing.T, s Stores, from, to int64) ([]audit.Event, []int) {
 	var sizes []int
 	err := s.Audit.Chain(context.Background(), from, to, func(b []audit.Event) error {
 		if len(b) == 0 {
-			return errors.New("Chain called fn with an empty batch")
+			return errors.New("chain called fn with an empty batch")
 		}
 		events = append(events, b...)
 		sizes = append(sizes, len(b))
@@ -933,7 +952,7 @@ func testAuditCanceledDuringAppend(t *testing.T, s Stores) {
 	mustAppend(t, s, newEvent("first", base))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	err := s.Audit.Append(ctx, []audit.Event{newEvent("mid1", base), newEvent("mid2", base)}, func(end audit.Head, events []audit.Event) audit.Head {
+	err := s.Audit.Append(ctx, []audit.Event{newEvent("mid1", base), newEvent("mid2", base)}, func(end audit.Head, events []audit.Event) (audit.Head, error) {
 		cancel()
 		return seal(end, events)
 	})
@@ -1001,7 +1020,8 @@ func mustVerify(t *testing.T, svc *audit.Service, from, to, want int64) {
 }
 
 // testAuditServiceVerify: events recorded by the service come back so
-// that their hashes verify; another key does not verify them.
+// that their hashes verify; another key, or none, is reported as a key
+// mismatch.
 func testAuditServiceVerify(t *testing.T, s Stores) {
 	svc := record(t, s, serviceEvents())
 	mustVerify(t, svc, 0, 0, 6)
@@ -1027,8 +1047,15 @@ func testAuditServiceVerify(t *testing.T, s Stores) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := other.Verify(context.Background(), 0, 0); !errors.Is(err, audit.ErrChainBroken) {
-		t.Fatalf("Verify under another key: err = %v, want ErrChainBroken", err)
+	if _, err := other.Verify(context.Background(), 0, 0); !errors.Is(err, audit.ErrKeyMismatch) || errors.Is(err, audit.ErrChainBroken) {
+		t.Fatalf("Verify under another key: err = %v, want ErrKeyMismatch", err)
+	}
+	unkeyed, err := audit.NewService(s.Audit, audit.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := unkeyed.Verify(context.Background(), 0, 0); !errors.Is(err, audit.ErrKeyMismatch) {
+		t.Fatalf("Verify without a key: err = %v, want ErrKeyMismatch", err)
 	}
 }
 
@@ -1279,4 +1306,238 @@ func testAuditTxCommit(t *testing.T, s Stores) {
 		t.Fatalf("after commit the store holds %+v, want one event of user %d", got, id)
 	}
 	checkState(t, s, 1, 1)
+}
+
+// Key fingerprints. The store keeps the fingerprint the sealer returns
+// with the chain's end, hands it back to the next sealer and in State,
+// and stores nothing when the sealer fails; the Service's sealer refuses
+// a chain sealed under another key.
+
+// fpA and fpB stand for two keys' fingerprints in the store cases.
+const (
+	fpA = "0123456789abcdef0123456789abcdef"
+	fpB = "fedcba9876543210fedcba9876543210"
+)
+
+// checkKey fails the test unless the chain's end records fingerprint fp.
+func checkKey(t *testing.T, s Stores, fp string) {
+	t.Helper()
+	st := mustState(t, s)
+	if st.End.KeyFingerprint != fp || st.Start.KeyFingerprint != "" {
+		t.Fatalf("State: end key fingerprint %q, start %q; want %q and \"\"", st.End.KeyFingerprint, st.Start.KeyFingerprint, fp)
+	}
+}
+
+// testAuditKeyFingerprintRecorded: the fingerprint seal returns is
+// recorded with the end, given to the next seal, kept by TrimChain, and
+// "" is recorded as unknown.
+func testAuditKeyFingerprintRecorded(t *testing.T, s Stores) {
+	ctx := context.Background()
+	checkKey(t, s, "")
+	if err := s.Audit.Append(ctx, []audit.Event{newEvent("k1", base.Add(-time.Hour)), newEvent("k2", base.Add(-time.Hour))}, sealAs(fpA)); err != nil {
+		t.Fatal(err)
+	}
+	checkKey(t, s, fpA)
+	if st := mustState(t, s); st.End != (audit.Head{Seq: 2, Hash: head(2).Hash, KeyFingerprint: fpA}) {
+		t.Fatalf("State.End = %+v, want seq 2 with fingerprint %s", st.End, fpA)
+	}
+	var given audit.Head
+	next := func(end audit.Head, events []audit.Event) (audit.Head, error) {
+		given = end
+		return sealAs(fpA)(end, events)
+	}
+	if err := s.Audit.Append(ctx, []audit.Event{newEvent("k3", base)}, next); err != nil {
+		t.Fatal(err)
+	}
+	if want := (audit.Head{Seq: 2, Hash: head(2).Hash, KeyFingerprint: fpA}); given != want {
+		t.Fatalf("seal was given %+v, want %+v", given, want)
+	}
+	// Archiving moves the start, not the end's fingerprint.
+	if n, err := s.Audit.TrimChain(ctx, base.Add(-time.Minute), 10, nil); err != nil || n != 2 {
+		t.Fatalf("TrimChain = %d, %v; want 2, nil", n, err)
+	}
+	checkKey(t, s, fpA)
+	if err := s.Audit.Append(ctx, []audit.Event{newEvent("k4", base)}, sealAs(fpB)); err != nil {
+		t.Fatal(err)
+	}
+	checkKey(t, s, fpB)
+	mustAppend(t, s, newEvent("k5", base)) // seal records no fingerprint
+	checkKey(t, s, "")
+	events, _ := chainAll(t, s, 1, 10)
+	checkSeqs(t, events, 3, 5)
+}
+
+// testAuditSealError: when seal fails (after changing the events, as a
+// sealer may), Append returns its error, not one matching
+// store.ErrUnavailable, and stores nothing: no events, the same end and
+// fingerprint. The chain goes on from there.
+func testAuditSealError(t *testing.T, s Stores) {
+	ctx := context.Background()
+	if err := s.Audit.Append(ctx, []audit.Event{newEvent("s1", base), newEvent("s2", base)}, sealAs(fpA)); err != nil {
+		t.Fatal(err)
+	}
+	before := mustState(t, s)
+	errSeal := errors.New("storetest: sealed with another key")
+	err := s.Audit.Append(ctx, []audit.Event{newEvent("refused1", base), newEvent("refused2", base)},
+		func(end audit.Head, events []audit.Event) (audit.Head, error) {
+			out, _ := sealAs(fpB)(end, events)
+			return out, errSeal
+		})
+	if !errors.Is(err, errSeal) || errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Append with a failing seal: err = %v, want seal's error, not ErrUnavailable", err)
+	}
+	if got := mustState(t, s); got != before {
+		t.Fatalf("State after the refused Append = %+v, want %+v", got, before)
+	}
+	if got := names(queryAll(t, s, audit.Filter{})); !slices.Equal(got, []string{"s2", "s1"}) {
+		t.Fatalf("after the refused Append the store holds %v, want [s2 s1]", got)
+	}
+	if err := s.Audit.Append(ctx, []audit.Event{newEvent("s3", base)}, sealAs(fpA)); err != nil {
+		t.Fatal(err)
+	}
+	events, _ := chainAll(t, s, 1, 10)
+	checkSeqs(t, events, 1, 3)
+	checkKey(t, s, fpA)
+}
+
+// newKeyed returns a Service on the audit store with key (nil: none).
+func newKeyed(t *testing.T, s Stores, key []byte) *audit.Service {
+	t.Helper()
+	svc, err := audit.NewService(s.Audit, audit.Config{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
+
+// checkKeyError fails the test unless err is a *KeyError with the stored
+// and configured fingerprints.
+func checkKeyError(t *testing.T, what string, err error, stored, configured string) {
+	t.Helper()
+	var ke *audit.KeyError
+	if !errors.Is(err, audit.ErrKeyMismatch) || !errors.As(err, &ke) || errors.Is(err, audit.ErrChainBroken) || errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("%s: err = %v, want a *KeyError", what, err)
+	}
+	if ke.Stored != stored || ke.Configured != configured {
+		t.Fatalf("%s: %+v, want stored %s, configured %s", what, *ke, stored, configured)
+	}
+}
+
+// testAuditServiceKeyFingerprint: the first event a Service records
+// records its key's fingerprint, which Verify under that key accepts.
+func testAuditServiceKeyFingerprint(t *testing.T, s Stores) {
+	svc := record(t, s, serviceEvents()[:2])
+	checkKey(t, s, audit.KeyFingerprint(serviceKey))
+	mustVerify(t, svc, 0, 0, 2)
+}
+
+// testAuditServiceKeyMismatch: a Service with another key, or none, may
+// not append to a keyed chain: the Append is refused with a *KeyError,
+// and nothing is stored; the right key goes on.
+func testAuditServiceKeyMismatch(t *testing.T, s Stores) {
+	ctx := context.Background()
+	svc := record(t, s, serviceEvents()[:2])
+	before := mustState(t, s)
+	otherKey := bytes.Repeat([]byte("x"), 32)
+	for _, key := range [][]byte{otherKey, nil} {
+		other := newKeyed(t, s, key)
+		err := other.Record(ctx, audit.Event{Type: audit.Logout})
+		checkKeyError(t, "Record under another key", err, audit.KeyFingerprint(serviceKey), audit.KeyFingerprint(key))
+		_, err = other.Verify(ctx, 0, 0)
+		checkKeyError(t, "Verify under another key", err, audit.KeyFingerprint(serviceKey), audit.KeyFingerprint(key))
+	}
+	if got := mustState(t, s); got != before {
+		t.Fatalf("State after the refused Records = %+v, want %+v", got, before)
+	}
+	if got := queryAll(t, s, audit.Filter{}); len(got) != 2 {
+		t.Fatalf("the store holds %d events after the refused Records, want 2", len(got))
+	}
+	if err := svc.Record(ctx, audit.Event{Type: audit.Logout}); err != nil {
+		t.Fatal(err)
+	}
+	mustVerify(t, svc, 0, 0, 3)
+}
+
+// testAuditServiceUnkeyedChain: an unkeyed chain records NoKey; a keyed
+// Service may neither append to it nor verify it.
+func testAuditServiceUnkeyedChain(t *testing.T, s Stores) {
+	ctx := context.Background()
+	unkeyed := newKeyed(t, s, nil)
+	recordN(t, unkeyed, 2)
+	checkKey(t, s, audit.NoKey)
+	keyed := newKeyed(t, s, serviceKey)
+	checkKeyError(t, "Record with a key", keyed.Record(ctx, audit.Event{Type: audit.Logout}), audit.NoKey, audit.KeyFingerprint(serviceKey))
+	_, err := keyed.Verify(ctx, 0, 0)
+	checkKeyError(t, "Verify with a key", err, audit.NoKey, audit.KeyFingerprint(serviceKey))
+	mustVerify(t, unkeyed, 0, 0, 2)
+}
+
+// recordN records n Logout events with svc.
+func recordN(t *testing.T, svc *audit.Service, n int) {
+	t.Helper()
+	for i := range n {
+		if err := svc.Record(context.Background(), audit.Event{Type: audit.Logout, Data: map[string]any{"i": i}}); err != nil {
+			t.Fatalf("Record %d: %v", i, err)
+		}
+	}
+}
+
+// testAuditUnknownKeyAdopted: a chain whose end records no fingerprint
+// (sealed before fingerprints were) takes the key of the next Service
+// that appends, and is then refused to others.
+func testAuditUnknownKeyAdopted(t *testing.T, s Stores) {
+	ctx := context.Background()
+	mustAppend(t, s, newEvent("old1", base), newEvent("old2", base))
+	checkKey(t, s, "")
+	svc := newKeyed(t, s, serviceKey)
+	if err := svc.Record(ctx, audit.Event{Type: audit.Logout}); err != nil {
+		t.Fatalf("Record on a chain with no fingerprint: %v", err)
+	}
+	checkKey(t, s, audit.KeyFingerprint(serviceKey))
+	if st := mustState(t, s); st.End.Seq != 3 {
+		t.Fatalf("State.End.Seq = %d, want 3", st.End.Seq)
+	}
+	err := newKeyed(t, s, nil).Record(ctx, audit.Event{Type: audit.Logout})
+	checkKeyError(t, "Record without the adopted key", err, audit.KeyFingerprint(serviceKey), audit.NoKey)
+}
+
+// unfingerprinted is an audit store whose Appends record no key
+// fingerprint, as the stores did before fingerprints were recorded.
+type unfingerprinted struct{ audit.Store }
+
+func (u unfingerprinted) Append(ctx context.Context, events []audit.Event, seal audit.Sealer) error {
+	return u.Store.Append(ctx, events, func(end audit.Head, events []audit.Event) (audit.Head, error) {
+		end, err := seal(end, events)
+		end.KeyFingerprint = ""
+		return end, err
+	})
+}
+
+// testAuditServiceVerifyUnknownKey: on a keyed chain that records no
+// fingerprint, Verify under the right key passes; under another key, or
+// none, the first event fails as altered, with KeyUnknown set: it may be
+// the key. A break further on is plain tampering.
+func testAuditServiceVerifyUnknownKey(t *testing.T, s Stores) {
+	ctx := context.Background()
+	old, err := audit.NewService(unfingerprinted{s.Audit}, audit.Config{Key: serviceKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recordN(t, old, 3)
+	checkKey(t, s, "")
+	mustVerify(t, newKeyed(t, s, serviceKey), 0, 0, 3)
+	for _, key := range [][]byte{bytes.Repeat([]byte("x"), 32), nil} {
+		for _, from := range []int64{0, 2} {
+			n, err := newKeyed(t, s, key).Verify(ctx, from, 0)
+			var ce *audit.ChainError
+			if !errors.As(err, &ce) || n != 0 {
+				t.Fatalf("Verify(%d, 0) under a wrong key = %d, %v; want a *ChainError", from, n, err)
+			}
+			want := max(from, 1)
+			if ce.Seq != want || ce.Reason != audit.Altered || !ce.KeyUnknown || !strings.Contains(err.Error(), "or the key is wrong") {
+				t.Fatalf("Verify(%d, 0) under a wrong key: %v (%+v), want seq %d altered, KeyUnknown", from, err, *ce, want)
+			}
+		}
+	}
+	checkKey(t, s, "")
 }
