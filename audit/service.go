@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cedrina/cedrina/internal/errs"
 )
 
 // Recorder records audit events. Services take one as an optional
@@ -70,10 +72,10 @@ var _ Recorder = (*Service)(nil)
 // NewService returns a Service on store.
 func NewService(store Store, cfg Config) (*Service, error) {
 	if store == nil {
-		return nil, errors.New("audit: NewService: nil Store")
+		return nil, errs.Configf("audit", "NewService", "nil Store")
 	}
 	if cfg.Key != nil && len(cfg.Key) < 32 {
-		return nil, fmt.Errorf("audit: Config.Key has %d bytes, want at least 32", len(cfg.Key))
+		return nil, errs.Configf("audit", "Config.Key", "%d bytes, want at least 32", len(cfg.Key))
 	}
 	s := &Service{store: store, now: cfg.Now, log: cfg.Logger, chain: newChainer(bytes.Clone(cfg.Key))}
 	if s.now == nil {

@@ -162,8 +162,8 @@ func TestNewServiceErrors(t *testing.T) {
 		want  string
 	}{
 		{"nil store", nil, nil, "nil Store"},
-		{"key of 31 bytes", mem, make([]byte, 31), "Config.Key has 31 bytes"},
-		{"empty key", mem, []byte{}, "Config.Key has 0 bytes"},
+		{"key of 31 bytes", mem, make([]byte, 31), "audit: Config.Key: 31 bytes"},
+		{"empty key", mem, []byte{}, "audit: Config.Key: 0 bytes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			svc, err := audit.NewService(tc.store, audit.Config{Key: tc.key})

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cedrina/cedrina/internal/errs"
 	"github.com/cedrina/cedrina/store"
 )
 
@@ -165,17 +166,17 @@ type item struct {
 func (s *Service) NewWriter(cfg WriterConfig) (*Writer, error) {
 	switch {
 	case cfg.QueueSize < 0:
-		return nil, errors.New("audit: WriterConfig.QueueSize is negative")
+		return nil, errs.Configf("audit", "WriterConfig.QueueSize", "%d is negative", cfg.QueueSize)
 	case cfg.BatchSize < 0:
-		return nil, errors.New("audit: WriterConfig.BatchSize is negative")
+		return nil, errs.Configf("audit", "WriterConfig.BatchSize", "%d is negative", cfg.BatchSize)
 	case cfg.FlushInterval < 0:
-		return nil, errors.New("audit: WriterConfig.FlushInterval is negative")
+		return nil, errs.Configf("audit", "WriterConfig.FlushInterval", "%v is negative", cfg.FlushInterval)
 	case cfg.RetryDelay < 0:
-		return nil, errors.New("audit: WriterConfig.RetryDelay is negative")
+		return nil, errs.Configf("audit", "WriterConfig.RetryDelay", "%v is negative", cfg.RetryDelay)
 	case cfg.MaxRetryDelay < 0:
-		return nil, errors.New("audit: WriterConfig.MaxRetryDelay is negative")
+		return nil, errs.Configf("audit", "WriterConfig.MaxRetryDelay", "%v is negative", cfg.MaxRetryDelay)
 	case cfg.OnFull != Block && cfg.OnFull != Drop:
-		return nil, fmt.Errorf("audit: WriterConfig.OnFull %d is not Block or Drop", cfg.OnFull)
+		return nil, errs.Configf("audit", "WriterConfig.OnFull", "%d is not Block or Drop", cfg.OnFull)
 	}
 	return newWriter(s, cfg, nil, nil), nil
 }
