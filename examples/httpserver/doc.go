@@ -203,7 +203,9 @@
 //
 // The server speaks plain HTTP: put it behind a proxy that terminates TLS
 // and sets Strict-Transport-Security; tokens cross the network in every
-// request. Login, registration and refresh are not yet rate limited; put
-// the ratelimit package in front of them before exposing the server. The account lockout alone (5 failures lock an account for
-// 15 minutes) lets an attacker lock accounts on purpose.
+// request. Login, registration and refresh are not rate limited: the SDK
+// has no rate limiter yet, so put one in front of them (in the proxy, say,
+// per client IP and per account name) before exposing the server. The
+// account lockout alone (5 failures lock an account for 15 minutes) lets
+// an attacker lock accounts on purpose.
 package main
