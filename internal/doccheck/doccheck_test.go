@@ -78,13 +78,14 @@ func (f finding) String() string { return fmt.Sprintf("%s:%d: %s", f.file, f.lin
 
 // pkg is one package of the module.
 type pkg struct {
-	path  string // import path
-	dir   string
-	fset  *token.FileSet
-	files []*ast.File
-	doc   *doc.Package
-	syms  map[string]bool // exported symbols, "Name" and "Type.Member"
-	decls map[string]bool // every top-level identifier, exported or not
+	path     string // import path
+	dir      string
+	fset     *token.FileSet
+	comments []*ast.CommentGroup // every comment of the files
+	docs     []docComment        // the doc comments go doc shows
+	doc      *doc.Package
+	syms     map[string]bool // exported symbols, "Name" and "Type.Member"
+	decls    map[string]bool // every top-level identifier, exported or not
 }
 
 func TestDocs(t *testing.T) {
@@ -209,21 +210,23 @@ func loadModule(t *testing.T, root, modPath string) map[string]*pkg {
 			importPath += "/" + filepath.ToSlash(rel)
 		}
 		p := &pkg{path: importPath, dir: path, fset: token.NewFileSet()}
-		// go/doc edits the files it is given (it drops unexported
-		// declarations, even with PreserveAST), so it gets a copy of its own.
-		var docFiles []*ast.File
+		var files []*ast.File
 		for _, name := range bp.GoFiles {
-			for _, files := range []*[]*ast.File{&p.files, &docFiles} {
-				f, err := parser.ParseFile(p.fset, filepath.Join(path, name), nil, parser.ParseComments|parser.SkipObjectResolution)
-				if err != nil {
-					return err
-				}
-				*files = append(*files, f)
+			f, err := parser.ParseFile(p.fset, filepath.Join(path, name), nil, parser.ParseComments|parser.SkipObjectResolution)
+			if err != nil {
+				return err
 			}
+			files = append(files, f)
+			p.comments = append(p.comments, f.Comments...)
 		}
-		p.syms = symbols(p.files)
-		p.decls = topLevel(p.files)
-		p.doc, err = doc.NewFromFiles(p.fset, docFiles, importPath)
+		// Everything read from the syntax trees is read before go/doc
+		// edits them (it drops unexported declarations and detaches doc
+		// comments from their declarations). The comment groups
+		// themselves are left as they are.
+		p.syms = symbols(files)
+		p.decls = topLevel(files)
+		p.docs = docComments(files)
+		p.doc, err = doc.NewFromFiles(p.fset, files, importPath)
 		if err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
@@ -242,8 +245,7 @@ func loadModule(t *testing.T, root, modPath string) map[string]*pkg {
 // symbols returns the exported symbols of a package's files as doc links
 // name them: "Name" for a top-level constant, variable, type or function,
 // "Type.Member" for a method, struct field or interface method of an
-// exported type (methods of any receiver type are included, which accepts
-// a few links go doc would not draw; none of those exist in practice).
+// exported type.
 func symbols(files []*ast.File) map[string]bool {
 	syms := map[string]bool{}
 	for _, f := range files {
@@ -257,7 +259,7 @@ func symbols(files []*ast.File) map[string]bool {
 					syms[d.Name.Name] = true
 					continue
 				}
-				if recv := recvName(d.Recv.List[0].Type); recv != "" {
+				if recv := recvName(d.Recv.List[0].Type); ast.IsExported(recv) {
 					syms[recv+"."+d.Name.Name] = true
 				}
 			case *ast.GenDecl:
@@ -443,17 +445,17 @@ type docComment struct {
 	what  string // "package doc", "Service.Start", ...
 }
 
-// docComments returns the doc comments go doc shows for p: the package
-// comment, and those of exported declarations, fields and interface
-// methods.
-func docComments(p *pkg) []docComment {
+// docComments returns the doc comments go doc shows for a package's
+// files: the package comment, and those of exported declarations, fields
+// and interface methods.
+func docComments(files []*ast.File) []docComment {
 	var out []docComment
 	add := func(g *ast.CommentGroup, what string) {
 		if g != nil {
 			out = append(out, docComment{g, what})
 		}
 	}
-	for _, f := range p.files {
+	for _, f := range files {
 		add(f.Doc, "package doc")
 		for _, d := range f.Decls {
 			switch d := d.(type) {
@@ -529,7 +531,7 @@ var bracketed = regexp.MustCompile(`\[(\*?[\pL_][\pL\pN_]*(?:[./][\pL_][\pL\pN_]
 func checkLinks(root string, p *pkg, ext *externals) []finding {
 	var found []finding
 	parse := p.doc.Parser()
-	for _, dc := range docComments(p) {
+	for _, dc := range p.docs {
 		report := func(needle, msg string) {
 			file, line := locate(root, p.fset, dc.group, needle)
 			found = append(found, finding{file, line, fmt.Sprintf("%s (in the doc of %s)", msg, dc.what)})
@@ -697,6 +699,10 @@ var mention = regexp.MustCompile(`(?i)\bdesign[ \n]+document\b|\bspec/[\w./-]*[\
 // checkMention reports the documents text names that are not in the
 // repository. dir is the directory of the file the text is in.
 func checkMention(root, dir, text string) []string {
+	lower := strings.ToLower(text)
+	if !strings.Contains(lower, ".md") && !strings.Contains(lower, "spec/") && !strings.Contains(lower, "design") {
+		return nil // the common case, without the regular expression
+	}
 	var out []string
 	for _, m := range mention.FindAllString(text, -1) {
 		switch {
@@ -723,14 +729,12 @@ func exists(path string) bool {
 // checkGoMentions checks every comment of p's files, doc comment or not.
 func checkGoMentions(root string, p *pkg) []finding {
 	var found []finding
-	for _, f := range p.files {
-		for _, g := range f.Comments {
-			for _, c := range g.List {
-				for _, msg := range checkMention(root, p.dir, c.Text) {
-					pos := p.fset.Position(c.Pos())
-					rel, _ := filepath.Rel(root, pos.Filename)
-					found = append(found, finding{filepath.ToSlash(rel), pos.Line, msg})
-				}
+	for _, g := range p.comments {
+		for _, c := range g.List {
+			for _, msg := range checkMention(root, p.dir, c.Text) {
+				pos := p.fset.Position(c.Pos())
+				rel, _ := filepath.Rel(root, pos.Filename)
+				found = append(found, finding{filepath.ToSlash(rel), pos.Line, msg})
 			}
 		}
 	}
