@@ -13,9 +13,11 @@
 //
 // # What is in the schema
 //
-// Migration 00001_initial.sql creates the seven tables of the design
-// document (spec/database-design.md), column for column, with the
-// document's types, defaults, nullability, keys and delete rules:
+// Migration 00001_initial.sql creates the seven tables of the schema the
+// original system used, column for column, with that schema's types,
+// defaults, nullability, keys and delete rules (this package's
+// design_test.go writes that schema down table by table and checks a
+// migrated database against it):
 //
 //   - users: accounts; username and email unique.
 //   - oauth_profiles: linked external identities; unique per (provider,
@@ -31,20 +33,21 @@
 //   - rate_limit_records: rate limit counters, unique per (key_hash,
 //     algorithm, window_start).
 //
-// Many columns stay nullable with a default, exactly as designed, so rows
+// Many columns stay nullable with a default, exactly as they were, so rows
 // written by the original system, which name only the required columns,
 // still insert. Constraint names are the ones PostgreSQL generates
 // (users_username_key, sessions_user_id_fkey, ...); the stores map
 // violations to domain errors by these names.
 //
 // Later schema changes are new files (00002_..., 00003_...), each with an
-// up and a down part and a comment saying why; 00001 is never edited.
+// up and a down part and a comment saying why; the statements of a
+// released migration never change (only its comments may).
 // [Migrations] exposes the files; they are plain goose SQL, readable as
 // ordinary SQL.
 //
 // # Index choices
 //
-// Every index of the design document exists under its own name, except
+// Every index of the original schema exists under its own name, except
 // where a UNIQUE constraint's index already answers the same lookups:
 // idx_users_username, idx_users_email, idx_sessions_session_token,
 // idx_sessions_refresh_token and idx_password_reset_tokens_token_hash

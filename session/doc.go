@@ -62,10 +62,16 @@
 //
 // # Keys
 //
-// EdDSA (Ed25519) by default; ES256, RS256 and HS256 selectable. A
-// [KeySet] has one signing key and older keys still accepted, for
-// rotation: add the new key as the signer, keep the old one for an access
-// token lifetime, then drop it. HS256 needs a secret of at least 32 random
+// EdDSA (Ed25519) by default; ES256, RS256 and HS256 selectable. Keep
+// the signing key as a secret and load it at every start with
+// [ParsePrivateKeyPEM] (or [NewHMACKey] for HS256). [GenerateKey] makes a
+// fresh random key, for tests and for creating the key once
+// ([Key.MarshalPrivateKeyPEM] writes it out): a process that generates
+// its key at every start logs everyone out whenever it restarts, as
+// tokens signed by the previous key no longer verify. A [KeySet] has one
+// signing key and older keys still accepted, for rotation: add the new
+// key as the signer, keep the old one for an access token lifetime, then
+// drop it. HS256 needs a secret of at least 32 random
 // bytes and gives every verifier the power to sign; prefer an asymmetric
 // algorithm. [KeySet.JWKSHandler] serves the public keys; other services
 // build a [Verifier] from that document alone. A Verifier cannot see

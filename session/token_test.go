@@ -188,7 +188,11 @@ type badToken struct {
 }
 
 // malformedTokens are the tokens every verifier of the mixed set (and of
-// its public keys) must refuse: SECURITY.md's list and more.
+// its public keys) must refuse: alg=none and algorithms outside the set,
+// HS256 signed with a public key, a token under another key's kid or an
+// unknown one, expired, a wrong or missing iss, aud or exp, exp not a
+// number, a wrong typ, headers pointing at other keys (jwk, jku, x5u,
+// x5c), and tampering. Duplicate member names are strict_test.go's.
 func malformedTokens(tb testing.TB) []badToken {
 	tb.Helper()
 	k := fixtureKeys(tb)

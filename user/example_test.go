@@ -87,3 +87,56 @@ func ExampleLegacyConfig() {
 	// signed in; change required: false
 	// rehashed: $argon2id$
 }
+
+// A hasher verifies hashes of either algorithm and says when a stored hash
+// no longer matches the current policy: here a bcrypt hash, read by a
+// hasher whose policy is argon2id. The service rehashes such a password
+// at the next successful login. (The costs are lowered to keep the
+// example fast; the defaults are argon2id m=19456 KiB, t=2, p=1 and bcrypt
+// cost 12.)
+func ExampleNewHasher() {
+	ctx := context.Background()
+	old, err := user.NewHasher(user.HashConfig{Algorithm: user.Bcrypt, BcryptCost: 4})
+	if err != nil {
+		panic(err)
+	}
+	stored, err := old.Hash(ctx, "correct horse battery staple")
+	if err != nil {
+		panic(err)
+	}
+
+	current, err := user.NewHasher(user.HashConfig{Algorithm: user.Argon2id, Argon2id: user.Argon2idParams{Memory: 64, Time: 1}})
+	if err != nil {
+		panic(err)
+	}
+	match, needsRehash, err := current.Verify(ctx, stored, "correct horse battery staple")
+	fmt.Println(stored[:4], match, needsRehash, err)
+	match, needsRehash, err = current.Verify(ctx, stored, "wrong password")
+	fmt.Println(match, needsRehash, err)
+
+	fresh, err := current.Hash(ctx, "correct horse battery staple")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(fresh[:27])
+	// Output:
+	// $2a$ true true <nil>
+	// false false <nil>
+	// $argon2id$v=19$m=64,t=1,p=1
+}
+
+// Usernames are compared in one canonical form: width-mapped, lower-cased,
+// NFC. Mixing scripts is refused, so a Cyrillic "а" cannot pass for a
+// Latin "a".
+func ExampleParseUsername() {
+	for _, s := range []string{"Alice", "ＡＬＩＣＥ", "jean-luc.picard", "\u0430dmin", "al"} {
+		name, err := user.ParseUsername(s)
+		fmt.Printf("%q %v\n", name, err)
+	}
+	// Output:
+	// "alice" <nil>
+	// "alice" <nil>
+	// "jean-luc.picard" <nil>
+	// "" user: invalid username: mixed scripts
+	// "" user: invalid username: too short
+}

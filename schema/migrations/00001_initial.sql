@@ -1,4 +1,6 @@
--- Cedrina schema, version 1: the seven tables of spec/database-design.md.
+-- Cedrina schema, version 1: the seven tables of the schema the original
+-- system used (users, oauth_profiles, sessions, password_reset_tokens,
+-- casbin_rules, audit_logs, rate_limit_records).
 --
 -- This file is the contract between the Go stores and the database. It keeps
 -- the original system's column types, defaults and nullability unchanged, so
@@ -12,14 +14,14 @@
 -- foreign key violations (23503) into domain errors by these names, so a
 -- rename here is a breaking change.
 --
--- Index policy: every lookup the design document indexes is served by a
--- btree index. Where the document asks for an index that a UNIQUE constraint
+-- Index policy: every lookup the original schema indexes is served by a
+-- btree index. Where that schema declares an index that a UNIQUE constraint
 -- already provides (same columns, or the index column is the leading column
 -- of the constraint's index), the extra index is left out and a comment names
 -- the index that answers the same queries. A redundant index costs a write on
 -- every INSERT and UPDATE and buys no read the planner could not already do.
 --
--- Improvements over the original design (partial indexes, bigint keys, ...)
+-- Improvements over the original schema (partial indexes, bigint keys, ...)
 -- belong in later, separately numbered migrations, never in this file.
 --
 -- Apply with schema.Migrate, `cedrina migrate up`, or the goose CLI:

@@ -5,9 +5,10 @@
 -- position (chain_seq), the hash of the event before it (prev_hash) and its
 -- own hash over its content and prev_hash (hash, hex SHA-256 or
 -- HMAC-SHA-256). The hash covers actor_id, the user id as recorded, not
--- user_id: deleting a user sets user_id to NULL (ON DELETE SET NULL, as the
--- design document wants), which must not look like tampering. The verifier
--- checks that user_id is either actor_id or NULL.
+-- user_id: deleting a user sets user_id to NULL (ON DELETE SET NULL, as in
+-- the original schema, so the trail outlives the account), which must not
+-- look like tampering. The verifier checks that user_id is either actor_id
+-- or NULL.
 --
 -- All four columns are nullable and have no default, so rows written by the
 -- original system still insert; such rows are outside the chain.

@@ -21,8 +21,9 @@
 -- idx_sessions_inactive serves the cleanup pass that deletes ended
 -- sessions (is_active false or NULL): a partial index holding only those
 -- rows, so the pass is an index scan however many live sessions there are.
--- idx_sessions_is_active (a B-tree on a boolean, from the design) cannot
--- serve "is_active IS NOT TRUE" and stays for the design's own lookups.
+-- idx_sessions_is_active (a B-tree on a boolean, from the original schema)
+-- cannot serve "is_active IS NOT TRUE" and stays for the lookups by
+-- is_active that schema made.
 
 -- +goose Up
 ALTER TABLE users ADD COLUMN security_stamp BIGINT NOT NULL DEFAULT 0;

@@ -34,9 +34,9 @@ func newSessionTable() sessionTable {
 	}
 }
 
-// conflict is the error for a hash already in use, as the unique
+// errHashInUse is the error for a hash already in use, as the unique
 // constraints on sessions.session_token and refresh_token give it.
-var conflict = fmt.Errorf("memory: session hash already in use: %w", store.ErrConflict)
+var errHashInUse = fmt.Errorf("memory: session hash already in use: %w", store.ErrConflict)
 
 // Create implements [session.Store].
 func (s *SessionStore) Create(ctx context.Context, in *session.Session, max int) ([]int64, error) {
@@ -57,7 +57,7 @@ func (s *SessionStore) Create(ctx context.Context, in *session.Session, max int)
 		_, dupToken := tb.byToken[row.TokenHash]
 		_, dupRefresh := tb.byRefresh[row.RefreshHash]
 		if dupToken || dupRefresh {
-			return conflict
+			return errHashInUse
 		}
 		prevID := tb.nextID
 		tb.nextID++
@@ -237,7 +237,7 @@ func (s *SessionStore) Rotate(ctx context.Context, oldHash, newHash string, at t
 			return nil
 		}
 		if _, taken := tb.byRefresh[newHash]; taken {
-			return conflict
+			return errHashInUse
 		}
 		c := *row
 		c.RefreshHash, c.LastActivityAt = newHash, dbTime(at)

@@ -3,13 +3,33 @@
 // store/postgres whenever CEDRINA_TEST_DATABASE_URL names a server, and
 // any third-party store that wants to be a drop-in replacement.
 //
+// The suites need a *testing.T, so they run from a test of the adapter's
+// own package, not from an example. A third-party adapter runs them so:
+//
+//	package mystore_test
+//
+//	import (
+//		"testing"
+//
+//		"example.com/mystore"
+//		"github.com/cedrina/cedrina/store/storetest"
+//	)
+//
 //	func TestConformance(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) storetest.Stores {
 //			db := mystore.New(...) // fresh and empty for every call
 //			t.Cleanup(func() { db.Close() })
-//			return storetest.Stores{Tx: db, Users: db.Users()}
+//			return storetest.Stores{Tx: db, Users: db.Users(), Sessions: db.Sessions(), Audit: db.Audit()}
 //		})
 //	}
+//
+// and checks it with go test ./... like any other test. A nil field of
+// [Stores] skips that suite, so an adapter may start with the user store
+// alone. The memory adapter's TestConformance (store/memory/memory_test.go)
+// is the shortest complete instance; store/postgres runs the same suites
+// on a fresh PostgreSQL schema per subtest. To run one suite, call
+// [RunUserStore], [RunSessionStore], [RunAuditStore] or [RunTransactor]
+// instead of [Run].
 //
 // The suites check what the Store interfaces' doc comments promise: the
 // sentinel errors, unique constraints that hold under concurrency (50
