@@ -53,7 +53,9 @@ type Event struct {
 type EventType string
 
 // The catalogue of event types the SDK records. Each package records the
-// ones of its flows; the list covers the events SECURITY.md requires.
+// ones of its flows; the list also covers the events of the planned reset,
+// oauth, rbac and ratelimit packages (see SECURITY.md at the repository
+// root).
 const (
 	// user
 	UserRegistered  EventType = "user_registered"
@@ -77,19 +79,19 @@ const (
 	SessionExpired   EventType = "session_expired"
 	TokenReuse       EventType = "token_reuse" // a rotated refresh token presented again
 
-	// reset
+	// reset (planned)
 	PasswordResetRequested EventType = "password_reset_requested"
 	PasswordResetCompleted EventType = "password_reset_completed"
 
-	// oauth
+	// oauth (planned)
 	OAuthLinked   EventType = "oauth_linked"
 	OAuthUnlinked EventType = "oauth_unlinked"
 
-	// rbac
+	// rbac (planned)
 	PolicyChanged       EventType = "policy_changed"
 	AuthorizationDenied EventType = "authorization_denied"
 
-	// ratelimit
+	// ratelimit (planned)
 	RateLimitExceeded EventType = "rate_limit_exceeded"
 )
 

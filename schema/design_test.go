@@ -14,7 +14,7 @@ import (
 	"github.com/cedrina/cedrina/schema"
 )
 
-// The design document (spec/database-design.md), table by table, written
+// The schema the original system used, table by table, written
 // the way PostgreSQL reports it back. Defaults are pg_get_expr output, so
 // DEFAULT 'USER' reads 'USER'::character varying and SERIAL reads
 // nextval('<table>_id_seq'::regclass).
@@ -265,7 +265,7 @@ var design = []table{
 	},
 }
 
-// documentIndexes lists every CREATE INDEX of the design document and the
+// documentIndexes lists every CREATE INDEX of the original schema and the
 // index of the migrated schema that answers its lookups: the index itself,
 // or the unique index that makes it redundant.
 var documentIndexes = []struct {
@@ -304,7 +304,7 @@ var documentIndexes = []struct {
 	{"idx_rate_limit_records_window_end", "rate_limit_records", "window_end", ""},
 }
 
-// TestDesignConformance checks version 1, the design document's schema.
+// TestDesignConformance checks version 1, the original system's schema.
 // Later migrations add to it; their own tests check what they add.
 func TestDesignConformance(t *testing.T) {
 	t.Parallel()
@@ -346,7 +346,7 @@ func checkDesign(t *testing.T, db *sql.DB) {
 }
 
 // schemaAt returns the expected schema after migration version v: the
-// design document's tables (version 1) with the additions of every later
+// original schema's tables (version 1) with the additions of every later
 // migration up to v.
 func schemaAt(v int64) []table {
 	out := slices.Clone(design)
@@ -528,7 +528,7 @@ func checkSchema(t *testing.T, db *sql.DB, want []table) {
 		}
 		for _, g := range got {
 			if !slices.ContainsFunc(tb.columns, func(w column) bool { return w.name == g.name }) {
-				t.Errorf("%s.%s: column not in the design document", tb.name, g.name)
+				t.Errorf("%s.%s: column not in the original schema", tb.name, g.name)
 			}
 		}
 
@@ -626,7 +626,7 @@ func checkSchema(t *testing.T, db *sql.DB, want []table) {
 	}
 }
 
-// TestDocumentIndexes checks every index the design document declares:
+// TestDocumentIndexes checks every index the original schema declares:
 // either it exists under its own name on the right column, or the unique
 // index that replaces it exists and leads with that column.
 func TestDocumentIndexes(t *testing.T) {
@@ -664,7 +664,7 @@ func TestDocumentIndexes(t *testing.T) {
 	}
 
 	if len(documentIndexes) != 31 {
-		t.Fatalf("documentIndexes lists %d indexes; the design document declares 31", len(documentIndexes))
+		t.Fatalf("documentIndexes lists %d indexes; the original schema declares 31", len(documentIndexes))
 	}
 	for _, d := range documentIndexes {
 		name := d.doc
