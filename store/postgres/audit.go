@@ -101,6 +101,9 @@ func (s *AuditStore) Append(ctx context.Context, events []audit.Event, seal audi
 		return s.db.run(ctx, func(q querier) error {
 			var end audit.Head
 			if err := q.QueryRowxContext(ctx, `SELECT end_seq, end_hash FROM audit_chain WHERE id = 1 FOR UPDATE`).Scan(&end.Seq, &end.Hash); err != nil {
+				if errors.Is(err, sql.ErrNoRows) {
+					return errNoChainRow
+				}
 				return fmt.Errorf("locking the audit chain: %w", err)
 			}
 			for i := range events {
@@ -258,6 +261,10 @@ func (s *AuditStore) selectEvents(ctx context.Context, query string, args ...any
 	return out, nil
 }
 
+// errNoChainRow reports that audit_chain, which the migrations create
+// with its one row, has none.
+var errNoChainRow = errors.New("postgres: audit_chain has no row: " + notMigrated)
+
 // State implements [audit.Store].
 func (s *AuditStore) State(ctx context.Context) (audit.ChainState, error) {
 	var st audit.ChainState
@@ -266,7 +273,7 @@ func (s *AuditStore) State(ctx context.Context) (audit.ChainState, error) {
 			Scan(&st.Start.Seq, &st.Start.Hash, &st.End.Seq, &st.End.Hash)
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return st, errors.New("postgres: audit_chain has no row: run schema.Migrate")
+		return st, errNoChainRow
 	}
 	return st, err
 }
@@ -315,6 +322,9 @@ func (s *AuditStore) TrimChain(ctx context.Context, before time.Time, batch int,
 					if chained {
 						var start int64
 						if err := q.QueryRowxContext(ctx, `SELECT start_seq FROM audit_chain WHERE id = 1 FOR UPDATE`).Scan(&start); err != nil {
+							if errors.Is(err, sql.ErrNoRows) {
+								return errNoChainRow
+							}
 							return err
 						}
 						// The chain's oldest events, cut at the first one that

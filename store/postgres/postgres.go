@@ -143,8 +143,12 @@ func New(x *sqlx.DB, cfg Config) (*DB, error) {
 	return &DB{x: x, acquireTimeout: cfg.withDefaults().AcquireTimeout}, nil
 }
 
-// NewFromSQL wraps a *sql.DB opened with the lib/pq driver ("postgres").
-// Like [New], it leaves the pool's settings and ownership to the host.
+// NewFromSQL wraps a *sql.DB opened with lib/pq ("postgres") or with
+// pgx's database/sql driver (github.com/jackc/pgx/v5/stdlib: sql.Open("pgx",
+// url), stdlib.OpenDB or stdlib.OpenDBFromPool). Errors are translated
+// alike for both (see the package doc), by SQLSTATE, from any driver whose
+// server errors have a SQLState() string method. Like [New], it leaves
+// the pool's settings and ownership to the host.
 func NewFromSQL(db *sql.DB, cfg Config) (*DB, error) {
 	if db == nil {
 		return nil, errors.New("postgres: NewFromSQL: nil *sql.DB")
