@@ -51,6 +51,22 @@ func TestConfigValidation(t *testing.T) {
 	}
 }
 
+// TestOpenEmptyURL: Open refuses an empty URL rather than connecting to
+// lib/pq's defaults (PG* variables, localhost).
+func TestOpenEmptyURL(t *testing.T) {
+	for _, url := range []string{"", " ", "\t\n "} {
+		db, err := postgres.Open(context.Background(), url, postgres.Config{})
+		if err == nil {
+			db.Close()
+			t.Errorf("Open(%q) succeeded", url)
+			continue
+		}
+		if want := "postgres: Open: empty database URL"; err.Error() != want {
+			t.Errorf("Open(%q) err = %q, want %q", url, err, want)
+		}
+	}
+}
+
 func TestOpenUnreachable(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

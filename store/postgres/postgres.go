@@ -89,7 +89,15 @@ var _ store.Transactor = (*DB)(nil)
 // postgres:// URL or a key=value connection string, as lib/pq takes),
 // applies cfg's pool settings, and checks the connection with a ping.
 // The caller closes the DB. Open does not migrate; call schema.Migrate.
+//
+// An empty url (or one of spaces only) is an error: Open does not fall
+// back on lib/pq's defaults (the PG* environment variables, a server on
+// localhost), so that a missing setting cannot connect the SDK to another
+// database than the one meant.
 func Open(ctx context.Context, url string, cfg Config) (*DB, error) {
+	if strings.TrimSpace(url) == "" {
+		return nil, errors.New("postgres: Open: empty database URL")
+	}
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
