@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/cedrina/cedrina/internal/pgtest"
 	"github.com/cedrina/cedrina/schema"
 	"github.com/cedrina/cedrina/store"
@@ -119,6 +121,12 @@ func TestTerminatedConnection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	terminatedConnection(t, db, x)
+}
+
+// terminatedConnection is TestTerminatedConnection on db, whose pool is x.
+func terminatedConnection(t *testing.T, db *postgres.DB, x *sqlx.DB) {
+	t.Helper()
 	ctx := context.Background()
 	before, err := db.Audit().State(ctx)
 	if err != nil {

@@ -265,7 +265,9 @@ func (db *DB) conn(ctx context.Context) (*sqlx.Conn, error) {
 	defer cancel()
 	conn, err := db.x.Connx(actx)
 	if err != nil {
-		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		// The acquire timeout, not a deadline of the driver's own (pgx's
+		// connect_timeout is a context deadline too), nor the caller's.
+		if ctx.Err() == nil && actx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
 			return nil, translate(ctx, fmt.Errorf("postgres: no connection free within %v: %w", db.acquireTimeout, ErrPoolTimeout))
 		}
 		return nil, fmt.Errorf("postgres: acquire connection: %w", translate(ctx, err))
