@@ -451,7 +451,7 @@ func TestSessionsRoutes(t *testing.T) {
 		var gl []map[string]any
 		json.Unmarshal(gusSessions.body, &gl)
 		gusID := strconv.FormatInt(int64(gl[0]["id"].(float64)), 10)
-		for _, id := range []string{gusID, "999999999", "abc", "-1", "0", "1e3"} {
+		for _, id := range []string{gusID, "999999999", "99999999999", "9223372036854775807", "abc", "-1", "0", "1e3"} {
 			a.want(a.do("DELETE", "/me/sessions/"+id, accA, nil), 404)
 		}
 		a.want(a.do("GET", "/me", accG, nil), 200)

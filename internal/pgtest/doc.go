@@ -11,8 +11,15 @@
 // admin pool and returns the server URL with the lib/pq connection
 // parameter search_path set to it; every connection opened with that URL
 // creates and reads unqualified tables in the new schema. [DB] opens a pool
-// on that URL and applies the embedded migrations with schema.Migrate.
-// t.Cleanup closes the pool and then drops the schema with CASCADE.
+// on that URL and applies the embedded migrations with schema.Migrate;
+// [PgxDB] does the same with pgx's database/sql driver (the "pgx" driver
+// of github.com/jackc/pgx/v5/stdlib, which sends search_path to the server
+// as a run-time parameter just as lib/pq does), for the tests that check
+// the SDK on a host's pgx pool. t.Cleanup closes the pool and then drops
+// the schema with CASCADE.
+//
+// The package imports pgx, and only tests import the package: pgx is a
+// test-only dependency of the module.
 //
 // # Enabling the tests
 //

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	"github.com/jmoiron/sqlx"
 	_ "github.com/lib/pq" // registers the "postgres" driver
 
@@ -150,10 +151,44 @@ func DB(t testing.TB) *sqlx.DB {
 	}
 	db.SetMaxOpenConns(MaxOpenConns)
 	t.Cleanup(func() { _ = db.Close() })
+	migrate(t, db.DB)
+	return db
+}
+
+// PgxDB is [DB] with pgx's database/sql driver ("pgx", from
+// github.com/jackc/pgx/v5/stdlib) instead of lib/pq: a *sql.DB on a fresh,
+// migrated schema, with at most [MaxOpenConns] connections, closed in
+// t.Cleanup. It is what a host that uses pgx passes to
+// postgres.NewFromSQL.
+func PgxDB(t testing.TB) *sql.DB {
+	t.Helper()
+	db := OpenPgx(t, URL(t))
+	migrate(t, db)
+	return db
+}
+
+// OpenPgx opens a *sql.DB with pgx's database/sql driver on url (a URL
+// from [URL]: pgx sends its search_path query parameter to the server as
+// a run-time parameter, as lib/pq does), with at most [MaxOpenConns]
+// connections, and closes it in t.Cleanup. It does not migrate.
+func OpenPgx(t testing.TB, url string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		// The error can quote the URL; the URL can hold a password.
+		t.Fatalf("pgtest: open with pgx: %T", err)
+	}
+	db.SetMaxOpenConns(MaxOpenConns)
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// migrate applies every migration to db or fails the test.
+func migrate(t testing.TB, db *sql.DB) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), migrateTimeout)
 	defer cancel()
-	if err := schema.Migrate(ctx, db.DB); err != nil {
+	if err := schema.Migrate(ctx, db); err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
-	return db
 }

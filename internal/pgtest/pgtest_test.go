@@ -179,3 +179,29 @@ func TestURLParallel(t *testing.T) {
 		})
 	}
 }
+
+// TestPgxDB: pgx sends the URL's search_path to the server as a run-time
+// parameter, so a pool of pgx's driver finds its tables in the test's
+// schema, as lib/pq's does.
+func TestPgxDB(t *testing.T) {
+	t.Parallel()
+	db := PgxDB(t)
+	var name string
+	if err := db.QueryRowContext(t.Context(), "SELECT current_schema()").Scan(&name); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(name, "t_") || len(name) != 18 {
+		t.Fatalf("current schema = %q, want t_ and 16 hex digits", name)
+	}
+	if v, err := schema.Version(t.Context(), db); err != nil || v != schema.Latest() {
+		t.Errorf("version = %d, %v; want %d", v, err, schema.Latest())
+	}
+	if err := db.QueryRowContext(t.Context(),
+		"SELECT table_schema FROM information_schema.tables WHERE table_name = 'users' AND table_schema = current_schema()").
+		Scan(&name); err != nil {
+		t.Fatalf("users not found in the test schema: %v", err)
+	}
+	if d := fmt.Sprintf("%T", db.Driver()); !strings.Contains(d, "stdlib") {
+		t.Errorf("driver = %s, want pgx's stdlib", d)
+	}
+}

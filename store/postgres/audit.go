@@ -105,6 +105,9 @@ func (s *AuditStore) Append(ctx context.Context, events []audit.Event, seal audi
 			var fp sql.NullString
 			if err := q.QueryRowxContext(ctx, `SELECT end_seq, end_hash, key_fingerprint FROM audit_chain WHERE id = 1 FOR UPDATE`).
 				Scan(&end.Seq, &end.Hash, &fp); err != nil {
+				if errors.Is(err, sql.ErrNoRows) {
+					return errNoChainRow
+				}
 				return fmt.Errorf("locking the audit chain: %w", err)
 			}
 			end.KeyFingerprint = fp.String
@@ -266,6 +269,10 @@ func (s *AuditStore) selectEvents(ctx context.Context, query string, args ...any
 	return out, nil
 }
 
+// errNoChainRow reports that audit_chain, which the migrations create
+// with its one row, has none.
+var errNoChainRow = errors.New("postgres: audit_chain has no row: " + notMigrated)
+
 // State implements [audit.Store].
 func (s *AuditStore) State(ctx context.Context) (audit.ChainState, error) {
 	var st audit.ChainState
@@ -276,7 +283,7 @@ func (s *AuditStore) State(ctx context.Context) (audit.ChainState, error) {
 	})
 	st.End.KeyFingerprint = fp.String
 	if errors.Is(err, store.ErrNotFound) {
-		return st, errors.New("postgres: audit_chain has no row: run schema.Migrate")
+		return st, errNoChainRow
 	}
 	return st, err
 }
@@ -325,6 +332,9 @@ func (s *AuditStore) TrimChain(ctx context.Context, before time.Time, batch int,
 					if chained {
 						var start int64
 						if err := q.QueryRowxContext(ctx, `SELECT start_seq FROM audit_chain WHERE id = 1 FOR UPDATE`).Scan(&start); err != nil {
+							if errors.Is(err, sql.ErrNoRows) {
+								return errNoChainRow
+							}
 							return err
 						}
 						// The chain's oldest events, cut at the first one that

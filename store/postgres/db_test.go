@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/cedrina/cedrina/internal/pgtest"
 	"github.com/cedrina/cedrina/schema"
 	"github.com/cedrina/cedrina/store"
@@ -48,6 +50,22 @@ func TestConfigValidation(t *testing.T) {
 	}
 	if _, err := postgres.NewFromSQL(nil, postgres.Config{}); err == nil {
 		t.Error("NewFromSQL(nil) succeeded")
+	}
+}
+
+// TestOpenEmptyURL: Open refuses an empty URL rather than connecting to
+// lib/pq's defaults (PG* variables, localhost).
+func TestOpenEmptyURL(t *testing.T) {
+	for _, url := range []string{"", " ", "\t\n "} {
+		db, err := postgres.Open(context.Background(), url, postgres.Config{})
+		if err == nil {
+			db.Close()
+			t.Errorf("Open(%q) succeeded", url)
+			continue
+		}
+		if want := "postgres: Open: empty database URL"; err.Error() != want {
+			t.Errorf("Open(%q) err = %q, want %q", url, err, want)
+		}
 	}
 }
 
@@ -103,6 +121,12 @@ func TestTerminatedConnection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	terminatedConnection(t, db, x)
+}
+
+// terminatedConnection is TestTerminatedConnection on db, whose pool is x.
+func terminatedConnection(t *testing.T, db *postgres.DB, x *sqlx.DB) {
+	t.Helper()
 	ctx := context.Background()
 	before, err := db.Audit().State(ctx)
 	if err != nil {

@@ -62,8 +62,12 @@
 // the data (a lost connection, a server shutting down or overloaded, a
 // deadlock or serialization victim, the pool's acquire timeout) matches
 // store.ErrUnavailable, so that callers such as the audit writer retry it.
-// Other server errors keep their message and SQLSTATE but not lib/pq's
-// type, nor the DETAIL line, which can quote row values.
+// A missing table or schema (SQLSTATE 42P01, 3F000) gives an error that
+// says to run schema.Migrate or "cedrina migrate up". Other server errors
+// keep their message and SQLSTATE but not the driver's type, nor the
+// DETAIL line, which can quote row values. Errors are read by SQLSTATE,
+// so a pool of pgx's database/sql driver passed to [NewFromSQL] gives the
+// same errors as lib/pq's.
 //
 // # Rows from other systems
 //

@@ -89,7 +89,15 @@ var _ store.Transactor = (*DB)(nil)
 // postgres:// URL or a key=value connection string, as lib/pq takes),
 // applies cfg's pool settings, and checks the connection with a ping.
 // The caller closes the DB. Open does not migrate; call schema.Migrate.
+//
+// An empty url (or one of spaces only) is an error: Open does not fall
+// back on lib/pq's defaults (the PG* environment variables, a server on
+// localhost), so that a missing setting cannot connect the SDK to another
+// database than the one meant.
 func Open(ctx context.Context, url string, cfg Config) (*DB, error) {
+	if strings.TrimSpace(url) == "" {
+		return nil, errors.New("postgres: Open: empty database URL")
+	}
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -143,8 +151,12 @@ func New(x *sqlx.DB, cfg Config) (*DB, error) {
 	return &DB{x: x, acquireTimeout: cfg.withDefaults().AcquireTimeout}, nil
 }
 
-// NewFromSQL wraps a *sql.DB opened with the lib/pq driver ("postgres").
-// Like [New], it leaves the pool's settings and ownership to the host.
+// NewFromSQL wraps a *sql.DB opened with lib/pq ("postgres") or with
+// pgx's database/sql driver (github.com/jackc/pgx/v5/stdlib: sql.Open("pgx",
+// url), stdlib.OpenDB or stdlib.OpenDBFromPool). Errors are translated
+// alike for both (see the package doc), by SQLSTATE, from any driver whose
+// server errors have a SQLState() string method. Like [New], it leaves
+// the pool's settings and ownership to the host.
 func NewFromSQL(db *sql.DB, cfg Config) (*DB, error) {
 	if db == nil {
 		return nil, errors.New("postgres: NewFromSQL: nil *sql.DB")
@@ -253,7 +265,9 @@ func (db *DB) conn(ctx context.Context) (*sqlx.Conn, error) {
 	defer cancel()
 	conn, err := db.x.Connx(actx)
 	if err != nil {
-		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		// The acquire timeout, not a deadline of the driver's own (pgx's
+		// connect_timeout is a context deadline too), nor the caller's.
+		if ctx.Err() == nil && actx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
 			return nil, translate(ctx, fmt.Errorf("postgres: no connection free within %v: %w", db.acquireTimeout, ErrPoolTimeout))
 		}
 		return nil, fmt.Errorf("postgres: acquire connection: %w", translate(ctx, err))

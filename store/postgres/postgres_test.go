@@ -17,3 +17,15 @@ func TestConformance(t *testing.T) {
 		return storetest.Stores{Tx: db, Users: db.Users(), Audit: db.Audit(), Sessions: db.Sessions()}
 	})
 }
+
+// TestConformancePgx runs the same suite on a pool of pgx's database/sql
+// driver, as a host that uses pgx passes it to NewFromSQL.
+func TestConformancePgx(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) storetest.Stores {
+		db, err := postgres.NewFromSQL(pgtest.PgxDB(t), postgres.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return storetest.Stores{Tx: db, Users: db.Users(), Audit: db.Audit(), Sessions: db.Sessions()}
+	})
+}
