@@ -27,7 +27,8 @@ type backend struct {
 }
 
 // backends runs fn on the memory store and on PostgreSQL through each
-// driver, in parallel.
+// driver a host may use (lib/pq, and pgx through database/sql), in
+// parallel.
 func backends(t *testing.T, fn func(t *testing.T, b backend)) {
 	t.Helper()
 	t.Run("memory", func(t *testing.T) {
@@ -38,6 +39,14 @@ func backends(t *testing.T, fn func(t *testing.T, b backend)) {
 	t.Run("postgres-libpq", func(t *testing.T) {
 		t.Parallel()
 		db, err := postgres.New(pgtest.DB(t), postgres.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fn(t, backend{db.Users(), db.Sessions()})
+	})
+	t.Run("postgres-pgx", func(t *testing.T) {
+		t.Parallel()
+		db, err := postgres.NewFromSQL(pgtest.PgxDB(t), postgres.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -214,7 +214,7 @@ func (s *AuditStore) Query(ctx context.Context, f audit.Filter) ([]audit.Event, 
 		return "$" + strconv.Itoa(len(args))
 	}
 	if f.UserID != nil {
-		where = append(where, "user_id = "+arg(*f.UserID))
+		where = append(where, "user_id = "+arg(*f.UserID)+"::bigint") // any int64: no row has one beyond INTEGER
 	}
 	if len(f.Types) > 0 {
 		types := make([]string, len(f.Types))

@@ -95,6 +95,9 @@ const sessionCapLock int32 = 0x5e55
 // user's least recently active sessions beyond max run in one
 // transaction, under a per-user advisory lock.
 func (s *SessionStore) Create(ctx context.Context, in *session.Session, max int) ([]int64, error) {
+	if !isRowID(in.UserID) {
+		return nil, session.ErrNotFound // no such user
+	}
 	device, err := encodeDoc(in.DeviceInfo, false)
 	if err != nil {
 		return nil, err
@@ -191,6 +194,9 @@ func (s *SessionStore) get(ctx context.Context, where string, args ...any) (*ses
 
 // ByID implements [session.Store]: one primary-key lookup joined to the user.
 func (s *SessionStore) ByID(ctx context.Context, id int64) (*session.Session, session.UserState, error) {
+	if !isRowID(id) {
+		return nil, session.UserState{}, session.ErrNotFound
+	}
 	return s.get(ctx, `s.id = $1`, id)
 }
 
@@ -268,6 +274,9 @@ SELECT `+sessionColumns+` FROM s JOIN users u ON u.id = s.user_id`, oldHash, new
 // Touch implements [session.Store] with a conditional UPDATE, so
 // concurrent requests write at most once per minGap.
 func (s *SessionStore) Touch(ctx context.Context, id int64, at time.Time, minGap time.Duration) (bool, error) {
+	if !isRowID(id) {
+		return false, nil // no such session: nothing to write
+	}
 	var n int64
 	err := s.db.run(ctx, func(q querier) error {
 		res, err := q.ExecContext(ctx, `
@@ -285,6 +294,9 @@ WHERE id = $1 AND is_active AND last_activity_at < $2::timestamptz - $3::interva
 
 // Revoke implements [session.Store].
 func (s *SessionStore) Revoke(ctx context.Context, id int64) (bool, error) {
+	if !isRowID(id) {
+		return false, session.ErrNotFound
+	}
 	var out struct {
 		Changed bool `db:"changed"`
 		Found   bool `db:"found"`
@@ -305,6 +317,12 @@ SELECT EXISTS (SELECT 1 FROM r) AS changed, EXISTS (SELECT 1 FROM sessions WHERE
 
 // RevokeUser implements [session.Store].
 func (s *SessionStore) RevokeUser(ctx context.Context, userID, except int64) ([]int64, error) {
+	if !isRowID(userID) {
+		return nil, nil // no such user, no sessions
+	}
+	if !isRowID(except) {
+		except = 0 // no such session to keep
+	}
 	var ids []int64
 	err := s.db.run(ctx, func(q querier) error {
 		return q.SelectContext(ctx, &ids, `
@@ -318,6 +336,9 @@ RETURNING id`, userID, except)
 
 // ListActive implements [session.Store] through idx_sessions_user_activity.
 func (s *SessionStore) ListActive(ctx context.Context, userID int64, at time.Time, idle time.Duration) ([]session.Session, error) {
+	if !isRowID(userID) {
+		return nil, nil // no such user, no sessions
+	}
 	var rows []sessionRow
 	err := s.db.run(ctx, func(q querier) error {
 		return q.SelectContext(ctx, &rows, `SELECT `+sessionColumns+`

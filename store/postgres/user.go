@@ -141,6 +141,9 @@ RETURNING `+userColumns,
 
 // ByID implements [user.Store].
 func (s *UserStore) ByID(ctx context.Context, id int64) (*user.User, error) {
+	if !isRowID(id) {
+		return nil, user.ErrNotFound
+	}
 	return s.get(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id)
 }
 
@@ -165,6 +168,9 @@ func (s *UserStore) get(ctx context.Context, query string, args ...any) (*user.U
 
 // UpdateProfile implements [user.Store].
 func (s *UserStore) UpdateProfile(ctx context.Context, id int64, p user.ProfileUpdate, at time.Time) (*user.User, error) {
+	if !isRowID(id) {
+		return nil, user.ErrNotFound
+	}
 	var docs [3]any
 	for i, m := range []map[string]any{p.ProfileData, p.Preferences, p.Metadata} {
 		if m == nil {
@@ -188,17 +194,26 @@ RETURNING `+userColumns, id, docs[0], docs[1], docs[2], at)
 
 // SetRole implements [user.Store].
 func (s *UserStore) SetRole(ctx context.Context, id int64, role user.Role, at time.Time) (*user.User, error) {
+	if !isRowID(id) {
+		return nil, user.ErrNotFound
+	}
 	return s.get(ctx, `UPDATE users SET role = $2, updated_at = $3 WHERE id = $1 RETURNING `+userColumns, id, string(role), at)
 }
 
 // SetTier implements [user.Store].
 func (s *UserStore) SetTier(ctx context.Context, id int64, tier user.Tier, at time.Time) (*user.User, error) {
+	if !isRowID(id) {
+		return nil, user.ErrNotFound
+	}
 	return s.get(ctx, `UPDATE users SET tier = $2, updated_at = $3 WHERE id = $1 RETURNING `+userColumns, id, string(tier), at)
 }
 
 // SetActive implements [user.Store]; the stamp moves in the same
 // statement when is_active changes (a NULL is_active counts as a change).
 func (s *UserStore) SetActive(ctx context.Context, id int64, active bool, at time.Time) (*user.User, error) {
+	if !isRowID(id) {
+		return nil, user.ErrNotFound
+	}
 	return s.get(ctx, `
 UPDATE users SET is_active = $2, updated_at = $3,
 	security_stamp = security_stamp + CASE WHEN is_active IS DISTINCT FROM $2 THEN 1 ELSE 0 END
@@ -208,6 +223,9 @@ WHERE id = $1 RETURNING `+userColumns, id, active, at)
 // SetPassword implements [user.Store] as one conditional UPDATE on the
 // security stamp.
 func (s *UserStore) SetPassword(ctx context.Context, id int64, hash string, at time.Time, stamp int64) error {
+	if !isRowID(id) {
+		return user.ErrNotFound
+	}
 	ok, err := s.conditional(ctx, `
 UPDATE users SET hashed_password = $2, password_changed_at = $3, updated_at = $3,
 	failed_login_attempts = 0, locked_until = NULL, security_stamp = security_stamp + 1
@@ -221,6 +239,9 @@ WHERE id = $1 AND security_stamp = $4`, id, hash, at, stamp)
 // ReplacePasswordHash implements [user.Store] with a compare-and-swap on
 // the stored hash.
 func (s *UserStore) ReplacePasswordHash(ctx context.Context, id int64, oldHash, newHash string) (bool, error) {
+	if !isRowID(id) {
+		return false, user.ErrNotFound
+	}
 	return s.conditional(ctx, `UPDATE users SET hashed_password = $3 WHERE id = $1 AND hashed_password = $2`, id, oldHash, newHash)
 }
 
@@ -239,6 +260,9 @@ type admissionRow struct {
 // treats an active, apparently unlocked row that was not admitted as
 // locked).
 func (s *UserStore) AdmitLogin(ctx context.Context, id int64, at time.Time, p user.LockoutPolicy) (*user.User, bool, error) {
+	if !isRowID(id) {
+		return nil, false, user.ErrNotFound
+	}
 	var row admissionRow
 	err := s.db.run(ctx, func(q querier) error {
 		return q.GetContext(ctx, &row, `
@@ -271,6 +295,9 @@ SELECT false AS admitted, `+userColumns+` FROM users WHERE id = $1 AND NOT EXIST
 // RecordLoginSuccess implements [user.Store] as one conditional UPDATE on
 // what the admission read.
 func (s *UserStore) RecordLoginSuccess(ctx context.Context, id int64, at time.Time, stamp int64, lockedUntil *time.Time) (bool, error) {
+	if !isRowID(id) {
+		return false, user.ErrNotFound
+	}
 	return s.conditional(ctx, `
 UPDATE users SET last_login_at = $2, failed_login_attempts = 0, locked_until = NULL
 WHERE id = $1 AND is_active AND security_stamp = $3
@@ -302,6 +329,9 @@ SELECT EXISTS (SELECT 1 FROM c) AS changed, EXISTS (SELECT 1 FROM users WHERE id
 // Delete implements [user.Store]; the schema's ON DELETE rules remove or
 // detach the rows of other tables.
 func (s *UserStore) Delete(ctx context.Context, id int64) error {
+	if !isRowID(id) {
+		return user.ErrNotFound
+	}
 	return s.execOne(ctx, `DELETE FROM users WHERE id = $1`, id)
 }
 

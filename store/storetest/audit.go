@@ -554,6 +554,7 @@ func testAuditQueryFilters(t *testing.T, s Stores) {
 	}
 	m := time.Minute
 	ls := audit.LoginSucceeded
+	hugeID := int64(1 << 40)
 	for _, tc := range []struct {
 		name string
 		f    audit.Filter
@@ -583,6 +584,7 @@ func testAuditQueryFilters(t *testing.T, s Stores) {
 		{"after a time with id 0", audit.Filter{After: &audit.Cursor{Time: base.Add(-2 * m), ID: 0}}, []string{"e3", "e2", "e1", "e0", "e9"}},
 		{"after a time between events", audit.Filter{After: &audit.Cursor{Time: base.Add(-150 * time.Second), ID: 1 << 40}}, []string{"e3", "e2", "e1", "e0", "e9"}},
 		{"after the oldest", audit.Filter{After: cursor("e9")}, []string{}},
+		{"a user id beyond 32 bits", audit.Filter{UserID: &hugeID}, []string{}},
 	} {
 		got, err := s.Audit.Query(context.Background(), func() audit.Filter {
 			f := tc.f

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -369,7 +370,23 @@ func testSessionNotFound(t *testing.T, st Stores) {
 	u := mustCreate(t, st.Users, NewUser("dave"))
 	s := newSession(u.ID, "present")
 	addSession(t, st, s, 0)
-	missing := s.ID + 1000
+	for _, missing := range []int64{s.ID + 1000, 1 << 31, 1 << 40, math.MaxInt64, -1} {
+		sessionNotFound(t, st, s, missing)
+	}
+	checkSession(t, st, s)
+	// A user with no sessions has none to list or revoke; that is no error.
+	for _, id := range []int64{u.ID + 1000, 1 << 40, math.MaxInt64, -1} {
+		if got, err := st.Sessions.ListActive(ctx, id, base, time.Hour); err != nil || len(got) != 0 {
+			t.Errorf("ListActive of user %d without sessions = %v, %v; want none", id, got, err)
+		}
+		if got, err := st.Sessions.RevokeUser(ctx, id, 0); err != nil || len(got) != 0 {
+			t.Errorf("RevokeUser of user %d without sessions = %v, %v; want none", id, got, err)
+		}
+	}
+}
+
+func sessionNotFound(t *testing.T, st Stores, s *session.Session, missing int64) {
+	ctx := context.Background()
 	calls := map[string]func() error{
 		"ByID":        func() error { _, _, err := st.Sessions.ByID(ctx, missing); return err },
 		"ByTokenHash": func() error { _, _, err := st.Sessions.ByTokenHash(ctx, hashOf("token:absent")); return err },
@@ -386,16 +403,8 @@ func testSessionNotFound(t *testing.T, st Stores) {
 	}
 	for name, call := range calls {
 		if err := call(); !errors.Is(err, session.ErrNotFound) || !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("%s: err = %v, want session.ErrNotFound", name, err)
+			t.Errorf("%s(%d): err = %v, want session.ErrNotFound", name, missing, err)
 		}
-	}
-	checkSession(t, st, s)
-	// A user with no sessions has none to list or revoke; that is no error.
-	if got, err := st.Sessions.ListActive(ctx, u.ID+1000, base, time.Hour); err != nil || len(got) != 0 {
-		t.Errorf("ListActive of a user without sessions = %v, %v; want none", got, err)
-	}
-	if got, err := st.Sessions.RevokeUser(ctx, u.ID+1000, 0); err != nil || len(got) != 0 {
-		t.Errorf("RevokeUser of a user without sessions = %v, %v; want none", got, err)
 	}
 }
 

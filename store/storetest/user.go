@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"sync"
 	"testing"
@@ -221,8 +222,14 @@ func testConcurrentCreate(t *testing.T, s Stores) {
 }
 
 func testUserNotFound(t *testing.T, s Stores) {
+	// Ids no row has, beyond a 32-bit column too: the API takes int64.
+	for _, id := range []int64{987654, 1 << 31, 1 << 40, math.MaxInt64, -1, math.MinInt64} {
+		userNotFound(t, s, id)
+	}
+}
+
+func userNotFound(t *testing.T, s Stores, id int64) {
 	ctx := context.Background()
-	const id = 987654
 	calls := map[string]func() error{
 		"ByID":       func() error { _, err := s.Users.ByID(ctx, id); return err },
 		"ByUsername": func() error { _, err := s.Users.ByUsername(ctx, "nobody"); return err },
@@ -245,7 +252,7 @@ func testUserNotFound(t *testing.T, s Stores) {
 	}
 	for name, call := range calls {
 		if err := call(); !errors.Is(err, user.ErrNotFound) || !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("%s on a missing user: err = %v, want user.ErrNotFound", name, err)
+			t.Errorf("%s on missing user %d: err = %v, want user.ErrNotFound", name, id, err)
 		}
 	}
 }
