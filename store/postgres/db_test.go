@@ -232,7 +232,7 @@ func TestDeleteCascades(t *testing.T) {
 }
 
 // TestLegacyRow: a row written by another system, with NULLs where the
-// design allows them, loads and works with the atomic counter.
+// schema allows them, loads and works with the atomic counter.
 func TestLegacyRow(t *testing.T) {
 	x := pgtest.DB(t)
 	db, err := postgres.New(x, postgres.Config{})

@@ -10,8 +10,8 @@
 //
 // # Pool
 //
-// [Open] creates the pool with the design document's settings as
-// defaults: 20 idle connections, at most 50 open (20 plus 30 under load),
+// [Open] creates the pool with the settings the original system ran with
+// as defaults: 20 idle connections, at most 50 open (20 plus 30 under load),
 // connections recycled after an hour, and at most 30 seconds of waiting for
 // a free connection before [ErrPoolTimeout]. A host that already has a pool
 // passes it to [New] (*sqlx.DB) or [NewFromSQL] (*sql.DB); its settings

@@ -24,7 +24,7 @@ const userColumns = `id, username, email, hashed_password, is_active, is_verifie
 	created_at, updated_at, last_login_at, failed_login_attempts, locked_until,
 	password_changed_at, email_verified_at, profile_data, preferences, metadata, security_stamp`
 
-// userRow is a users row as scanned. Every column the design leaves
+// userRow is a users row as scanned. Every column the schema leaves
 // nullable is scanned as nullable, so rows written by other systems load.
 type userRow struct {
 	ID                  int64          `db:"id"`
