@@ -37,10 +37,10 @@ func (e *usageError) Error() string { return e.msg }
 // the password of the URL.
 func connect(ctx context.Context, e *env, flagURL string) (*sql.DB, error) {
 	dsn := flagURL
-	if dsn == "" {
+	if strings.TrimSpace(dsn) == "" {
 		dsn = e.getenv("DATABASE_URL")
 	}
-	if dsn == "" {
+	if strings.TrimSpace(dsn) == "" {
 		return nil, &usageError{"no database URL: pass --database-url or set DATABASE_URL"}
 	}
 	connector, err := newConnector(dsn)

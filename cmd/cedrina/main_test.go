@@ -96,6 +96,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"migrate", "--bogus", "up"}, `^cedrina: migrate: flag provided but not defined: -bogus`},
 		{[]string{"migrate", "up", "--database-url"}, `^cedrina: migrate: flag needs an argument`},
 		{[]string{"migrate", "up"}, `^cedrina: migrate up: no database URL: pass --database-url or set DATABASE_URL`},
+		{[]string{"migrate", "up", "--database-url", " \t"}, `^cedrina: migrate up: no database URL: pass --database-url or set DATABASE_URL`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			cli(t, none, tc.args...).expect(t, exitUsage, `^$`, tc.errRE)
