@@ -58,8 +58,7 @@ import (
 // it was written. Each is a file (slash-separated, from the module root)
 // and a substring of the finding. Remove an entry once its file is fixed;
 // an entry that matches nothing is reported in the test log.
-var knownFindings = []struct{ file, finding string }{
-}
+var knownFindings = []struct{ file, finding string }{}
 
 // A finding is one problem at one place.
 type finding struct {
