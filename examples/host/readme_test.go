@@ -56,24 +56,32 @@ func TestReadmeHostProgram(t *testing.T) {
 	}
 }
 
-// TestReadmeServicesExample: the README's service flow is the body of
-// authhttp's Example_services, which go test runs and checks.
-func TestReadmeServicesExample(t *testing.T) {
-	src, err := os.ReadFile("../../authhttp/example_test.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, body, ok := strings.Cut(string(src), "func Example_services() {\n")
-	if !ok {
-		t.Fatal("authhttp/example_test.go has no Example_services")
-	}
-	body, _, _ = strings.Cut(body, "\t// Output:")
-	var want strings.Builder
-	for line := range strings.Lines(body) {
-		want.WriteString(strings.TrimPrefix(line, "\t"))
-	}
-	if got := readmeBlock(t, "<!-- example: authhttp/example_test.go Example_services -->"); got != want.String() {
-		t.Errorf("README's service flow differs from Example_services:\n--- README\n%s\n--- example\n%s", got, want.String())
+// TestReadmeExamples: the README's Go snippets are the bodies of example
+// functions, which go test compiles (and runs, with their output checked,
+// where they have one).
+func TestReadmeExamples(t *testing.T) {
+	for _, c := range []struct{ file, fn string }{
+		{"authhttp/example_test.go", "Example_services"},
+		{"store/postgres/example_test.go", "Example"},
+	} {
+		src, err := os.ReadFile("../../" + c.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, body, ok := strings.Cut(string(src), "func "+c.fn+"() {\n")
+		if !ok {
+			t.Fatalf("%s has no %s", c.file, c.fn)
+		}
+		body, _, _ = strings.Cut(body, "\n}\n")
+		body, _, _ = strings.Cut(body+"\n", "\t// Output:")
+		var want strings.Builder
+		for line := range strings.Lines(body) {
+			want.WriteString(strings.TrimPrefix(line, "\t"))
+		}
+		marker := "<!-- example: " + c.file + " " + c.fn + " -->"
+		if got := readmeBlock(t, marker); got != want.String() {
+			t.Errorf("README's block differs from %s in %s:\n--- README\n%s\n--- example\n%s", c.fn, c.file, got, want.String())
+		}
 	}
 }
 
