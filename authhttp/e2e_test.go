@@ -546,6 +546,12 @@ func TestJWKSAndFallbacks(t *testing.T) {
 		}
 	}
 	a.want(a.do("GET", "/nowhere", "", nil), 404)
+	// The bearer check's 401 is session.RequireAuth's own body, so that a
+	// host route behind it and the API answer alike.
+	r = a.do("GET", "/me", "", nil)
+	if want := `{"type":"about:blank","title":"Unauthorized","status":401,"detail":"valid credentials are required"}` + "\n"; string(r.body) != want {
+		t.Errorf("401 body %s, want %s", r.body, want)
+	}
 	r = a.do("GET", "/nowhere", "", nil)
 	for k, v := range map[string]string{"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
 		"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'"} {
@@ -592,7 +598,11 @@ func TestErrorFunc(t *testing.T) {
 		t.Errorf("%d %s %s", r.status, r.header.Get("Content-Type"), r.body)
 	}
 	a.do("GET", "/nowhere", "", nil)
-	if !slices.Equal(seen, []int{401, 404}) {
+	r = a.do("GET", "/me", "", nil) // the bearer check's refusal too
+	if r.status != 401 || !strings.Contains(string(r.body), `"code":401`) || !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer") {
+		t.Errorf("/me without a token: %d %v %s", r.status, r.header, r.body)
+	}
+	if !slices.Equal(seen, []int{401, 404, 401}) {
 		t.Errorf("ErrorFunc saw %v", seen)
 	}
 }

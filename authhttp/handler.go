@@ -31,7 +31,8 @@ type Config struct {
 	TrustedProxies audit.Proxies
 	// Auth configures the bearer-token check of the routes that need a
 	// signed-in user and of [Handler.RequireAuth] (cookies, realm).
-	// Default: bearer tokens only.
+	// Default: bearer tokens only. Without an Auth.ErrorFunc of its own,
+	// the check's refusals go through ErrorFunc like every other error.
 	Auth session.MiddlewareConfig
 	// MaxBodyBytes bounds request bodies. Default [DefaultMaxBodyBytes].
 	MaxBodyBytes int64
@@ -81,9 +82,30 @@ func New(cfg Config) (*Handler, error) {
 	if h.onError == nil {
 		h.onError = func(w http.ResponseWriter, _ *http.Request, p Problem, _ error) { WriteProblem(w, p) }
 	}
-	h.auth = cfg.Sessions.RequireAuth(cfg.Auth)
+	auth := cfg.Auth
+	if auth.ErrorFunc == nil {
+		// The bearer check's refusals go through ErrorFunc too, with the
+		// bodies session.RequireAuth would send. (It logs its own
+		// failures.)
+		auth.ErrorFunc = func(w http.ResponseWriter, r *http.Request, status int, err error) {
+			h.onError(w, r, authProblem(status), err)
+		}
+	}
+	h.auth = cfg.Sessions.RequireAuth(auth)
 	h.root = h.withRequestInfo(SecurityHeaders(h.routes()))
 	return h, nil
+}
+
+// authProblem is the problem of a refusal by the bearer check: the body
+// session.RequireAuth sends by default.
+func authProblem(status int) Problem {
+	switch status {
+	case http.StatusUnauthorized:
+		return Problem{Status: status, Detail: "valid credentials are required"}
+	case http.StatusForbidden:
+		return Problem{Status: status, Detail: "cross-origin request refused"}
+	}
+	return internalError
 }
 
 // ServeHTTP serves the API's routes; any other path gets a 404 problem.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -125,7 +126,21 @@ type MiddlewareConfig struct {
 	// "cedrina". It must be printable ASCII; RequireAuth panics
 	// otherwise.
 	Realm string
+	// ErrorFunc, when set, writes the body of every refusal (401, 403)
+	// and failure (500) instead of the built-in problem+json, so that a
+	// host's error bodies all look alike. status is the code to send;
+	// err says why (a 401's matches ErrUnauthenticated, a 403's is
+	// ErrCrossOrigin, a 500's is the store's error) and is for logs only:
+	// the body must not tell a client which check failed. The
+	// WWW-Authenticate, Vary and Cache-Control: no-store headers are set
+	// before it is called. Default: the built-in bodies.
+	ErrorFunc func(w http.ResponseWriter, r *http.Request, status int, err error)
 }
+
+// ErrCrossOrigin is the error [MiddlewareConfig.ErrorFunc] gets for a
+// cookie-authenticated request refused by the CSRF rule of
+// [MiddlewareConfig.AllowCookie].
+var ErrCrossOrigin = errors.New("session: cross-origin request refused")
 
 // The responses of RequireAuth. Every refusal gets the same body,
 // whatever the reason: the client learns that it is not authenticated,
@@ -198,6 +213,22 @@ func (s *Service) RequireAuth(cfg MiddlewareConfig) func(http.Handler) http.Hand
 		vary = "Authorization, Cookie"
 	}
 
+	answer := func(w http.ResponseWriter, r *http.Request, status int, body []byte, err error) {
+		w.Header().Set("Cache-Control", "no-store")
+		if cfg.ErrorFunc != nil {
+			cfg.ErrorFunc(w, r, status, err)
+			return
+		}
+		writeProblem(w, status, body)
+	}
+	// refuse answers 401 with the challenge; why goes to the debug log
+	// and to ErrorFunc.
+	refuse := func(w http.ResponseWriter, r *http.Request, challenge string, why error) {
+		s.log.DebugContext(r.Context(), "session: request not authenticated", "method", r.Method, "path", r.URL.Path, "reason", why.Error())
+		w.Header().Set("WWW-Authenticate", challenge)
+		answer(w, r, http.StatusUnauthorized, unauthorizedBody, why)
+	}
+
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Add("Vary", vary)
@@ -211,7 +242,7 @@ func (s *Service) RequireAuth(cfg MiddlewareConfig) func(http.Handler) http.Hand
 			case len(headers) > 0:
 				token, ok := bearer(headers)
 				if !ok {
-					s.refuse(w, r, challengeFor(headers, challenge, refused), "malformed Authorization header")
+					refuse(w, r, challengeFor(headers, challenge, refused), fmt.Errorf("%w: malformed Authorization header", ErrUnauthenticated))
 					return
 				}
 				p, err = s.Authenticate(ctx, token)
@@ -219,26 +250,26 @@ func (s *Service) RequireAuth(cfg MiddlewareConfig) func(http.Handler) http.Hand
 				if !sameOrigin(r, origins) {
 					s.log.DebugContext(ctx, "session: cookie request refused: no proof of same origin",
 						"method", r.Method, "origin", cleanAgent(r.Header.Get("Origin")))
-					writeProblem(w, http.StatusForbidden, forbiddenBody)
+					answer(w, r, http.StatusForbidden, forbiddenBody, ErrCrossOrigin)
 					return
 				}
 				cookies := r.CookiesNamed(CookieName)
 				if len(cookies) != 1 {
-					s.refuse(w, r, refused, "several session cookies")
+					refuse(w, r, refused, fmt.Errorf("%w: several session cookies", ErrUnauthenticated))
 					return
 				}
 				p, err = s.AuthenticateSession(ctx, cookies[0].Value)
 			default:
-				s.refuse(w, r, challenge, "no credentials")
+				refuse(w, r, challenge, fmt.Errorf("%w: no credentials", ErrUnauthenticated))
 				return
 			}
 			switch {
 			case errors.Is(err, ErrUnauthenticated):
-				s.refuse(w, r, refused, err.Error())
+				refuse(w, r, refused, err)
 				return
 			case err != nil:
 				s.log.ErrorContext(ctx, "session: authenticating a request failed", "method", r.Method, "path", r.URL.Path, "error", err)
-				writeProblem(w, http.StatusInternalServerError, serverErrorBody)
+				answer(w, r, http.StatusInternalServerError, serverErrorBody, err)
 				return
 			}
 			next.ServeHTTP(w, r.WithContext(ContextWithPrincipal(ctx, p)))
@@ -246,18 +277,9 @@ func (s *Service) RequireAuth(cfg MiddlewareConfig) func(http.Handler) http.Hand
 	}
 }
 
-// refuse answers 401 with the challenge; reason goes to the debug log.
-func (s *Service) refuse(w http.ResponseWriter, r *http.Request, challenge, reason string) {
-	s.log.DebugContext(r.Context(), "session: request not authenticated", "method", r.Method, "path", r.URL.Path, "reason", reason)
-	w.Header().Set("WWW-Authenticate", challenge)
-	writeProblem(w, http.StatusUnauthorized, unauthorizedBody)
-}
-
-// writeProblem sends one of the prepared problem+json bodies, never
-// cached.
+// writeProblem sends one of the prepared problem+json bodies.
 func writeProblem(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
-	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Type", "application/problem+json")
 	w.WriteHeader(status)
 	w.Write(body)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -595,5 +596,59 @@ func TestRequireAuthStoreErrorHTTP(t *testing.T) {
 	}
 	if !strings.Contains(e.logs.String(), "connection reset by peer") {
 		t.Errorf("store error not logged:\n%s", e.logs)
+	}
+}
+
+// TestRequireAuthErrorFunc: with an ErrorFunc every refusal and failure
+// goes through it, with the status, an error saying why, and the headers
+// already set; the default bodies are not written.
+func TestRequireAuthErrorFunc(t *testing.T) {
+	var failing atomic.Bool
+	e := newHTTPEnv(t, func(st session.Store) session.Store { return failingStore{Store: st, failing: &failing} })
+	tok := e.start(t)
+	type call struct {
+		status int
+		err    error
+	}
+	var calls []call
+	h := e.svc.RequireAuth(session.MiddlewareConfig{AllowCookie: true,
+		ErrorFunc: func(w http.ResponseWriter, r *http.Request, status int, err error) {
+			calls = append(calls, call{status, err})
+			w.WriteHeader(status)
+			io.WriteString(w, "host body")
+		}})(whoami())
+
+	cross := cookieRequest("POST", tok.SessionToken)
+	cross.Header.Set("Origin", "https://evil.example")
+	for _, r := range []*http.Request{
+		httptest.NewRequest("GET", "/me", nil), // no credentials
+		bearerRequest("GET", "not-a-token"),
+		bearerRequest("GET", tok.AccessToken+"x"),
+		cross,
+	} {
+		w := serve(h, r)
+		if w.Body.String() != "host body" || w.Header().Get("Cache-Control") != "no-store" {
+			t.Errorf("%s %v: %d %v %q", r.Method, r.Header, w.Code, w.Header(), w.Body)
+		}
+	}
+	failing.Store(true)
+	serve(h, bearerRequest("GET", tok.AccessToken))
+
+	want := []int{401, 401, 401, 403, 500}
+	if len(calls) != len(want) {
+		t.Fatalf("ErrorFunc called %d times, want %d: %v", len(calls), len(want), calls)
+	}
+	for i, c := range calls {
+		if c.status != want[i] {
+			t.Errorf("call %d: status %d, want %d", i, c.status, want[i])
+		}
+	}
+	for _, c := range calls[:3] {
+		if !errors.Is(c.err, session.ErrUnauthenticated) {
+			t.Errorf("401 with err %v, want ErrUnauthenticated", c.err)
+		}
+	}
+	if !errors.Is(calls[3].err, session.ErrCrossOrigin) || calls[4].err == nil || errors.Is(calls[4].err, session.ErrUnauthenticated) {
+		t.Errorf("403 err %v, 500 err %v", calls[3].err, calls[4].err)
 	}
 }
