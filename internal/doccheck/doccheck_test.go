@@ -28,9 +28,6 @@
 //     repository: a file name ending in .md must exist (from the module
 //     root or the file's directory), "spec/..." must exist from the root,
 //     and "design document" has no file to point at.
-//
-// Findings in files owned by other work in progress are listed in
-// knownFindings, so that the test passes while they are fixed there.
 package doccheck
 
 import (
@@ -53,12 +50,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 )
-
-// knownFindings are findings in files this test's author did not own when
-// it was written. Each is a file (slash-separated, from the module root)
-// and a substring of the finding. Remove an entry once its file is fixed;
-// an entry that matches nothing is reported in the test log.
-var knownFindings = []struct{ file, finding string }{}
 
 // A finding is one problem at one place.
 type finding struct {
@@ -93,24 +84,8 @@ func TestDocs(t *testing.T) {
 	}
 	found = append(found, checkSQLMentions(t, root)...)
 
-	used := make([]bool, len(knownFindings))
 	for _, f := range found {
-		known := false
-		for i, k := range knownFindings {
-			if f.file == k.file && strings.Contains(f.msg, k.finding) {
-				known, used[i] = true, true
-			}
-		}
-		if known {
-			t.Logf("known, to be fixed by its owner: %s", f)
-			continue
-		}
 		t.Error(f)
-	}
-	for i, k := range knownFindings {
-		if !used[i] {
-			t.Logf("knownFindings entry %s %s matches nothing: remove it", k.file, k.finding)
-		}
 	}
 }
 
