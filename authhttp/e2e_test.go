@@ -612,3 +612,24 @@ func TestNewRefusesIncompleteConfig(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// TestMount: a host whose mux has its own catch-all mounts the API on
+// its paths only.
+func TestMount(t *testing.T) {
+	a := newAPI(t, memBackend(), nil)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "host page") })
+	a.h.Mount(mux)
+	a.srv.Config.Handler = mux
+	a.register("jo")
+	acc, _ := a.login("jo", goodPassword)
+	a.want(a.do("GET", "/me", acc, nil), 200)
+	a.want(a.do("GET", "/me/sessions", acc, nil), 200)
+	if r := a.do("GET", "/.well-known/jwks.json", "", nil); r.status != 200 {
+		t.Errorf("jwks: %d", r.status)
+	}
+	a.want(a.do("GET", "/auth/nothing", "", nil), 404) // the API's own 404 under its prefix
+	if r := a.do("GET", "/about", "", nil); r.status != 200 || string(r.body) != "host page" {
+		t.Errorf("host catch-all: %d %s", r.status, r.body)
+	}
+}
