@@ -621,8 +621,8 @@ func TestMount(t *testing.T) {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "host page") })
 	a.h.Mount(mux)
 	a.srv.Config.Handler = mux
-	a.register("jo")
-	acc, _ := a.login("jo", goodPassword)
+	a.register("joan")
+	acc, _ := a.login("joan", goodPassword)
 	a.want(a.do("GET", "/me", acc, nil), 200)
 	a.want(a.do("GET", "/me/sessions", acc, nil), 200)
 	if r := a.do("GET", "/.well-known/jwks.json", "", nil); r.status != 200 {
