@@ -207,6 +207,9 @@ func docOrEmpty(m map[string]any) map[string]any {
 // bound parameters; the order (created_at DESC, id DESC) and the keyset
 // cursor match idx_audit_logs_user_created for a user's events.
 func (s *AuditStore) Query(ctx context.Context, f audit.Filter) ([]audit.Event, error) {
+	if f.UserID != nil && !isRowID(*f.UserID) {
+		return nil, nil // no user has such an id, so no event names one
+	}
 	var where []string
 	var args []any
 	arg := func(v any) string {
@@ -214,7 +217,7 @@ func (s *AuditStore) Query(ctx context.Context, f audit.Filter) ([]audit.Event, 
 		return "$" + strconv.Itoa(len(args))
 	}
 	if f.UserID != nil {
-		where = append(where, "user_id = "+arg(*f.UserID)+"::bigint") // any int64: no row has one beyond INTEGER
+		where = append(where, "user_id = "+arg(*f.UserID))
 	}
 	if len(f.Types) > 0 {
 		types := make([]string, len(f.Types))

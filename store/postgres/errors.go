@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"reflect"
 	"regexp"
@@ -301,9 +300,3 @@ func redact(err error, dsn string) error {
 	}
 	return err
 }
-
-// isRowID reports whether id fits the schema's id columns (INTEGER, from
-// SERIAL). The API takes int64 ids; one beyond INTEGER names no row, and
-// is answered as such before it reaches a driver, which would refuse to
-// encode it (pgx) or have the server refuse it (lib/pq, SQLSTATE 22003).
-func isRowID(id int64) bool { return id >= math.MinInt32 && id <= math.MaxInt32 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	neturl "net/url"
 	"strings"
 	"time"
@@ -281,3 +282,9 @@ func (db *DB) conn(ctx context.Context) (*sqlx.Conn, error) {
 // Config.AcquireTimeout. Errors that match it also match
 // store.ErrUnavailable.
 var ErrPoolTimeout = errors.New("postgres: connection pool exhausted")
+
+// isRowID reports whether id fits the schema's id columns (INTEGER, from
+// SERIAL). The API takes int64 ids; one beyond INTEGER names no row, and
+// is answered as such before it reaches a driver, which would refuse to
+// encode it (pgx) or have the server refuse it (lib/pq, SQLSTATE 22003).
+func isRowID(id int64) bool { return id >= math.MinInt32 && id <= math.MaxInt32 }
