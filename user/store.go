@@ -85,6 +85,43 @@ type Store interface {
 	// It reports whether it wrote. Errors: ErrNotFound.
 	RecordLoginSuccess(ctx context.Context, id int64, at time.Time, stamp int64, lockedUntil *time.Time) (bool, error)
 
+	// SetEmail changes the user's address from old to email, only if the
+	// user's address is still old and its security stamp is still stamp
+	// (what the caller read before checking the current password). In one
+	// atomic step it sets email, clears verification (is_verified false,
+	// email_verified_at NULL), sets updated_at to at, spends the user's
+	// outstanding verification tokens (used_at = at), and returns the
+	// updated user. The security stamp does not move: sessions go on.
+	// Errors: ErrEmailTaken when another account has email (the unique
+	// constraint decides); ErrStale when the address or the stamp moved
+	// (nothing changed); ErrNotFound.
+	SetEmail(ctx context.Context, id int64, old, email Email, at time.Time, stamp int64) (*User, error)
+
+	// CreateVerification inserts v (its ID is set) and, in the same atomic
+	// step, spends the user's other outstanding verification tokens
+	// (used_at = v.CreatedAt). Errors: ErrNotFound when v.UserID names no
+	// user; a store.ErrConflict when v.TokenHash is already stored.
+	CreateVerification(ctx context.Context, v *Verification) error
+	// VerificationByHash returns the verification token with that hash,
+	// spent or not. Errors: ErrTokenNotFound.
+	VerificationByHash(ctx context.Context, hash string) (*Verification, error)
+	// ConsumeVerification spends the token with that hash and verifies its
+	// address, in one atomic step, only if the token is unspent (used_at
+	// NULL), unexpired at at (expires_at after at) and its address is the
+	// user's current one, and the user is active: used_at becomes at,
+	// is_verified true, email_verified_at at (when not already set: a
+	// verified address keeps its first verification time) and updated_at
+	// at. It returns the updated user. Of concurrent calls with one hash,
+	// exactly one succeeds. Otherwise nothing changes and the error is
+	// ErrTokenNotFound (no such hash) or ErrTokenRefused (the token is
+	// spent, expired, for another address, or its user inactive).
+	ConsumeVerification(ctx context.Context, hash string, at time.Time) (*User, error)
+	// DeleteExpiredVerifications deletes at most batch (> 0) verification
+	// tokens that can no longer be used (spent, or expired at at) and
+	// returns how many it deleted. Callers loop until it returns less than
+	// batch.
+	DeleteExpiredVerifications(ctx context.Context, at time.Time, batch int) (int, error)
+
 	// Delete removes the user. Rows that belong to the user in other
 	// tables go with it (sessions, OAuth profiles, reset tokens); audit
 	// rows keep existing with their user id set to NULL.

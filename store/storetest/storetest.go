@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/cedrina/cedrina/audit"
+	"github.com/cedrina/cedrina/reset"
 	"github.com/cedrina/cedrina/session"
 	"github.com/cedrina/cedrina/store"
 	"github.com/cedrina/cedrina/user"
@@ -17,6 +18,7 @@ type Stores struct {
 	Users    user.Store
 	Audit    audit.Store
 	Sessions session.Store
+	Resets   reset.Store
 }
 
 // Factory returns fresh, empty stores for one test. It is called once per
