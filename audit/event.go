@@ -53,8 +53,8 @@ type Event struct {
 type EventType string
 
 // The catalogue of event types the SDK records. Each package records the
-// ones of its flows; the list also covers the events of the planned reset,
-// oauth, rbac and ratelimit packages (see SECURITY.md at the repository
+// ones of its flows; the list also covers the events of the planned oauth,
+// rbac and ratelimit packages (see SECURITY.md at the repository
 // root).
 const (
 	// user
@@ -70,6 +70,12 @@ const (
 	UserReactivated EventType = "user_reactivated"
 	UserDeleted     EventType = "user_deleted"
 	EmailVerified   EventType = "email_verified"
+	// EmailVerificationRequested: a verification link was issued for the
+	// account's address.
+	EmailVerificationRequested EventType = "email_verification_requested"
+	// EmailChanged: the account's address changed (Data: none; the
+	// addresses are not recorded).
+	EmailChanged EventType = "email_changed"
 
 	// session
 	Logout           EventType = "logout"
@@ -79,9 +85,9 @@ const (
 	SessionExpired   EventType = "session_expired"
 	TokenReuse       EventType = "token_reuse" // a rotated refresh token presented again
 
-	// reset (planned)
-	PasswordResetRequested EventType = "password_reset_requested"
-	PasswordResetCompleted EventType = "password_reset_completed"
+	// reset
+	PasswordResetRequested EventType = "password_reset_requested" // Data: outcome
+	PasswordResetCompleted EventType = "password_reset_completed" // Data: sessions_ended
 
 	// oauth (planned)
 	OAuthLinked   EventType = "oauth_linked"

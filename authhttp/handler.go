@@ -9,6 +9,7 @@ import (
 
 	"github.com/cedrina/cedrina/audit"
 	"github.com/cedrina/cedrina/internal/errs"
+	"github.com/cedrina/cedrina/reset"
 	"github.com/cedrina/cedrina/session"
 	"github.com/cedrina/cedrina/user"
 )
@@ -23,6 +24,9 @@ type Config struct {
 	// Sessions starts, checks, refreshes and ends sessions; its key set
 	// is published at /.well-known/jwks.json.
 	Sessions *session.Service
+	// Reset, when set, serves POST /auth/password/forgot and POST
+	// /auth/password/reset. Without it those paths answer 404.
+	Reset *reset.Service
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
 	// believed for the client IP that sessions and audit events record.
 	// Default none: the connection's address. A request whose context
@@ -52,6 +56,7 @@ type Config struct {
 type Handler struct {
 	users    *user.Service
 	sessions *session.Service
+	reset    *reset.Service
 	log      *slog.Logger
 	maxBody  int64
 	onError  func(http.ResponseWriter, *http.Request, Problem, error)
@@ -71,7 +76,7 @@ func New(cfg Config) (*Handler, error) {
 	case cfg.MaxBodyBytes < 0:
 		return nil, errs.Configf("authhttp", "Config.MaxBodyBytes", "%d is negative", cfg.MaxBodyBytes)
 	}
-	h := &Handler{users: cfg.Users, sessions: cfg.Sessions, log: cfg.Logger, maxBody: cfg.MaxBodyBytes,
+	h := &Handler{users: cfg.Users, sessions: cfg.Sessions, reset: cfg.Reset, log: cfg.Logger, maxBody: cfg.MaxBodyBytes,
 		onError: cfg.ErrorFunc, proxies: append(audit.Proxies(nil), cfg.TrustedProxies...)}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -175,6 +180,13 @@ func (h *Handler) routes() http.Handler {
 	mux.Handle("GET /me/sessions", authed(h.listSessions))
 	mux.Handle("DELETE /me/sessions/{id}", authed(h.revokeSession))
 	mux.Handle("POST /me/sessions/revoke-others", authed(h.revokeOthers))
+	mux.Handle("POST /me/email", authed(h.changeEmail))
+	mux.Handle("POST /auth/email/verify/request", authed(h.requestVerification))
+	mux.HandleFunc("POST /auth/email/verify", h.verifyEmail)
+	if h.reset != nil {
+		mux.HandleFunc("POST /auth/password/forgot", h.forgotPassword)
+		mux.HandleFunc("POST /auth/password/reset", h.resetPassword)
+	}
 	mux.Handle("GET /.well-known/jwks.json", h.sessions.Keys().JWKSHandler())
 
 	// The patterns above win for their methods; these catch the other
@@ -184,8 +196,13 @@ func (h *Handler) routes() http.Handler {
 		"/auth/register": "POST", "/auth/login": "POST", "/auth/refresh": "POST",
 		"/auth/logout": "POST", "/auth/logout-all": "POST", "/auth/password/change": "POST",
 		"/me": "GET, HEAD", "/me/sessions": "GET, HEAD", "/.well-known/jwks.json": "GET, HEAD",
+		"/me/email": "POST", "/auth/email/verify/request": "POST", "/auth/email/verify": "POST",
 	} {
 		mux.Handle(path, h.methodNotAllowed(allow))
+	}
+	if h.reset != nil {
+		mux.Handle("/auth/password/forgot", h.methodNotAllowed("POST"))
+		mux.Handle("/auth/password/reset", h.methodNotAllowed("POST"))
 	}
 	// One pattern for both: "/me/sessions/revoke-others" would conflict
 	// with "DELETE /me/sessions/{id}" (neither is more specific).

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cedrina/cedrina/internal/errs"
+	"github.com/cedrina/cedrina/reset"
 	"github.com/cedrina/cedrina/session"
 	"github.com/cedrina/cedrina/store"
 	"github.com/cedrina/cedrina/user"
@@ -34,13 +35,27 @@ const (
 	// TypeTaken (409): the username or email address has an account; the
 	// field member names which.
 	TypeTaken = typeBase + "TypeTaken"
-	// TypeWrongPassword (403): a password change was refused because the
-	// current password is wrong or the account is locked.
+	// TypeWrongPassword (403): a password or address change was refused
+	// because the current password is wrong or the account is locked.
 	TypeWrongPassword = typeBase + "TypeWrongPassword"
 	// TypeConflict (409): the account changed while the request was being
 	// served (a password change or reset, a deactivation); nothing was
 	// written. Sign in again.
 	TypeConflict = typeBase + "TypeConflict"
+	// TypeInvalidResetToken (400): a password reset token was refused:
+	// unknown, used, expired, or no longer valid for its account. Every
+	// refusal gets the same problem.
+	TypeInvalidResetToken = typeBase + "TypeInvalidResetToken"
+	// TypeInvalidVerificationToken (400): an email verification token was
+	// refused: unknown, used, expired, or for an address the account no
+	// longer has. Every refusal gets the same problem.
+	TypeInvalidVerificationToken = typeBase + "TypeInvalidVerificationToken"
+	// TypeAlreadyVerified (409): the account's address is verified
+	// already; no verification link was sent.
+	TypeAlreadyVerified = typeBase + "TypeAlreadyVerified"
+	// TypeRateLimited (429): too many requests of this kind; the
+	// Retry-After header says when to try again.
+	TypeRateLimited = typeBase + "TypeRateLimited"
 	// TypeMalformedRequest (400, 413, 415): the body is not the single
 	// JSON object the route takes.
 	TypeMalformedRequest = typeBase + "TypeMalformedRequest"
@@ -107,6 +122,12 @@ var (
 	invalidToken = Problem{Type: TypeInvalidToken, Title: "Invalid token",
 		Status: http.StatusUnauthorized, Detail: "the token is invalid or expired"}
 	internalError = Problem{Status: http.StatusInternalServerError, Detail: "internal server error"}
+	wrongPassword = Problem{Type: TypeWrongPassword, Title: "Wrong password", Status: http.StatusForbidden,
+		Detail: "the current password is wrong, or the account is locked"}
+	invalidResetToken = Problem{Type: TypeInvalidResetToken, Title: "Invalid reset token",
+		Status: http.StatusBadRequest, Detail: "the reset link is invalid or expired; ask for a new one"}
+	invalidVerificationToken = Problem{Type: TypeInvalidVerificationToken, Title: "Invalid verification token",
+		Status: http.StatusBadRequest, Detail: "the verification link is invalid or expired; ask for a new one"}
 )
 
 // ProblemFor maps an error of the SDK's services to the problem a client
@@ -120,6 +141,12 @@ var (
 //   - user.ErrUsernameTaken, user.ErrEmailTaken: 409 [TypeTaken] naming
 //     the field;
 //   - user.ErrStale: 409 [TypeConflict];
+//   - reset.ErrInvalidToken: 400 [TypeInvalidResetToken], and
+//     user.ErrInvalidVerification: 400 [TypeInvalidVerificationToken],
+//     one body for every reason;
+//   - user.ErrAlreadyVerified: 409 [TypeAlreadyVerified];
+//   - reset.ErrRateLimited: 429 [TypeRateLimited] with Retry-After;
+//   - user.ErrNoNotifier: 501;
 //   - an invalid username, email address, role or tier, and a password
 //     the policy refuses (*user.PasswordError): 422 [TypeInvalidField]
 //     naming the field ("username", "email", "role", "tier",
@@ -150,6 +177,23 @@ func ProblemFor(err error) Problem {
 	case errors.Is(err, user.ErrEmailTaken):
 		return Problem{Type: TypeTaken, Title: "Already taken", Status: http.StatusConflict,
 			Field: "email", Detail: "the email address already has an account"}
+	case errors.Is(err, reset.ErrInvalidToken):
+		return invalidResetToken
+	case errors.Is(err, user.ErrInvalidVerification):
+		return invalidVerificationToken
+	case errors.Is(err, user.ErrAlreadyVerified):
+		return Problem{Type: TypeAlreadyVerified, Title: "Already verified", Status: http.StatusConflict,
+			Detail: "the account's email address is verified already"}
+	case errors.Is(err, reset.ErrRateLimited):
+		p := Problem{Type: TypeRateLimited, Title: "Too many requests", Status: http.StatusTooManyRequests,
+			Detail: "too many requests; try again later", RetryAfter: time.Second}
+		var rl *reset.RateLimitError
+		if errors.As(err, &rl) && rl.RetryAfter > 0 {
+			p.RetryAfter = rl.RetryAfter
+		}
+		return p
+	case errors.Is(err, user.ErrNoNotifier):
+		return Problem{Status: http.StatusNotImplemented, Detail: "email verification is not configured"}
 	case errors.Is(err, user.ErrStale):
 		return Problem{Type: TypeConflict, Title: "Account changed", Status: http.StatusConflict,
 			Detail: "the account changed meanwhile; sign in again"}

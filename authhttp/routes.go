@@ -266,8 +266,7 @@ func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, user.ErrInvalidCredentials):
 		h.log.InfoContext(ctx, "authhttp: password change refused", "user_id", p.UserID, "error", err.Error())
-		h.failWith(w, r, Problem{Type: TypeWrongPassword, Title: "Wrong password", Status: http.StatusForbidden,
-			Detail: "the current password is wrong, or the account is locked"}, err)
+		h.failWith(w, r, wrongPassword, err)
 		return
 	case errors.As(err, &pe):
 		pr := ProblemFor(err)

@@ -21,6 +21,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/cedrina/cedrina/audit"
+	"github.com/cedrina/cedrina/internal/batch"
 	"github.com/cedrina/cedrina/internal/errs"
 	"github.com/cedrina/cedrina/user"
 )
@@ -625,31 +626,14 @@ func Cleanup(ctx context.Context, st Store, cfg CleanupConfig) (int64, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	var total int64
-	for {
-		start := time.Now()
-		n, err := st.DeleteExpired(ctx, cfg.Now().UTC().Truncate(time.Microsecond), cfg.IdleTimeout, cfg.Batch)
-		total += int64(n)
-		if err != nil {
-			return total, fmt.Errorf("session: cleanup: %w", err)
-		}
-		if n < cfg.Batch {
-			return total, nil
-		}
-		pause := cfg.Pause
-		if pause == 0 {
-			pause = 2 * time.Since(start)
-		}
-		if pause > 0 {
-			t := time.NewTimer(pause)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return total, fmt.Errorf("session: cleanup: %w", ctx.Err())
-			case <-t.C:
-			}
-		}
+	at := cfg.Now().UTC().Truncate(time.Microsecond)
+	n, err := batch.Delete(ctx, cfg.Batch, cfg.Pause, func(size int) (int, error) {
+		return st.DeleteExpired(ctx, at, cfg.IdleTimeout, size)
+	})
+	if err != nil {
+		return n, fmt.Errorf("session: cleanup: %w", err)
 	}
+	return n, nil
 }
 
 // record sends a session event to the recorder, if any.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/cedrina/cedrina/audit"
 	"github.com/cedrina/cedrina/internal/errs"
+	"github.com/cedrina/cedrina/notify"
 )
 
 // Config configures a [Service]. The zero value is a safe default for
@@ -58,10 +60,20 @@ type Config struct {
 	MinRefusalTime time.Duration
 	// Recorder receives the service's audit events (registration, login
 	// success and failure with the reason, lockout, password change, role
-	// and tier changes, deactivation, reactivation, deletion). Default:
-	// none. A recorder's failure is logged, never returned: the account
+	// and tier changes, deactivation, reactivation, deletion, address
+	// change and verification). Default: none. A recorder's failure is logged, never returned: the account
 	// operation it describes has already happened.
 	Recorder audit.Recorder
+	// Notifier sends the messages of email verification (the link) and
+	// address changes (a notice to the previous address), from the
+	// service's own goroutines; call [Service.Close] at shutdown. Default:
+	// none, and RequestVerification returns ErrNoNotifier.
+	Notifier notify.Notifier
+	// Queue configures the goroutines that send through Notifier.
+	Queue notify.QueueConfig
+	// Verification configures email verification. Its URL is required
+	// with Notifier.
+	Verification VerificationConfig
 }
 
 // SessionEnder ends a user's sessions, except the one with id except (0:
@@ -86,6 +98,9 @@ type Service struct {
 	ender   SessionEnder
 	legacy  LegacyConfig
 	pad     *refusalPad
+	out     *notify.Queue // nil without a Notifier
+	verify  VerificationConfig
+	verURL  *url.URL
 
 	dummy string // a hash of a random password, verified for unknown users
 }
@@ -146,6 +161,9 @@ func NewService(store Store, cfg Config) (*Service, error) {
 		return nil, errs.Configf("user", "Config.MinRefusalTime", "%v is negative", cfg.MinRefusalTime)
 	}
 	s.pad = newRefusalPad(cfg.MinRefusalTime)
+	if err := s.setupVerification(cfg); err != nil {
+		return nil, err
+	}
 	switch {
 	case s.legacy.BcryptCost == 0:
 		s.legacy.BcryptCost = DefaultBcryptCost
@@ -173,6 +191,14 @@ func NewService(store Store, cfg Config) (*Service, error) {
 			return nil, err
 		}
 		s.pad.observe(fmt.Sprintf("bcrypt %02d", s.legacy.BcryptCost), d)
+	}
+	if cfg.Notifier != nil {
+		if cfg.Queue.Logger == nil {
+			cfg.Queue.Logger = s.log
+		}
+		if s.out, err = notify.NewQueue(cfg.Notifier, cfg.Queue); err != nil {
+			return nil, errs.ConfigErr("user", "Config.Queue", err)
+		}
 	}
 	return s, nil
 }
@@ -679,25 +705,73 @@ func (s *Service) changePassword(ctx context.Context, id int64, current, next st
 	if err != nil {
 		return err
 	}
-	adm, admitted, err := s.store.AdmitLogin(ctx, id, s.clock(), s.lockout)
+	adm, err := s.checkCurrent(ctx, id, current, "change password")
 	if err != nil {
 		return err
-	}
-	if !admitted {
-		return notAdmitted(adm)
-	}
-	v, err := s.checkPassword(ctx, adm.HashedPassword, current)
-	if err != nil {
-		return errs.Wrap("user", fmt.Sprintf("change password of user %d", id), err)
-	}
-	if !v.match {
-		return &AuthError{Reason: AuthWrongPassword, UserID: id, Attempts: adm.FailedLoginAttempts, LockedUntil: adm.LockedUntil}
 	}
 	hash, err := s.hashNew(ctx, npw)
 	if err != nil {
 		return err
 	}
 	return s.store.SetPassword(ctx, id, hash, s.clock(), adm.SecurityStamp)
+}
+
+// checkCurrent checks the current password of user id before a change
+// (doing names it in errors): the check is admitted and counted like a
+// login attempt ([Store.AdmitLogin]), and the user is returned as the
+// admission read it, so that the change can be made conditional on its
+// security stamp.
+func (s *Service) checkCurrent(ctx context.Context, id int64, current, doing string) (*User, error) {
+	adm, admitted, err := s.store.AdmitLogin(ctx, id, s.clock(), s.lockout)
+	if err != nil {
+		return nil, err
+	}
+	if !admitted {
+		return nil, notAdmitted(adm)
+	}
+	v, err := s.checkPassword(ctx, adm.HashedPassword, current)
+	if err != nil {
+		return nil, errs.Wrap("user", fmt.Sprintf("%s of user %d", doing, id), err)
+	}
+	if !v.match {
+		return nil, &AuthError{Reason: AuthWrongPassword, UserID: id, Attempts: adm.FailedLoginAttempts, LockedUntil: adm.LockedUntil}
+	}
+	return adm, nil
+}
+
+// PreparePassword checks password against the policy for u (its name and
+// address are context words) and hashes it: the slow half of setting a
+// password, for flows that establish who the user is some other way (a
+// reset token). Store the result with [Service.SetPasswordHash].
+//
+// Errors: a *PasswordError (errors.Is ErrWeakPassword) when the policy
+// refuses password; the context's error.
+func (s *Service) PreparePassword(ctx context.Context, u *User, password string) (string, error) {
+	if err := s.policy.Check(ctx, password, PasswordContext{Username: u.Username, Email: u.Email}); err != nil {
+		return "", err
+	}
+	npw, err := NormalizePassword(password)
+	if err != nil {
+		return "", err
+	}
+	return s.hashNew(ctx, npw)
+}
+
+// SetPasswordHash stores hash, made by [Service.PreparePassword], as the
+// password of user id, only if the account's security stamp is still
+// stamp (what the caller read before its slow steps). Like a password
+// change it sets password_changed_at, clears any lockout and moves the
+// security stamp forward, so every session started before ends. It
+// records no audit event and ends no session explicitly: the flow that
+// calls it (reset.Service.Confirm) does both in its own transaction.
+//
+// Errors: ErrStale when the account changed since stamp was read;
+// ErrNotFound.
+func (s *Service) SetPasswordHash(ctx context.Context, id int64, hash string, stamp int64) error {
+	if hash == "" {
+		return errors.New("user: SetPasswordHash: empty hash")
+	}
+	return s.store.SetPassword(ctx, id, hash, s.clock(), stamp)
 }
 
 // CheckPassword applies the password policy to a candidate password for

@@ -89,9 +89,11 @@ type Store interface {
 	// user's address is still old and its security stamp is still stamp
 	// (what the caller read before checking the current password). In one
 	// atomic step it sets email, clears verification (is_verified false,
-	// email_verified_at NULL), sets updated_at to at, spends the user's
-	// outstanding verification tokens (used_at = at), and returns the
-	// updated user. The security stamp does not move: sessions go on.
+	// email_verified_at NULL), clears the lockout (failed_login_attempts
+	// = 0, locked_until = NULL: the caller verified the password, and
+	// AdmitLogin counted that check in advance), sets updated_at to at,
+	// spends the user's outstanding verification tokens (used_at = at),
+	// and returns the updated user. The security stamp does not move: sessions go on.
 	// Errors: ErrEmailTaken when another account has email (the unique
 	// constraint decides); ErrStale when the address or the stamp moved
 	// (nothing changed); ErrNotFound.

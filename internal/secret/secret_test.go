@@ -72,3 +72,29 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestLink(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://app.example.com/reset":         "https://app.example.com/reset?token=T",
+		"https://app.example.com/reset?lang=fr": "https://app.example.com/reset?lang=fr&token=T",
+		"http://localhost:8080/p/verify-email":  "http://localhost:8080/p/verify-email?token=T",
+		"https://app.example.com/a%20b?x=1&x=2": "https://app.example.com/a%20b?token=T&x=1&x=2",
+	} {
+		u, err := ParseBase(in)
+		if err != nil {
+			t.Fatalf("ParseBase(%q): %v", in, err)
+		}
+		if got := Link(u, "T"); got != want {
+			t.Errorf("Link(%q) = %q, want %q", in, got, want)
+		}
+		if again := Link(u, "T"); again != want {
+			t.Errorf("Link changed its base: %q", again)
+		}
+	}
+	for _, in := range []string{"", "/reset", "reset", "ftp://x/y", "https:///nohost", "https://u:p@x/y",
+		"https://x/y#frag", "https://x/y?token=a", "javascript:alert(1)", "https://x/\x00"} {
+		if _, err := ParseBase(in); err == nil {
+			t.Errorf("ParseBase(%q) accepted", in)
+		}
+	}
+}

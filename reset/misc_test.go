@@ -1,0 +1,287 @@
+package reset_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cedrina/cedrina/audit"
+	"github.com/cedrina/cedrina/internal/secret"
+	"github.com/cedrina/cedrina/notify"
+	"github.com/cedrina/cedrina/reset"
+	"github.com/cedrina/cedrina/store/memory"
+	"github.com/cedrina/cedrina/user"
+)
+
+func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// No token or link reaches an audit row, a log line or an error string;
+// the development notifier's line is the only place a link appears.
+func TestNoSecretsOutside(t *testing.T) {
+	backends(t, func(t *testing.T, b backend) {
+		devLog := &syncBuffer{}
+		dev := notify.Log(slog.New(slog.NewTextHandler(devLog, nil)))
+		failOnce := true
+		var mu sync.Mutex
+		e := newEnv(t, b, func(c *reset.Config) {
+			out := c.Notifier
+			c.Notifier = notify.Func(func(ctx context.Context, m notify.Message) error {
+				dev.Notify(ctx, m)
+				mu.Lock()
+				fail := failOnce && m.Kind == notify.PasswordReset
+				failOnce = false
+				mu.Unlock()
+				if fail {
+					// The mailer fails, quoting what it was given.
+					return errors.New("smtp: 554 rejected: " + m.Link)
+				}
+				return out.Notify(ctx, m)
+			})
+			c.PerAddress = reset.NoLimit
+		})
+		ctx := context.Background()
+		u := e.register(t, "alice")
+		var secrets []string
+		// The first request's mail fails; the second's goes out.
+		if err := e.svc.Request(ctx, "alice@example.com", reset.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		tok := e.request(t, u)
+		secrets = append(secrets, tok, secret.Hash(tok))
+		var errStrings []string
+		for _, bad := range []string{tok[:42], tok + "=", tok[:42] + "\x00", strings.ToUpper(tok)} {
+			if err := e.svc.Confirm(ctx, bad, newPassword, reset.Meta{}); err != nil {
+				errStrings = append(errStrings, err.Error())
+			}
+		}
+		if err := e.svc.Confirm(ctx, tok, newPassword, reset.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		e.out.next(t)
+		err := e.svc.Confirm(ctx, tok, newPassword, reset.Meta{})
+		errStrings = append(errStrings, err.Error())
+		e.clock.advance(time.Hour)
+		tok2 := e.request(t, u)
+		secrets = append(secrets, tok2)
+		e.clock.advance(time.Hour)
+		errStrings = append(errStrings, e.svc.Confirm(ctx, tok2, newPassword, reset.Meta{}).Error())
+
+		page, qerr := e.audit.Query(ctx, audit.Query{Limit: 1000})
+		if qerr != nil {
+			t.Fatal(qerr)
+		}
+		rows, _ := json.Marshal(page.Events)
+		if len(page.Events) < 4 {
+			t.Fatalf("only %d audit events", len(page.Events))
+		}
+		places := map[string]string{"audit rows": string(rows), "logs": e.logs.String(), "errors": strings.Join(errStrings, "\n")}
+		if !strings.Contains(e.logs.String(), "notify: sending failed") || !strings.Contains(e.logs.String(), "notify: message not sent") {
+			t.Errorf("the failed mail is not logged:\n%s", e.logs.String())
+		}
+		for where, text := range places {
+			for _, s := range secrets {
+				if strings.Contains(text, s) {
+					t.Errorf("a token (or its hash) appears in the %s", where)
+				}
+			}
+			if strings.Contains(text, "token=") {
+				t.Errorf("a link appears in the %s", where)
+			}
+		}
+		if !strings.Contains(devLog.String(), "token="+tok) || !strings.Contains(devLog.String(), "token="+tok2) {
+			t.Errorf("the development notifier did not print the links")
+		}
+	})
+}
+
+// Cleanup deletes spent and expired tokens in batches and keeps the
+// usable ones.
+func TestCleanup(t *testing.T) {
+	backends(t, func(t *testing.T, b backend) {
+		e := newEnv(t, b, func(c *reset.Config) { c.PerAddress = reset.NoLimit })
+		ctx := context.Background()
+		var users []*user.User
+		for _, n := range []string{"u1", "u2", "u3", "u4", "u5"} {
+			users = append(users, e.register(t, n))
+		}
+		e.request(t, users[0])
+		e.request(t, users[0]) // spends the first
+		used := e.request(t, users[1])
+		if err := e.svc.Confirm(ctx, used, newPassword, reset.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		e.out.next(t)
+		e.request(t, users[2])
+		e.clock.advance(31 * time.Minute) // all of the above expire
+		live1 := e.request(t, users[3])
+		live2 := e.request(t, users[4])
+		n, err := e.svc.Cleanup(ctx, reset.CleanupConfig{Batch: 2, Pause: -1})
+		if err != nil || n != 4 {
+			t.Fatalf("Cleanup = %d, %v; want 4", n, err)
+		}
+		for _, tok := range []string{live1, live2} {
+			if _, err := e.resets.ByHash(ctx, secret.Hash(tok)); err != nil {
+				t.Errorf("a live token was deleted: %v", err)
+			}
+		}
+		if n, err := reset.Cleanup(ctx, e.resets, reset.CleanupConfig{Now: e.clock.now}); err != nil || n != 0 {
+			t.Errorf("second Cleanup = %d, %v", n, err)
+		}
+	})
+}
+
+// Close honours its deadline with a mailer that hangs, and hands over the
+// messages it did not send.
+func TestCloseHandsOver(t *testing.T) {
+	db := memory.New()
+	release := make(chan struct{})
+	defer close(release)
+	var mu sync.Mutex
+	var handed []notify.Message
+	started := make(chan struct{}, 10)
+	e := newEnv(t, backend{db, db.Resets(), db.Users(), db.Sessions(), db.Audit()}, func(c *reset.Config) {
+		c.PerAddress = reset.NoLimit
+		c.Notifier = notify.Func(func(ctx context.Context, m notify.Message) error {
+			started <- struct{}{}
+			<-release
+			return nil
+		})
+		c.Queue.Undelivered = func(m notify.Message, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			handed = append(handed, m)
+		}
+	})
+	u := e.register(t, "alice")
+	for range 3 {
+		if err := e.svc.Request(context.Background(), string(u.Email), reset.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-started
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := e.svc.Close(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Close = %v", err)
+	}
+	// The two requests still queued were dropped (and logged); the one
+	// whose mail hangs is handed over when its send returns.
+	if !strings.Contains(e.logs.String(), "not handled before shutdown") {
+		t.Errorf("dropped requests are not logged:\n%s", e.logs.String())
+	}
+	if err := e.svc.Request(context.Background(), string(u.Email), reset.Meta{}); !errors.Is(err, reset.ErrBusy) {
+		t.Errorf("Request after Close = %v, want ErrBusy", err)
+	}
+}
+
+func TestConfig(t *testing.T) {
+	db := memory.New()
+	users, err := user.NewService(db.Users(), user.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := reset.Config{Users: users, Notifier: notify.Log(slog.Default()), URL: "https://app.example.com/reset"}
+	for name, c := range map[string]struct {
+		mutate func(*reset.Config)
+		want   string
+	}{
+		"no users":      {func(c *reset.Config) { c.Users = nil }, "reset: Config.Users: required"},
+		"no notifier":   {func(c *reset.Config) { c.Notifier = nil }, "reset: Config.Notifier: required"},
+		"no URL":        {func(c *reset.Config) { c.URL = "" }, "reset: Config.URL: empty"},
+		"relative URL":  {func(c *reset.Config) { c.URL = "/reset" }, "reset: Config.URL: "},
+		"fragment":      {func(c *reset.Config) { c.URL = "https://x.example/r#t" }, "has a fragment"},
+		"short TTL":     {func(c *reset.Config) { c.TTL = time.Second }, "reset: Config.TTL: 1s is outside 1m..24h"},
+		"long TTL":      {func(c *reset.Config) { c.TTL = 48 * time.Hour }, "reset: Config.TTL:"},
+		"negative pool": {func(c *reset.Config) { c.Queue.Workers = -1 }, "reset: Config.Queue:"},
+	} {
+		cfg := good
+		c.mutate(&cfg)
+		_, err := reset.NewService(db.Resets(), db, cfg)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want %q", name, err, c.want)
+		}
+	}
+	if _, err := reset.NewService(nil, db, good); err == nil {
+		t.Error("nil store accepted")
+	}
+	if _, err := reset.NewService(db.Resets(), nil, good); err == nil {
+		t.Error("nil transactor accepted")
+	}
+	s, err := reset.NewService(db.Resets(), db, good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close(context.Background())
+}
+
+func TestMemoryLimiter(t *testing.T) {
+	c := &clock{t: time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)}
+	l := reset.NewMemoryLimiter(3, time.Hour, c.now)
+	ctx := context.Background()
+	for i := range 3 {
+		if ok, _, _ := l.Allow(ctx, "k"); !ok {
+			t.Fatalf("call %d refused", i)
+		}
+	}
+	c.advance(10 * time.Minute)
+	ok, after, err := l.Allow(ctx, "k")
+	if ok || err != nil || after != 50*time.Minute {
+		t.Fatalf("4th call: %v, %v, %v; want refused, retry after 50m", ok, after, err)
+	}
+	if ok, _, _ := l.Allow(ctx, "other"); !ok {
+		t.Fatal("another key refused")
+	}
+	c.advance(50 * time.Minute)
+	if ok, _, _ := l.Allow(ctx, "k"); !ok {
+		t.Fatal("refused in the next window")
+	}
+	// Idle keys are forgotten.
+	c.advance(2 * time.Hour)
+	l.Allow(ctx, "new")
+	if n := l.Len(); n != 1 {
+		t.Fatalf("%d keys remembered, want 1", n)
+	}
+	// Exact under concurrency: 100 goroutines, 3 admitted.
+	c.advance(time.Hour)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	admitted := 0
+	for range 100 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if ok, _, _ := l.Allow(ctx, "hot"); ok {
+				mu.Lock()
+				admitted++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if admitted != 3 {
+		t.Fatalf("%d admitted, want 3", admitted)
+	}
+}
+
+// Confirm survives any token text: a refusal, never a panic or a store
+// error.
+func FuzzConfirm(f *testing.F) {
+	db := memory.New()
+	e := newEnv(f, backend{db, db.Resets(), db.Users(), db.Sessions(), db.Audit()}, nil)
+	tok, _ := secret.New()
+	for _, s := range []string{"", tok, tok + "=", tok[:42], "' OR 1=1 --", "\xff\xfe", strings.Repeat("A", 43)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		err := e.svc.Confirm(context.Background(), s, newPassword, reset.Meta{})
+		if !errors.Is(err, reset.ErrInvalidToken) {
+			t.Fatalf("Confirm(%q) = %v", s, err)
+		}
+	})
+}
