@@ -718,10 +718,16 @@ func testVerificationReturnsCopies(t *testing.T, s Stores) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// stored is read before, and owns its times, so that a store that
+	// shares them with its callers cannot change stored too.
 	stored := mustUser(t, s, u.ID)
+	stored.EmailVerifiedAt = ptr(*stored.EmailVerifiedAt)
 	*verified.EmailVerifiedAt = base.Add(time.Hour)
 	verified.Email = "changed@example.com"
 	checkStoredUser(t, s, "changing ConsumeVerification's result", stored)
+	again := mustUser(t, s, u.ID)
+	*again.EmailVerifiedAt = base.Add(time.Hour)
+	checkStoredUser(t, s, "changing ByID's result", stored)
 	moved, err := s.Users.SetEmail(ctx, u.ID, u.Email, "opal.new@example.com", base.Add(3*time.Minute), u.SecurityStamp)
 	if err != nil {
 		t.Fatal(err)
