@@ -66,7 +66,10 @@ func mapVerificationErr(err error) error {
 // tokens. The second statement runs after the lock is held, so under READ
 // COMMITTED it sees every token a CreateVerification committed before:
 // one statement could not, as all its parts read one snapshot, taken
-// before the lock was granted.
+// before the lock was granted. (In a caller's REPEATABLE READ or
+// SERIALIZABLE transaction every statement reads the transaction's
+// snapshot, and a token issued after it is left outstanding; it still
+// verifies nothing unless its address is the new one.)
 func (s *UserStore) SetEmail(ctx context.Context, id int64, old, email user.Email, at time.Time, stamp int64) (*user.User, error) {
 	if !isRowID(id) {
 		return nil, user.ErrNotFound
