@@ -135,8 +135,9 @@ func TestOriginalRowsInsert(t *testing.T) {
 	}
 }
 
-// TestDeleteUser checks the delete rules: the user's sessions, OAuth links
-// and reset tokens go with it, its audit events stay with user_id NULL.
+// TestDeleteUser checks the delete rules: the user's sessions, OAuth links,
+// reset tokens and email verification tokens go with it, its audit events
+// stay with user_id NULL.
 func TestDeleteUser(t *testing.T) {
 	t.Parallel()
 	db := pgtest.DB(t)
@@ -157,6 +158,8 @@ func TestDeleteUser(t *testing.T) {
 			 VALUES ($1::int, 's-' || $1::int, 'r-' || $1::int, now())`,
 			`INSERT INTO oauth_profiles (user_id, provider, provider_user_id) VALUES ($1::int, 'github', 'gh-' || $1::int)`,
 			`INSERT INTO password_reset_tokens (user_id, token_hash, expires_at) VALUES ($1::int, 't-' || $1::int, now())`,
+			`INSERT INTO email_verification_tokens (user_id, email, token_hash, expires_at)
+			 VALUES ($1::int, 'v@example.com', 'v-' || $1::int, now())`,
 			`INSERT INTO audit_logs (user_id, event_type, event_data) VALUES ($1, 'user.created', '{}')`,
 		} {
 			if _, err := db.ExecContext(ctx, q, *u.id); err != nil {
@@ -177,11 +180,13 @@ func TestDeleteUser(t *testing.T) {
 		{"sessions of the deleted user", "SELECT count(*) FROM sessions WHERE user_id = $1", 0, gone},
 		{"oauth_profiles of the deleted user", "SELECT count(*) FROM oauth_profiles WHERE user_id = $1", 0, gone},
 		{"password_reset_tokens of the deleted user", "SELECT count(*) FROM password_reset_tokens WHERE user_id = $1", 0, gone},
+		{"email_verification_tokens of the deleted user", "SELECT count(*) FROM email_verification_tokens WHERE user_id = $1", 0, gone},
 		{"audit_logs of the deleted user", "SELECT count(*) FROM audit_logs WHERE user_id = $1", 0, gone},
 		{"audit_logs kept with user_id NULL", "SELECT count(*) FROM audit_logs WHERE user_id IS NULL AND $1::int > 0", 1, gone},
 		{"sessions of the other user", "SELECT count(*) FROM sessions WHERE user_id = $1", 1, keep},
 		{"oauth_profiles of the other user", "SELECT count(*) FROM oauth_profiles WHERE user_id = $1", 1, keep},
 		{"password_reset_tokens of the other user", "SELECT count(*) FROM password_reset_tokens WHERE user_id = $1", 1, keep},
+		{"email_verification_tokens of the other user", "SELECT count(*) FROM email_verification_tokens WHERE user_id = $1", 1, keep},
 		{"audit_logs of the other user", "SELECT count(*) FROM audit_logs WHERE user_id = $1", 1, keep},
 	} {
 		var got int
@@ -206,6 +211,7 @@ func TestConstraintNames(t *testing.T) {
 		`INSERT INTO users (username, email, hashed_password) VALUES ('a', 'a@example.com', 'h'), ('b', 'b@example.com', 'h')`,
 		`INSERT INTO sessions (user_id, session_token, refresh_token, expires_at) VALUES (1, 's', 'r', now())`,
 		`INSERT INTO password_reset_tokens (user_id, token_hash, expires_at) VALUES (1, 't', now())`,
+		`INSERT INTO email_verification_tokens (user_id, email, token_hash, expires_at) VALUES (1, 'a@example.com', 'v', now())`,
 		`INSERT INTO oauth_profiles (user_id, provider, provider_user_id) VALUES (1, 'google', 'g1')`,
 		`INSERT INTO rate_limit_records (key_hash, algorithm, window_start, window_end, limit_value)
 		 VALUES ('k', 'fixed', '2024-01-01T00:00:00Z', '2024-01-01T00:01:00Z', 5)`,
@@ -223,6 +229,7 @@ func TestConstraintNames(t *testing.T) {
 		{"sessions_session_token_key", "23505", `INSERT INTO sessions (user_id, session_token, refresh_token, expires_at) VALUES (1, 's', 'r2', now())`},
 		{"sessions_refresh_token_key", "23505", `INSERT INTO sessions (user_id, session_token, refresh_token, expires_at) VALUES (1, 's2', 'r', now())`},
 		{"password_reset_tokens_token_hash_key", "23505", `INSERT INTO password_reset_tokens (user_id, token_hash, expires_at) VALUES (2, 't', now())`},
+		{"email_verification_tokens_token_hash_key", "23505", `INSERT INTO email_verification_tokens (user_id, email, token_hash, expires_at) VALUES (2, 'b@example.com', 'v', now())`},
 		{"oauth_profiles_provider_provider_user_id_key", "23505", `INSERT INTO oauth_profiles (user_id, provider, provider_user_id) VALUES (2, 'google', 'g1')`},
 		{"oauth_profiles_user_id_provider_key", "23505", `INSERT INTO oauth_profiles (user_id, provider, provider_user_id) VALUES (1, 'google', 'g2')`},
 		{"rate_limit_records_key_hash_algorithm_window_start_key", "23505", `INSERT INTO rate_limit_records (key_hash, algorithm, window_start, window_end, limit_value)
@@ -230,6 +237,7 @@ func TestConstraintNames(t *testing.T) {
 		{"sessions_user_id_fkey", "23503", `INSERT INTO sessions (user_id, session_token, refresh_token, expires_at) VALUES (99, 's9', 'r9', now())`},
 		{"oauth_profiles_user_id_fkey", "23503", `INSERT INTO oauth_profiles (user_id, provider, provider_user_id) VALUES (99, 'github', 'x')`},
 		{"password_reset_tokens_user_id_fkey", "23503", `INSERT INTO password_reset_tokens (user_id, token_hash, expires_at) VALUES (99, 't9', now())`},
+		{"email_verification_tokens_user_id_fkey", "23503", `INSERT INTO email_verification_tokens (user_id, email, token_hash, expires_at) VALUES (99, 'x@example.com', 'v9', now())`},
 		{"audit_logs_user_id_fkey", "23503", `INSERT INTO audit_logs (user_id, event_type, event_data) VALUES (99, 'x', '{}')`},
 	} {
 		_, err := db.ExecContext(ctx, tc.q)

@@ -22,13 +22,20 @@ type userTable struct {
 	byName  map[user.Username]int64
 	byEmail map[user.Email]int64
 	nextID  int64
+
+	// The email_verification_tokens table, which belongs to the users.
+	verifs      map[int64]*user.Verification // never mutated in place
+	verifByHash map[string]int64
+	nextVerifID int64
 }
 
 func newUserTable() userTable {
 	return userTable{
-		rows:    make(map[int64]*user.User),
-		byName:  make(map[user.Username]int64),
-		byEmail: make(map[user.Email]int64),
+		rows:        make(map[int64]*user.User),
+		byName:      make(map[user.Username]int64),
+		byEmail:     make(map[user.Email]int64),
+		verifs:      make(map[int64]*user.Verification),
+		verifByHash: make(map[string]int64),
 	}
 }
 
@@ -257,6 +264,7 @@ func (s *UserStore) Delete(ctx context.Context, id int64) error {
 		})
 		s.db.audit.detachUser(t, id)    // audit_logs.user_id: ON DELETE SET NULL
 		s.db.sessions.removeUser(t, id) // sessions.user_id: ON DELETE CASCADE
+		tb.removeVerifications(t, id)   // email_verification_tokens.user_id: ON DELETE CASCADE
 		return nil
 	})
 }
@@ -315,11 +323,22 @@ func cloneUser(u *user.User) (*user.User, error) {
 	return &row, nil
 }
 
-// copyUser returns a copy of a stored row that the caller may change.
+// copyUser returns a copy of a stored row that the caller may change: its
+// documents and its nullable times are its own.
 func copyUser(u *user.User) *user.User {
 	c := *u
 	c.ProfileData, c.Preferences, c.Metadata = deepCopy(u.ProfileData), deepCopy(u.Preferences), deepCopy(u.Metadata)
+	c.LastLoginAt, c.LockedUntil, c.EmailVerifiedAt = copyTime(u.LastLoginAt), copyTime(u.LockedUntil), copyTime(u.EmailVerifiedAt)
 	return &c
+}
+
+// copyTime returns a pointer to a copy of *t, or nil.
+func copyTime(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := *t
+	return &v
 }
 
 // normalizeJSON round-trips m through encoding/json so the stored document

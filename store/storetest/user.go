@@ -70,6 +70,24 @@ var userCases = map[string]func(*testing.T, Stores){
 	"ReturnsCopies":           testReturnsCopies,
 	"UntrustedText":           testUntrustedText,
 	"CanceledContext":         testCanceledContext,
+
+	"SetEmail":                       testSetEmail,
+	"SetEmailTaken":                  testSetEmailTaken,
+	"SetEmailStale":                  testSetEmailStale,
+	"SetEmailSpendsTokens":           testSetEmailSpendsTokens,
+	"ConcurrentSetEmailOneAddress":   testConcurrentSetEmail,
+	"VerificationRoundTrip":          testVerificationRoundTrip,
+	"CreateVerificationSpendsOthers": testCreateVerificationSpendsOthers,
+	"CreateVerificationDuplicate":    testCreateVerificationDuplicate,
+	"CreateVerificationNoUser":       testCreateVerificationNoUser,
+	"ConsumeVerification":            testConsumeVerification,
+	"ConsumeVerificationRefused":     testConsumeVerificationRefused,
+	"ConsumeVerificationNotFound":    testConsumeVerificationNotFound,
+	"ConcurrentConsumeVerification":  testConcurrentConsumeVerification,
+	"DeleteExpiredVerifications":     testDeleteExpiredVerifications,
+	"DeleteUserVerifications":        testDeleteUserVerifications,
+	"VerificationRollback":           testVerificationRollback,
+	"VerificationReturnsCopies":      testVerificationReturnsCopies,
 }
 
 func testCreateAndGet(t *testing.T, s Stores) {
@@ -248,7 +266,15 @@ func userNotFound(t *testing.T, s Stores, id int64) {
 			return err
 		},
 		"RecordLoginSuccess": func() error { _, err := s.Users.RecordLoginSuccess(ctx, id, base, 0, nil); return err },
-		"Delete":             func() error { return s.Users.Delete(ctx, id) },
+		"SetEmail": func() error {
+			_, err := s.Users.SetEmail(ctx, id, "nobody@example.com", "somebody@example.com", base, 0)
+			return err
+		},
+		"CreateVerification": func() error {
+			return s.Users.CreateVerification(ctx, &user.Verification{UserID: id, Email: "nobody@example.com",
+				TokenHash: tokenHash(fmt.Sprint("nobody-", id)), CreatedAt: base, ExpiresAt: base.Add(time.Hour)})
+		},
+		"Delete": func() error { return s.Users.Delete(ctx, id) },
 	}
 	for name, call := range calls {
 		if err := call(); !errors.Is(err, user.ErrNotFound) || !errors.Is(err, store.ErrNotFound) {
