@@ -10,8 +10,13 @@
 // conformance suite (store/storetest): the same errors, the same unique
 // constraints, the same atomic counters, times kept in UTC at microsecond
 // precision, JSON documents stored as JSON (numbers come back as float64,
-// as they do from PostgreSQL). Deleting a user removes what belongs to it,
-// as the schema's ON DELETE rules do.
+// as they do from PostgreSQL). Deleting a user removes what belongs to it
+// (its sessions and password reset tokens; its audit events lose their
+// user), as the schema's ON DELETE rules do.
+//
+// [DB.Users], [DB.Sessions], [DB.Audit] and [DB.Resets] hand out the
+// stores; all of them work on the same tables and take part in the same
+// transactions.
 //
 // # Concurrency
 //

@@ -17,13 +17,14 @@ type DB struct {
 	users    userTable
 	audit    auditTable
 	sessions sessionTable
+	resets   resetTable
 }
 
 var _ store.Transactor = (*DB)(nil)
 
 // New returns an empty database.
 func New() *DB {
-	return &DB{users: newUserTable(), audit: newAuditTable(), sessions: newSessionTable()}
+	return &DB{users: newUserTable(), audit: newAuditTable(), sessions: newSessionTable(), resets: newResetTable()}
 }
 
 // tx is the state of one transaction: the undo steps of every change made

@@ -32,6 +32,7 @@ func Run(t *testing.T, newStores Factory) {
 	t.Run("Transactor", func(t *testing.T) { RunTransactor(t, newStores) })
 	t.Run("Audit", func(t *testing.T) { RunAuditStore(t, newStores) })
 	t.Run("Sessions", func(t *testing.T) { RunSessionStore(t, newStores) })
+	t.Run("Resets", func(t *testing.T) { RunResetStore(t, newStores) })
 }
 
 // subtests runs each case in parallel with fresh stores, skipping when
