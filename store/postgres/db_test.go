@@ -29,7 +29,7 @@ func TestConformanceWithOpen(t *testing.T) {
 		if err := schema.Migrate(context.Background(), db.SQLX().DB); err != nil {
 			t.Fatal(err)
 		}
-		return storetest.Stores{Tx: db, Users: db.Users(), Audit: db.Audit(), Sessions: db.Sessions()}
+		return storetest.Stores{Tx: db, Users: db.Users(), Audit: db.Audit(), Sessions: db.Sessions(), Resets: db.Resets()}
 	})
 }
 

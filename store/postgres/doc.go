@@ -53,6 +53,19 @@
 // ends, delaying other appends: record from short transactions, or through
 // the batched writer.
 //
+// # Reset tokens
+//
+// [ResetStore] keeps password reset tokens in password_reset_tokens.
+// Consuming one is a single conditional UPDATE (unspent and unexpired),
+// so of concurrent attempts exactly one succeeds. Issuing one runs in a
+// transaction (the context's, or its own) under a per-user advisory lock:
+// the user's unspent tokens are spent and the new one inserted in one
+// statement, taken once the lock is held, so concurrent requests leave
+// the user one outstanding token. The security stamp is kept in the
+// security_context document as {"security_stamp": n}. DeleteExpired
+// removes expired tokens, then spent ones, each in a short statement
+// bounded by the batch.
+//
 // # Errors
 //
 // Driver errors are translated in one place: no rows becomes the domain's
@@ -73,5 +86,7 @@
 //
 // Columns that the schema leaves nullable are read as nullable: a NULL
 // is_active reads as inactive (fail closed), a NULL counter as 0, a NULL
-// role or tier as "".
+// role or tier as "". A reset token whose is_used is NULL reads as unused
+// (the column's default) and can be consumed; one whose security_context
+// holds no integer security_stamp reads without a stamp.
 package postgres
