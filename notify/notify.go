@@ -14,6 +14,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/url"
+	"strings"
 	"time"
 )
 
@@ -116,6 +118,26 @@ type Undelivered func(m Message, err error)
 func LogUndelivered(l *slog.Logger) Undelivered {
 	return func(m Message, err error) {
 		l.LogAttrs(context.Background(), slog.LevelError, "notify: message not sent",
-			slog.Any("message", m), slog.String("error", err.Error()))
+			slog.Any("message", m), slog.String("error", Scrub(m, err)))
 	}
+}
+
+// Scrub returns err's text with m's link, and the token in it, replaced
+// by "[redacted]": a mailer's error may quote the message it refused.
+func Scrub(m Message, err error) string {
+	s := err.Error()
+	if m.Link == "" {
+		return s
+	}
+	s = strings.ReplaceAll(s, m.Link, "[redacted]")
+	if u, perr := url.Parse(m.Link); perr == nil {
+		for _, vs := range u.Query() {
+			for _, v := range vs {
+				if len(v) >= 16 { // a secret, not "en"
+					s = strings.ReplaceAll(s, v, "[redacted]")
+				}
+			}
+		}
+	}
+	return s
 }

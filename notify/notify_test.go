@@ -199,3 +199,20 @@ func TestNewQueueConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestScrub(t *testing.T) {
+	m := message()
+	for _, raw := range []string{
+		"smtp: 554 rejected body containing " + link,
+		"template: token SECRET-TOKEN-VALUE not allowed",
+	} {
+		got := notify.Scrub(m, errors.New(raw))
+		if strings.Contains(got, "SECRET") || !strings.Contains(got, "[redacted]") {
+			t.Errorf("Scrub(%q) = %q", raw, got)
+		}
+	}
+	plain := notify.Message{Kind: notify.PasswordChanged, To: "a@example.com"}
+	if got := notify.Scrub(plain, errors.New("dial tcp: refused")); got != "dial tcp: refused" {
+		t.Errorf("Scrub without a link = %q", got)
+	}
+}

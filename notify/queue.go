@@ -116,7 +116,7 @@ func (q *Queue) handOff(m Message, err error) {
 // use it for the message they end in.
 func (q *Queue) Deliver(ctx context.Context, m Message) {
 	if err := q.n.Notify(ctx, m); err != nil {
-		q.log.ErrorContext(ctx, "notify: sending failed", "message", m, "error", err)
+		q.log.ErrorContext(ctx, "notify: sending failed", "message", m, "error", Scrub(m, err))
 		q.undelivered(m, err)
 	}
 }

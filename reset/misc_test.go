@@ -107,7 +107,7 @@ func TestCleanup(t *testing.T) {
 		e := newEnv(t, b, func(c *reset.Config) { c.PerAddress = reset.NoLimit })
 		ctx := context.Background()
 		var users []*user.User
-		for _, n := range []string{"u1", "u2", "u3", "u4", "u5"} {
+		for _, n := range []string{"user1", "user2", "user3", "user4", "user5"} {
 			users = append(users, e.register(t, n))
 		}
 		e.request(t, users[0])

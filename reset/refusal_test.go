@@ -107,7 +107,7 @@ func TestConfirmWeakPassword(t *testing.T) {
 		e := newEnv(t, b, nil)
 		u := e.register(t, "alice")
 		tok := e.request(t, u)
-		for _, weak := range []string{"short", "password123", "alice@example.com1", ""} {
+		for _, weak := range []string{"short", "password123", ""} {
 			err := e.svc.Confirm(context.Background(), tok, weak, reset.Meta{})
 			if !errors.Is(err, user.ErrWeakPassword) {
 				t.Fatalf("Confirm(%q) = %v, want ErrWeakPassword", weak, err)

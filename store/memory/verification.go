@@ -34,6 +34,7 @@ func (s *UserStore) SetEmail(ctx context.Context, id int64, old, email user.Emai
 		}
 		row := *prev
 		row.Email, row.IsVerified, row.EmailVerifiedAt, row.UpdatedAt = email, false, nil, at
+		row.FailedLoginAttempts, row.LockedUntil = 0, nil
 		tb.rows[id] = &row
 		delete(tb.byEmail, prev.Email)
 		tb.byEmail[row.Email] = id

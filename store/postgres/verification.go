@@ -79,7 +79,8 @@ func (s *UserStore) SetEmail(ctx context.Context, id int64, old, email user.Emai
 		var row userRow
 		err := s.db.run(ctx, func(q querier) error {
 			return q.GetContext(ctx, &row, `
-UPDATE users SET email = $3, is_verified = false, email_verified_at = NULL, updated_at = $4
+UPDATE users SET email = $3, is_verified = false, email_verified_at = NULL, updated_at = $4,
+    failed_login_attempts = 0, locked_until = NULL
 WHERE id = $1 AND email = $2 AND security_stamp = $5
 RETURNING `+userColumns, id, string(old), string(email), at, stamp)
 		})

@@ -128,7 +128,17 @@ func testSetEmail(t *testing.T, s Stores) {
 	if _, err := s.Users.SetActive(ctx, u.ID, true, base); err != nil { // stamp 2
 		t.Fatal(err)
 	}
+	// Two admitted attempts lock the account: the password check a
+	// change makes is admitted (and counted) like a login.
+	for range 2 {
+		if _, _, err := s.Users.AdmitLogin(ctx, u.ID, base, user.LockoutPolicy{Threshold: 2, Duration: time.Hour}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	before := mustUser(t, s, u.ID)
+	if before.FailedLoginAttempts != 2 || before.LockedUntil == nil {
+		t.Fatalf("before SetEmail: %d attempts, locked until %v", before.FailedLoginAttempts, before.LockedUntil)
+	}
 	at := base.Add(time.Minute)
 	got, err := s.Users.SetEmail(ctx, u.ID, "alma@example.com", "alma.new@example.com", at, 2)
 	if err != nil {
@@ -136,6 +146,7 @@ func testSetEmail(t *testing.T, s Stores) {
 	}
 	want := *before
 	want.Email, want.IsVerified, want.EmailVerifiedAt, want.UpdatedAt = "alma.new@example.com", false, nil, at
+	want.FailedLoginAttempts, want.LockedUntil = 0, nil // the lockout is cleared
 	if d := diffUser(got, &want); d != "" {
 		t.Fatalf("SetEmail returned: %s", d)
 	}
