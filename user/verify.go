@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cedrina/cedrina/audit"
+	"github.com/cedrina/cedrina/internal/batch"
 	"github.com/cedrina/cedrina/internal/errs"
 	"github.com/cedrina/cedrina/internal/secret"
 	"github.com/cedrina/cedrina/notify"
@@ -193,4 +194,37 @@ func (s *Service) changeEmail(ctx context.Context, id int64, email, current stri
 		}
 	}
 	return nu, nil
+}
+
+// CleanupConfig configures [CleanupVerifications]. Zero values are the
+// defaults.
+type CleanupConfig struct {
+	// Batch is how many tokens one batch deletes. Default 1,000.
+	Batch int
+	// Pause between batches: 0 waits twice as long as the previous batch
+	// took; negative does not wait.
+	Pause time.Duration
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// CleanupVerifications deletes the verification tokens that can no
+// longer be used (spent or expired) from st, a batch at a time, until
+// none is left or ctx ends, and returns how many it deleted. Run it from
+// a background job or `cedrina cleanup`, not on a request path.
+func CleanupVerifications(ctx context.Context, st Store, cfg CleanupConfig) (int64, error) {
+	if cfg.Batch <= 0 {
+		cfg.Batch = 1000
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	at := cfg.Now().UTC().Truncate(time.Microsecond)
+	n, err := batch.Delete(ctx, cfg.Batch, cfg.Pause, func(size int) (int, error) {
+		return st.DeleteExpiredVerifications(ctx, at, size)
+	})
+	if err != nil {
+		return n, errs.Wrap("user", "cleanup verifications", err)
+	}
+	return n, nil
 }

@@ -326,3 +326,28 @@ func TestVerificationConfig(t *testing.T) {
 		t.Errorf("without a notifier: %v", err)
 	}
 }
+
+func TestCleanupVerifications(t *testing.T) {
+	withAudit(t, func(t *testing.T, users user.Store, events audit.Store) {
+		v := newVerifier(t, users, events)
+		ctx := context.Background()
+		a := register(t, v.s, "alice")
+		b := register(t, v.s, "bob")
+		v.token(t, a.ID)
+		used, _ := v.token(t, a.ID) // spends the first
+		if _, err := v.s.VerifyEmail(ctx, used); err != nil {
+			t.Fatal(err)
+		}
+		v.token(t, b.ID)
+		v.clock.Advance(25 * time.Hour) // bob's expires
+		c := register(t, v.s, "carol")
+		live, _ := v.token(t, c.ID)
+		n, err := user.CleanupVerifications(ctx, users, user.CleanupConfig{Batch: 2, Pause: -1, Now: v.clock.Now})
+		if err != nil || n != 3 {
+			t.Fatalf("CleanupVerifications = %d, %v; want 3", n, err)
+		}
+		if _, err := v.s.VerifyEmail(ctx, live); err != nil {
+			t.Fatalf("the live token was deleted: %v", err)
+		}
+	})
+}
