@@ -58,7 +58,7 @@ func (o *outbox) Notify(_ context.Context, m notify.Message) error {
 
 // next returns the next message sent. The bound is a guard against a
 // hang, not a timing assumption.
-func (o *outbox) next(t *testing.T) notify.Message {
+func (o *outbox) next(t testing.TB) notify.Message {
 	t.Helper()
 	select {
 	case m := <-o.ch:
@@ -225,7 +225,7 @@ func (e *env) request(t testing.TB, u *user.User) string {
 	if err := e.svc.Request(context.Background(), string(u.Email), reset.Meta{}); err != nil {
 		t.Fatal(err)
 	}
-	return tokenOf(t, e.out.next(t.(*testing.T)))
+	return tokenOf(t, e.out.next(t))
 }
 
 func tokenOf(t testing.TB, m notify.Message) string {

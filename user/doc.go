@@ -1,6 +1,6 @@
 // Package user manages accounts: registration, password hashing, login
-// with lockout, profile, role and tier, activation, password change and
-// deletion.
+// with lockout, email verification and address change, profile, role and
+// tier, activation, password change and deletion.
 //
 //	db := memory.New() // or postgres.Open(...)
 //	users, err := user.NewService(db.Users(), user.Config{})
@@ -114,6 +114,41 @@
 // (a tab, say) keeps its legacy hash and signs in with
 // [LoginResult].PasswordChangeRequired set until it is changed. Hashes
 // the SDK wrote keep the strict rules.
+//
+// # Email verification and address change
+//
+// With Config.Notifier and Config.Verification.URL set,
+// [Service.RequestVerification] issues a token for the account's current
+// address and sends its link (Verification.URL with a "token" query
+// parameter) through the Notifier, from the service's own goroutines;
+// [Service.Close] stops them at shutdown and hands over what was not
+// sent. [Service.VerifyEmail] spends the token and sets is_verified and
+// email_verified_at. A token is 32 random bytes (256 bits) of which only
+// the SHA-256 is stored, with the address it was sent to; it verifies
+// once, for 24 hours by default, and never once the account's address is
+// another. Asking for a new token spends the older ones.
+//
+// The tokens are rows of their own table (email_verification_tokens,
+// migration 6), not signed tokens. A signed, purpose-bound token needs no
+// table, but it cannot be spent: it would verify again and again until
+// it expired, for instance after the address was changed and changed
+// back, and it would need one more signing key for the host to keep and
+// rotate. A row is spent by one conditional UPDATE that also checks the
+// address and verifies it, so of concurrent uses exactly one succeeds,
+// and changing the address spends every outstanding token in the same
+// statement.
+//
+// [Service.ChangeEmail] requires the current password, checked like a
+// login attempt (admitted and counted, refused while locked); the new
+// address is normalized and must be free, as at registration. The change
+// is written only if the account is as the check read it, resets
+// verification, records email_changed, sends a notice to the previous
+// address and a verification link to the new one. Sessions go on.
+//
+// A refused token is a [*VerificationError] matching
+// [ErrInvalidVerification], with the reason (malformed, unknown, used,
+// expired, address changed, inactive) for the host's logs; callers see one
+// message.
 //
 // # Errors
 //

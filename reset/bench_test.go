@@ -1,0 +1,112 @@
+package reset_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/cedrina/cedrina/audit"
+	"github.com/cedrina/cedrina/internal/pgtest"
+	"github.com/cedrina/cedrina/reset"
+	"github.com/cedrina/cedrina/store/postgres"
+	"github.com/cedrina/cedrina/user"
+)
+
+// handled signals each password_reset_requested event: a request was
+// handled off the request path, whatever its outcome.
+type handled chan struct{}
+
+func (h handled) Record(_ context.Context, e audit.Event) error {
+	if e.Type == audit.PasswordResetRequested {
+		h <- struct{}{}
+	}
+	return nil
+}
+
+func pgBackend(b *testing.B) backend {
+	db, err := postgres.New(pgtest.DB(b), postgres.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return backend{db, db.Resets(), db.Users(), db.Sessions(), db.Audit()}
+}
+
+// BenchmarkRequest times Request for a known and an unknown address on
+// PostgreSQL, side by side: "request" is what the requester waits for,
+// "handled" the whole work until the request was handled off the
+// request path (lookup, and for the known address the token and the
+// message).
+func BenchmarkRequest(b *testing.B) {
+	for _, who := range []string{"known", "unknown"} {
+		addr := "alice@example.com"
+		if who == "unknown" {
+			addr = "nobody@example.com"
+		}
+		for _, part := range []string{"request", "handled"} {
+			b.Run(who+"/"+part, func(b *testing.B) {
+				done := make(handled, 1)
+				e := newEnv(b, pgBackend(b), func(c *reset.Config) {
+					c.PerAddress, c.PerClient, c.Recorder = reset.NoLimit, reset.NoLimit, done
+				})
+				e.register(b, "alice")
+				go func() {
+					for range e.out.ch { // the links: drained, not read
+					}
+				}()
+				ctx := context.Background()
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if err := e.svc.Request(ctx, addr, reset.Meta{}); err != nil {
+						b.Fatal(err)
+					}
+					if part == "request" {
+						b.StopTimer()
+						<-done
+						b.StartTimer()
+					} else {
+						<-done
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkConfirm times Confirm on PostgreSQL: the checks, the hash of
+// the new password, and the transaction (spend the token, set the
+// password, spend the other tokens, end the sessions, record the
+// event). "cheap-hash" uses argon2id at m=64 KiB, t=1 to show the
+// flow's own cost; "default-hash" the default argon2id (m=19 MiB, t=2).
+func BenchmarkConfirm(b *testing.B) {
+	for _, name := range []string{"cheap-hash", "default-hash"} {
+		b.Run(name, func(b *testing.B) {
+			e := newEnv(b, pgBackend(b), func(c *reset.Config) { c.PerAddress, c.PerClient = reset.NoLimit, reset.NoLimit })
+			if name == "default-hash" {
+				users, err := user.NewService(e.ustore, user.Config{Now: e.clock.now, Sessions: e.sessions})
+				if err != nil {
+					b.Fatal(err)
+				}
+				e.cfg.Users = users
+				if e.svc, err = reset.NewService(e.resets, e.tx, e.cfg); err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { e.svc.Close(context.Background()) })
+			}
+			u := e.register(b, "alice")
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				tok := e.request(b, u)
+				b.StartTimer()
+				if err := e.svc.Confirm(ctx, tok, newPassword, reset.Meta{}); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				e.out.next(b) // the notice
+				b.StartTimer()
+			}
+		})
+	}
+}
