@@ -43,7 +43,37 @@
 // up and a down part and a comment saying why; the statements of a
 // released migration never change (only its comments may).
 // [Migrations] exposes the files; they are plain goose SQL, readable as
-// ordinary SQL.
+// ordinary SQL. The later migrations add (design_test.go checks their
+// additions too):
+//
+//   - 00002_audit_chain.sql: tamper evidence for audit_logs, which gains
+//     chain_seq (unique), actor_id, prev_hash and hash, all nullable so
+//     that rows of the original system still insert; audit_chain, a single
+//     row holding where the hash chain starts and ends, which writers lock
+//     to append; idx_audit_logs_user_created for a user's recent events.
+//   - 00003_session_rotation.sql: session_refresh_history, the hash of
+//     every refresh token a rotation replaced, so that a replayed one is
+//     told from one that never existed; token_hash is the primary key;
+//     deleted with its session. Indexes for a user's sessions by activity
+//     and for the cleanup of idle sessions.
+//   - 00004_security_stamp.sql: users.security_stamp, which moves on with
+//     every change that must end what was authorized before it (a password
+//     change or reset, a deactivation), and sessions.security_stamp, the
+//     user's stamp when the session started (a session is valid only while
+//     the two are equal); idx_sessions_inactive, a partial index for the
+//     cleanup of ended sessions.
+//   - 00005_audit_key_fingerprint.sql: audit_chain.key_fingerprint, the
+//     fingerprint of the key the chain is sealed under (never the key), so
+//     that a wrong key is reported as such, not as tampering.
+//   - 00006_email_verification.sql: email_verification_tokens, single-use
+//     email verification tokens (hashes only) with the address each one
+//     verifies and when it expires and was spent; token_hash unique;
+//     deleted with the user. Indexes for a user's tokens and for the
+//     cleanup of spent and expired ones.
+//
+// Tokens and sessions that can no longer be used stay in their tables
+// until a cleanup pass deletes them: session.Cleanup, reset.Cleanup and
+// user.CleanupVerifications, which `cedrina cleanup` runs in turn.
 //
 // # Index choices
 //

@@ -6,28 +6,64 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
+	"github.com/cedrina/cedrina/reset"
 	"github.com/cedrina/cedrina/session"
+	"github.com/cedrina/cedrina/store/postgres"
+	"github.com/cedrina/cedrina/user"
 )
 
 const cleanupUsage = `Usage:
 
 	cedrina cleanup [--idle DURATION] [--batch N] [--database-url URL]
 
-Deletes ended, expired and idle sessions, with their refresh token
-history, in batches, pausing between batches so that applications sharing
-the database keep their latency. Safe to run while applications serve, and
-from several hosts at once.
+Deletes what can no longer be used, table by table, in this order:
+
+	sessions                    ended, expired and idle sessions, with their
+	                            refresh token history
+	password reset tokens       spent and expired tokens
+	email verification tokens   spent and expired tokens
+
+and prints one line per table: "deleted N <table> in <duration>". Each
+table is emptied in batches, pausing between batches so that applications
+sharing the database keep their latency. Safe to run while applications
+serve, and from several hosts at once.
+
+When a table fails, cleanup stops there and exits 1: the lines already
+printed stand, and the error names the table, how many of its rows were
+deleted before the error, and the tables it skipped.
 
 Flags:
 
 	--idle DURATION      sessions without activity for this long are deleted;
 	                     use the applications' session.Config.IdleTimeout
 	                     (default 24h)
-	--batch N            sessions per batch (default 1000)
+	--batch N            rows per batch, for each table (default 1000)
 	--database-url URL   PostgreSQL URL; when not given, $DATABASE_URL is used
 `
+
+// cleanupPart is one table cleanup empties.
+type cleanupPart struct {
+	name string // plural, as printed: "sessions"
+	run  func(ctx context.Context) (int64, error)
+}
+
+// cleanupParts lists the tables cleanup empties, in order.
+func cleanupParts(db *postgres.DB, batch int, idle time.Duration) []cleanupPart {
+	return []cleanupPart{
+		{"sessions", func(ctx context.Context) (int64, error) {
+			return session.Cleanup(ctx, db.Sessions(), session.CleanupConfig{Batch: batch, IdleTimeout: idle})
+		}},
+		{"password reset tokens", func(ctx context.Context) (int64, error) {
+			return reset.Cleanup(ctx, db.Resets(), reset.CleanupConfig{Batch: batch})
+		}},
+		{"email verification tokens", func(ctx context.Context) (int64, error) {
+			return user.CleanupVerifications(ctx, db.Users(), user.CleanupConfig{Batch: batch})
+		}},
+	}
+}
 
 func runCleanup(ctx context.Context, e *env, args []string) int {
 	fs := flag.NewFlagSet("cleanup", flag.ContinueOnError)
@@ -57,12 +93,29 @@ func runCleanup(ctx context.Context, e *env, args []string) int {
 		return code
 	}
 	defer db.SQLX().Close()
-	start := time.Now()
-	n, err := session.Cleanup(ctx, db.Sessions(), session.CleanupConfig{Batch: *batch, IdleTimeout: *idle})
-	if err != nil {
-		e.errorf("cleanup: %v (%d sessions deleted before the error)", err, n)
-		return exitFailure
+	parts := cleanupParts(db, *batch, *idle)
+	for i, p := range parts {
+		start := time.Now()
+		n, err := p.run(ctx)
+		if err != nil {
+			e.errorf("cleanup: %s: %v (%d %s deleted before the error%s)", p.name, err, n, p.name, skipped(parts[i+1:]))
+			return exitFailure
+		}
+		fmt.Fprintf(e.stdout, "deleted %d %s in %s\n", n, p.name, time.Since(start).Round(time.Millisecond))
 	}
-	fmt.Fprintf(e.stdout, "deleted %d sessions in %s\n", n, time.Since(start).Round(time.Millisecond))
 	return exitOK
+}
+
+// skipped names the parts a failure left out, for the error message:
+// "; skipped: password reset tokens, email verification tokens", or ""
+// when there are none.
+func skipped(parts []cleanupPart) string {
+	if len(parts) == 0 {
+		return ""
+	}
+	names := make([]string, len(parts))
+	for i, p := range parts {
+		names[i] = p.name
+	}
+	return "; skipped: " + strings.Join(names, ", ")
 }

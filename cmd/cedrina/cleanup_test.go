@@ -9,12 +9,93 @@ import (
 	"github.com/cedrina/cedrina/schema"
 )
 
+// seedCleanup inserts, for one new user whose names start with prefix:
+//
+//   - 10 sessions: 5 expired, 3 idle for two days, 2 live;
+//   - 7 password reset tokens: 3 expired, 2 spent, 2 live;
+//   - 5 email verification tokens: 2 expired, 2 spent, 1 live.
+//
+// cleanup deletes 8 sessions, 5 reset tokens and 4 verification tokens of
+// them.
+func seedCleanup(t *testing.T, db *sql.DB, prefix string) {
+	t.Helper()
+	ctx := context.Background()
+	var uid int64
+	if err := db.QueryRowContext(ctx, `INSERT INTO users (username, email, hashed_password) VALUES ($1::text, $1::text || '@example.com', 'x') RETURNING id`,
+		prefix).Scan(&uid); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`
+INSERT INTO sessions (user_id, session_token, refresh_token, expires_at, last_activity_at)
+SELECT $1, $2::text || 's' || g, $2::text || 'r' || g,
+	CASE WHEN g <= 5 THEN now() - interval '1 hour' ELSE now() + interval '1 day' END,
+	CASE WHEN g BETWEEN 6 AND 8 THEN now() - interval '2 days' ELSE now() END
+FROM generate_series(1, 10) AS g`, `
+INSERT INTO password_reset_tokens (user_id, token_hash, is_used, used_at, expires_at)
+SELECT $1, $2::text || 'p' || g, g BETWEEN 4 AND 5,
+	CASE WHEN g BETWEEN 4 AND 5 THEN now() END,
+	CASE WHEN g <= 3 THEN now() - interval '1 hour' ELSE now() + interval '1 hour' END
+FROM generate_series(1, 7) AS g`, `
+INSERT INTO email_verification_tokens (user_id, email, token_hash, used_at, expires_at)
+SELECT $1, $2::text || '@example.com', $2::text || 'v' || g,
+	CASE WHEN g BETWEEN 3 AND 4 THEN now() END,
+	CASE WHEN g <= 2 THEN now() - interval '1 hour' ELSE now() + interval '1 day' END
+FROM generate_series(1, 5) AS g`,
+	} {
+		if _, err := db.ExecContext(ctx, q, uid, prefix); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// expectRows checks how many rows each cleaned table holds.
+func expectRows(t *testing.T, db *sql.DB, sessions, resets, verifications int) {
+	t.Helper()
+	for _, c := range []struct {
+		table string
+		want  int
+	}{{"sessions", sessions}, {"password_reset_tokens", resets}, {"email_verification_tokens", verifications}} {
+		var got int
+		if err := db.QueryRowContext(context.Background(), `SELECT count(*) FROM `+c.table).Scan(&got); err != nil || got != c.want {
+			t.Errorf("%d rows left in %s (%v), want %d", got, c.table, err, c.want)
+		}
+	}
+}
+
+// TestCleanup: cleanup deletes the dead rows of sessions, password reset
+// tokens and email verification tokens, a batch of --batch rows at a
+// time, printing one line per table, and keeps the live ones.
 func TestCleanup(t *testing.T) {
 	t.Parallel()
 	cli(t, nil, "cleanup", "--batch", "0").expect(t, exitUsage, `^$`, `must be positive`)
 	cli(t, nil, "cleanup", "extra").expect(t, exitUsage, `^$`, `unexpected argument`)
-	cli(t, nil, "help", "cleanup").expect(t, exitOK, `cedrina cleanup`, "")
+	cli(t, nil, "help", "cleanup").expect(t, exitOK, `(?s)cedrina cleanup.*password reset tokens.*email verification tokens`, "")
 
+	url := pgtest.URL(t)
+	db, err := sql.Open("postgres", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := schema.Migrate(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
+	seedCleanup(t, db, "u")
+	env := map[string]string{"DATABASE_URL": url}
+	const line = ` in \d+(\.\d+)?[mµn]?s\n`
+	cli(t, env, "cleanup", "--batch", "3").expect(t, exitOK,
+		`^deleted 8 sessions`+line+`deleted 5 password reset tokens`+line+`deleted 4 email verification tokens`+line+`$`, "")
+	expectRows(t, db, 2, 2, 1)
+	cli(t, env, "cleanup", "--batch", "3").expect(t, exitOK,
+		`^deleted 0 sessions`+line+`deleted 0 password reset tokens`+line+`deleted 0 email verification tokens`+line+`$`, "")
+	expectRows(t, db, 2, 2, 1)
+}
+
+// TestCleanupFailure: when a table fails, cleanup stops there, exits 1,
+// and says which table failed, how many of its rows it deleted before
+// the error and which tables it skipped; the tables before it are done.
+func TestCleanupFailure(t *testing.T) {
+	t.Parallel()
 	url := pgtest.URL(t)
 	db, err := sql.Open("postgres", url)
 	if err != nil {
@@ -25,21 +106,34 @@ func TestCleanup(t *testing.T) {
 	if err := schema.Migrate(ctx, db); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.ExecContext(ctx, `INSERT INTO users (username, email, hashed_password) VALUES ('u', 'u@example.com', 'x')`); err != nil {
-		t.Fatal(err)
-	}
-	// 5 expired, 3 idle for two days, 2 live.
+	seedCleanup(t, db, "u")
+	// The fourth reset token deleted fails its statement: the first batch
+	// of 3 is deleted, the second fails. The sequence counts across
+	// statements, as nextval is never rolled back.
 	if _, err := db.ExecContext(ctx, `
-INSERT INTO sessions (user_id, session_token, refresh_token, expires_at, last_activity_at)
-SELECT (SELECT id FROM users), 's' || g, 'r' || g,
-	CASE WHEN g <= 5 THEN now() - interval '1 hour' ELSE now() + interval '1 day' END,
-	CASE WHEN g BETWEEN 6 AND 8 THEN now() - interval '2 days' ELSE now() END
-FROM generate_series(1, 10) AS g`); err != nil {
+CREATE SEQUENCE reset_deletes;
+CREATE FUNCTION fail_fourth_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF nextval('reset_deletes') > 3 THEN
+		RAISE EXCEPTION 'injected failure';
+	END IF;
+	RETURN OLD;
+END $$;
+CREATE TRIGGER fail_fourth_delete BEFORE DELETE ON password_reset_tokens
+	FOR EACH ROW EXECUTE FUNCTION fail_fourth_delete()`); err != nil {
 		t.Fatal(err)
 	}
-	cli(t, map[string]string{"DATABASE_URL": url}, "cleanup", "--batch", "3").expect(t, exitOK, `^deleted 8 sessions in `, "")
-	var left int
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sessions`).Scan(&left); err != nil || left != 2 {
-		t.Fatalf("%d sessions left (%v), want 2", left, err)
+	env := map[string]string{"DATABASE_URL": url}
+	cli(t, env, "cleanup", "--batch", "3").expect(t, exitFailure, `^deleted 8 sessions in \S+\n$`,
+		`^cedrina: cleanup: password reset tokens: reset: cleanup: .*injected failure.* `+
+			`\(3 password reset tokens deleted before the error; skipped: email verification tokens\)\n$`)
+	expectRows(t, db, 2, 4, 5)
+
+	// The last table fails: nothing is skipped.
+	if _, err := db.ExecContext(ctx, `DROP TRIGGER fail_fourth_delete ON password_reset_tokens; DROP TABLE email_verification_tokens`); err != nil {
+		t.Fatal(err)
 	}
+	cli(t, env, "cleanup").expect(t, exitFailure,
+		`^deleted 0 sessions in \S+\ndeleted 2 password reset tokens in \S+\n$`,
+		`^cedrina: cleanup: email verification tokens: .*migrate up.* \(0 email verification tokens deleted before the error\)\n$`)
 }

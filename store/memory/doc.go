@@ -11,11 +11,12 @@
 // constraints, the same atomic counters, times kept in UTC at microsecond
 // precision, JSON documents stored as JSON (numbers come back as float64,
 // as they do from PostgreSQL). Deleting a user removes what belongs to it
-// (its sessions and password reset tokens; its audit events lose their
-// user), as the schema's ON DELETE rules do.
+// (its sessions, password reset tokens and email verification tokens; its
+// audit events lose their user), as the schema's ON DELETE rules do.
 //
-// [DB.Users], [DB.Sessions], [DB.Audit] and [DB.Resets] hand out the
-// stores; all of them work on the same tables and take part in the same
+// [DB.Users] (users and their email verification tokens), [DB.Sessions],
+// [DB.Audit] and [DB.Resets] (password reset tokens) hand out the stores;
+// all of them work on the same tables and take part in the same
 // transactions.
 //
 // # Concurrency

@@ -66,6 +66,23 @@
 // removes expired tokens, then spent ones, each in a short statement
 // bounded by the batch.
 //
+// # Email verification tokens
+//
+// [UserStore] keeps email verification tokens in
+// email_verification_tokens, each with the address it verifies. Every
+// method that changes a user's tokens takes the lock of the user's row
+// first and the tokens' row locks after it, so they serialise per user and
+// never deadlock one another. Issuing a token spends the user's
+// outstanding ones and inserts it in one statement, taken once the lock
+// is held, so the user keeps one outstanding token; changing the address
+// (SetEmail) spends them in the same transaction. Consuming one is a
+// single statement that spends the token only while it is unspent and
+// unexpired, its user active and still at the token's address, and
+// verifies the user, so of concurrent attempts exactly one succeeds.
+// DeleteExpiredVerifications removes spent and expired tokens in one
+// short statement bounded by the batch, skipping rows other transactions
+// hold.
+//
 // # Errors
 //
 // Driver errors are translated in one place: no rows becomes the domain's
