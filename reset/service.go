@@ -224,8 +224,16 @@ func (s *Service) Request(ctx context.Context, email string, m Meta) error {
 	if err := s.allow(ctx, s.perAddress, "address", "reset:address:"+string(addr)); err != nil {
 		return err
 	}
-	err = s.out.Run(ctx, func(ctx context.Context) { s.handle(ctx, addr, m) }, func(reason error) {
-		s.log.Error("reset: a reset request was not handled before shutdown", "error", reason)
+	// The job is dropped either before it ran, or after a run Close
+	// cancelled: handle has then logged whatever it could not finish.
+	ran := false
+	err = s.out.Run(ctx, func(ctx context.Context) {
+		s.handle(ctx, addr, m)
+		ran = true
+	}, func(reason error) {
+		if !ran {
+			s.log.Error("reset: a reset request was not handled before shutdown", "error", reason)
+		}
 	})
 	if err != nil {
 		s.log.ErrorContext(ctx, "reset: request not queued", "error", err)
