@@ -15,7 +15,9 @@
 // and correlation id in its context, where sessions and events find
 // them. A host that applies audit.Middleware itself applies it outermost,
 // in front of everything that records; the handler then keeps what it
-// found.
+// found. Password reset and email verification need a notifier and the
+// addresses of the host's pages (see "Password reset and email
+// verification" below).
 //
 // # Routes
 //
@@ -34,6 +36,11 @@
 //	GET    /me/sessions           Bearer                        200 [SessionView, ...]
 //	DELETE /me/sessions/{id}      Bearer                        204
 //	POST   /me/sessions/revoke-others  Bearer                   204
+//	POST   /me/email              Bearer {email, current_password}  200 UserView
+//	POST   /auth/email/verify/request  Bearer                   202
+//	POST   /auth/email/verify     {token}                       204
+//	POST   /auth/password/forgot  {email}                       202 (with Config.Reset)
+//	POST   /auth/password/reset   {token, password}             204 (with Config.Reset)
 //	GET    /.well-known/jwks.json                               200 JWK set
 //
 // "login" is a username or an email address. A token response is the
@@ -42,6 +49,41 @@
 // was accepted by the user package's legacy rule only and must be
 // changed. Send the access token as "Authorization: Bearer <token>".
 //
+// # Password reset and email verification
+//
+// The services send links by mail through a notify.Notifier the host
+// provides (its mailer), from their own goroutines, never on the request
+// path: give the user service one (user.Config.Notifier, with
+// user.Config.Verification.URL) and build a reset.Service with another
+// (reset.Config.Notifier and URL), and hand it to the handler as
+// Config.Reset. Each URL is the address of a page of the host's front
+// end; the link is that URL with the token as its "token" parameter, and
+// the page posts the token to the API. Links are built from
+// configuration only, never from a request's Host header. Close both
+// services at shutdown, after the HTTP server stopped taking requests, so
+// that the messages still queued are sent. notify.Log prints the links
+// instead of sending them, for development only.
+//
+// POST /auth/password/forgot answers 202 for every well-formed address,
+// with an account or without, active or not: the lookup, the token and
+// the mail happen afterwards, so that neither the answer nor its time
+// tells whether the address has an account. Requests are limited per
+// address (3 an hour by default) and per client (20 an hour). POST
+// /auth/password/reset sets the password with the link's token (single
+// use, 30 minutes by default) and ends every session of the user, unlocks
+// a locked account and tells the address that the password changed; the
+// client then logs in. A password the policy refuses leaves the token
+// usable.
+//
+// POST /auth/email/verify/request sends a verification link to the
+// signed-in user's address; POST /auth/email/verify, which needs no
+// session (the link may be opened on another device), marks the address
+// verified: GET /me then shows "is_verified": true and
+// "email_verified_at". POST /me/email changes the address after checking
+// the current password (counted like a login attempt); the new address
+// is unverified, the old one is told of the change and the new one gets
+// a verification link. Sessions go on.
+//
 // # Problems
 //
 // Every error is an application/problem+json body (RFC 9457, [Problem])
@@ -49,6 +91,9 @@
 //
 //   - 400, 413, 415 [TypeMalformedRequest]: the body is not the expected
 //     JSON object;
+//   - 400 [TypeInvalidResetToken], [TypeInvalidVerificationToken]: a
+//     reset or verification token was refused; one body whether it is
+//     unknown, malformed, used or expired;
 //   - 401 [TypeInvalidCredentials]: a login was refused; one body for an
 //     unknown account, a wrong password, a locked or deactivated account,
 //     so that the answer tells an attacker nothing about the account;
@@ -56,16 +101,21 @@
 //     refresh token that was already exchanged also ends its session;
 //   - 401 "about:blank" with a WWW-Authenticate: Bearer challenge: a
 //     protected route without a valid access token;
-//   - 403 [TypeWrongPassword]: a password change with a wrong current
-//     password (counted like a failed login);
+//   - 403 [TypeWrongPassword]: a password or address change with a
+//     wrong current password (counted like a failed login);
 //   - 404: no such resource or session;
 //   - 409 [TypeTaken]: the username or email address has an account
 //     (the field member says which); 409 [TypeConflict]: the account
-//     changed during the request;
+//     changed during the request; 409 [TypeAlreadyVerified]: a
+//     verification link asked for an address that is verified already;
 //   - 422 [TypeInvalidField]: a field failed validation; the field member
 //     names it and the detail says why, never quoting the value;
-//   - 503 with Retry-After: the database is unavailable or the request
-//     ran out of time.
+//   - 429 [TypeRateLimited] with Retry-After: too many reset requests for
+//     an address or from a client;
+//   - 501: a verification link was asked for, but the user service has
+//     no Notifier;
+//   - 503 with Retry-After: the database is unavailable, too many reset
+//     requests wait to be handled, or the request ran out of time.
 //
 // Hosts that write their own handlers use the same pieces: [DecodeJSON],
 // [WriteJSON], [WriteProblem], [ProblemFor] (the error → status mapping),
@@ -77,5 +127,6 @@
 // The handler sets no timeouts: give the http.Server its read, write and
 // idle timeouts, and each request's context a deadline, so that a flood
 // of logins queued behind the password hasher gives up (503) instead of
-// piling up. Rate limiting is not applied yet.
+// piling up. Rate limiting is not applied yet, except to password reset
+// requests (reset.Config.PerAddress and PerClient).
 package authhttp

@@ -2,6 +2,7 @@ package authhttp_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"maps"
@@ -12,18 +13,25 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cedrina/cedrina/audit"
 	"github.com/cedrina/cedrina/authhttp"
 	"github.com/cedrina/cedrina/internal/pgtest"
+	"github.com/cedrina/cedrina/reset"
 	"github.com/cedrina/cedrina/session"
+	"github.com/cedrina/cedrina/store"
 	"github.com/cedrina/cedrina/store/memory"
 	"github.com/cedrina/cedrina/store/postgres"
 	"github.com/cedrina/cedrina/user"
 )
 
-// backend is a set of stores the API runs on.
+// backend is one database the API runs on: its transactor and its
+// stores.
 type backend struct {
+	tx       store.Transactor
 	users    user.Store
 	sessions session.Store
+	resets   reset.Store
+	audit    audit.Store
 }
 
 // backends runs fn on the memory store and on PostgreSQL through each
@@ -33,8 +41,7 @@ func backends(t *testing.T, fn func(t *testing.T, b backend)) {
 	t.Helper()
 	t.Run("memory", func(t *testing.T) {
 		t.Parallel()
-		db := memory.New()
-		fn(t, backend{db.Users(), db.Sessions()})
+		fn(t, memBackend())
 	})
 	t.Run("postgres-libpq", func(t *testing.T) {
 		t.Parallel()
@@ -42,7 +49,7 @@ func backends(t *testing.T, fn func(t *testing.T, b backend)) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fn(t, backend{db.Users(), db.Sessions()})
+		fn(t, backend{db, db.Users(), db.Sessions(), db.Resets(), db.Audit()})
 	})
 	t.Run("postgres-pgx", func(t *testing.T) {
 		t.Parallel()
@@ -50,13 +57,13 @@ func backends(t *testing.T, fn func(t *testing.T, b backend)) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fn(t, backend{db.Users(), db.Sessions()})
+		fn(t, backend{db, db.Users(), db.Sessions(), db.Resets(), db.Audit()})
 	})
 }
 
 func memBackend() backend {
 	db := memory.New()
-	return backend{db.Users(), db.Sessions()}
+	return backend{db, db.Users(), db.Sessions(), db.Resets(), db.Audit()}
 }
 
 // api is the handler on a backend, served by httptest.
@@ -83,6 +90,35 @@ func newAPI(t *testing.T, b backend, mutate func(*authhttp.Config)) *api {
 // the handler on them.
 func newHandler(t testing.TB, b backend, mutate func(*authhttp.Config)) *authhttp.Handler {
 	t.Helper()
+	return newStack(t, b, stackConfig{handler: mutate}).h
+}
+
+// stackConfig adjusts the services newStack builds; a nil field keeps the
+// defaults.
+type stackConfig struct {
+	session func(*session.Config)
+	user    func(*user.Config)
+	// reset, when set, builds a reset service on b's reset store, with the
+	// user and session services filled in and then the config adjusted
+	// by it, and hands it to the handler (Config.Reset).
+	reset   func(*reset.Config)
+	handler func(*authhttp.Config)
+}
+
+// stack is the services a handler is built from, and the handler.
+type stack struct {
+	sessions *session.Service
+	users    *user.Service
+	reset    *reset.Service // nil without stackConfig.reset
+	h        *authhttp.Handler
+}
+
+// newStack builds the services on b in the order a host does (sessions,
+// users with Sessions set, reset), with cheap password hashing, and the
+// handler on them. The services that send messages are closed when the
+// test ends.
+func newStack(t testing.TB, b backend, c stackConfig) *stack {
+	t.Helper()
 	key, err := session.GenerateKey(session.EdDSA, "")
 	if err != nil {
 		t.Fatal(err)
@@ -91,27 +127,43 @@ func newHandler(t testing.TB, b backend, mutate func(*authhttp.Config)) *authhtt
 	if err != nil {
 		t.Fatal(err)
 	}
-	sessions, err := session.NewService(b.sessions, session.Config{Keys: keys, Issuer: "https://auth.test", Audience: []string{"api"}})
-	if err != nil {
+	sc := session.Config{Keys: keys, Issuer: "https://auth.test", Audience: []string{"api"}}
+	if c.session != nil {
+		c.session(&sc)
+	}
+	s := &stack{}
+	if s.sessions, err = session.NewService(b.sessions, sc); err != nil {
 		t.Fatal(err)
 	}
 	hasher, err := user.NewHasher(user.HashConfig{Argon2id: user.Argon2idParams{Memory: 64, Time: 1, Threads: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	users, err := user.NewService(b.users, user.Config{Hasher: hasher, Sessions: sessions})
-	if err != nil {
+	uc := user.Config{Hasher: hasher, Sessions: s.sessions}
+	if c.user != nil {
+		c.user(&uc)
+	}
+	if s.users, err = user.NewService(b.users, uc); err != nil {
 		t.Fatal(err)
 	}
-	cfg := authhttp.Config{Users: users, Sessions: sessions}
-	if mutate != nil {
-		mutate(&cfg)
+	t.Cleanup(func() { s.users.Close(context.Background()) })
+	cfg := authhttp.Config{Users: s.users, Sessions: s.sessions}
+	if c.reset != nil {
+		rc := reset.Config{Users: s.users, Sessions: s.sessions}
+		c.reset(&rc)
+		if s.reset, err = reset.NewService(b.resets, b.tx, rc); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.reset.Close(context.Background()) })
+		cfg.Reset = s.reset
 	}
-	h, err := authhttp.New(cfg)
-	if err != nil {
+	if c.handler != nil {
+		c.handler(&cfg)
+	}
+	if s.h, err = authhttp.New(cfg); err != nil {
 		t.Fatal(err)
 	}
-	return h
+	return s
 }
 
 // response is what a request got.

@@ -10,10 +10,13 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 
 	"github.com/cedrina/cedrina/audit"
 	"github.com/cedrina/cedrina/authhttp"
+	"github.com/cedrina/cedrina/notify"
+	"github.com/cedrina/cedrina/reset"
 	"github.com/cedrina/cedrina/session"
 	"github.com/cedrina/cedrina/store/memory"
 	"github.com/cedrina/cedrina/user"
@@ -91,7 +94,27 @@ func Example_services() {
 	_, err = sessions.Authenticate(ctx, tok.AccessToken)
 	fmt.Println("after logout:", err)
 
-	// At shutdown, store every accepted event; then verify the chain.
+	// A forgotten password: the reset service sends a link to the
+	// address through the host's Notifier (its mailer), from its own
+	// goroutines; here the messages go to a channel.
+	mail := make(chan notify.Message, 10)
+	resets, err := reset.NewService(db.Resets(), db, reset.Config{
+		Users: users, Sessions: sessions, Recorder: events, URL: "https://app.example.com/reset-password",
+		Notifier: notify.Func(func(_ context.Context, m notify.Message) error { mail <- m; return nil }),
+	})
+	check(err)
+	check(resets.Request(ctx, "alice@example.com", reset.Meta{})) // the same for any address
+	link, err := url.Parse((<-mail).Link)
+	check(err)
+	// The page at the link posts its token with the new password.
+	check(resets.Confirm(ctx, link.Query().Get("token"), "a new and long passphrase", reset.Meta{}))
+	fmt.Println("then:", (<-mail).Kind)
+	_, err = users.Login(ctx, "alice", "a new and long passphrase")
+	fmt.Println("new password:", err == nil)
+
+	// At shutdown, send the messages still queued and store every
+	// accepted event; then verify the chain.
+	check(resets.Close(ctx))
 	check(events.Close(ctx))
 	n, err := trail.Verify(ctx, 0, 0)
 	check(err)
@@ -107,8 +130,10 @@ func Example_services() {
 	// reused refresh token: true
 	// after reuse: session: revoked
 	// after logout: session: revoked
-	// audit events verified: 9
-	// user_registered login_success session_created session_refreshed session_revoked token_reuse login_success session_created logout
+	// then: password_changed
+	// new password: true
+	// audit events verified: 12
+	// user_registered login_success session_created session_refreshed session_revoked token_reuse login_success session_created logout password_reset_requested password_reset_completed login_success
 }
 
 // A host mounts the handler beside its own routes and protects them with

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -87,7 +88,11 @@ func TestReadmeExamples(t *testing.T) {
 
 // TestReadmeWalkthrough runs the README's curl walkthrough, verbatim, in
 // bash against the example server, as a reader would (it needs bash,
-// curl and jq, and says so).
+// curl and jq, and says so): the server's log goes to server.log in the
+// directory the walkthrough runs in, as the README starts it. The second
+// part takes the reset link from that log; it runs once the server has
+// logged the link, as a reader runs it after reading the paragraph
+// between the two.
 func TestReadmeWalkthrough(t *testing.T) {
 	for _, tool := range []string{"bash", "curl", "jq"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -97,52 +102,76 @@ func TestReadmeWalkthrough(t *testing.T) {
 			t.Skipf("the README walkthrough needs %s", tool)
 		}
 	}
-	script := readmeBlock(t, "<!-- walkthrough")
+	script := readmeBlock(t, "<!-- walkthrough:")
+	continued := readmeBlock(t, "<!-- walkthrough, continued:")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	bin := filepath.Join(t.TempDir(), "httpserver")
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "httpserver")
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "../httpserver")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	srv := exec.CommandContext(ctx, bin, "--addr", "127.0.0.1:0")
-	srv.Env = append(os.Environ(), "DATABASE_URL=") // the in-memory store, as in the README
-	stderr, err := srv.StderrPipe()
+	logFile, err := os.Create(filepath.Join(dir, "server.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	srv := exec.CommandContext(ctx, bin, "--addr", "127.0.0.1:0")
+	srv.Env = append(os.Environ(), "DATABASE_URL=") // the in-memory store, as in the README
+	// The log goes to server.log and, once written there, to the scanner
+	// below.
+	logs, logWriter := io.Pipe()
+	srv.Stderr = io.MultiWriter(logFile, logWriter)
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		srv.Process.Signal(os.Interrupt)
 		srv.Wait()
+		logWriter.Close()
+		logFile.Close()
 	})
-	// The server logs JSON lines; "listening" carries the address.
-	addr := ""
-	lines := bufio.NewScanner(stderr)
-	for addr == "" && lines.Scan() {
-		var rec struct{ Msg, Addr string }
-		if json.Unmarshal(lines.Bytes(), &rec) == nil && rec.Msg == "listening" {
-			addr = rec.Addr
-		}
-	}
-	if addr == "" {
-		t.Fatal("the server did not say where it listens")
-	}
-	go func() { // keep draining the log
+	// The server logs JSON lines; "listening" carries the address, and the
+	// development notifier's line carries the reset link.
+	listening := make(chan string, 1)
+	resetLink := make(chan struct{})
+	go func() {
+		lines := bufio.NewScanner(logs)
+		linked := false
 		for lines.Scan() {
+			var rec struct{ Msg, Addr, Kind string }
+			if json.Unmarshal(lines.Bytes(), &rec) != nil {
+				continue
+			}
+			switch {
+			case rec.Msg == "listening":
+				listening <- rec.Addr
+			case rec.Kind == "password_reset" && !linked:
+				linked = true
+				close(resetLink)
+			}
 		}
 	}()
-
-	run := exec.CommandContext(ctx, "bash", "-e", "-o", "pipefail", "-c", script)
-	run.Env = append(os.Environ(), "ADDR="+addr)
-	out, err := run.CombinedOutput()
-	if err != nil {
-		t.Fatalf("walkthrough: %v\n%s", err, out)
+	var addr string
+	select {
+	case addr = <-listening:
+	case <-ctx.Done():
+		t.Fatal("the server did not say where it listens")
 	}
-	got := string(out)
+
+	walk := func(script string) string {
+		t.Helper()
+		run := exec.CommandContext(ctx, "bash", "-e", "-o", "pipefail", "-c", script)
+		run.Dir = dir
+		run.Env = append(os.Environ(), "ADDR="+addr)
+		out, err := run.CombinedOutput()
+		if err != nil {
+			t.Fatalf("walkthrough: %v\n%s", err, out)
+		}
+		return string(out)
+	}
+	got := walk(script)
 	for _, want := range []string{
 		`"username":"alice"`,              // register, then /me
 		`"current":true`,                  // /me/sessions
@@ -152,7 +181,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 		`"user_agent":"curl/`,             // the session's client
 		`"client_ip":"127.0.0.1"`,         // and its address
 		`"type":"about:blank"`,            // a problem body
-		`"title":"Unauthorized"`,          // for the last request
+		`"title":"Unauthorized"`,          // for /me after logout
 		`"detail":"valid credentials are`, // without the reason
 	} {
 		if !strings.Contains(got, want) {
@@ -161,5 +190,17 @@ func TestReadmeWalkthrough(t *testing.T) {
 	}
 	if strings.Count(got, `"username":"alice"`) != 2 {
 		t.Errorf("walkthrough: register and /me should each show alice:\n%s", got)
+	}
+	if !strings.HasSuffix(got, "\n202\n") {
+		t.Errorf("walkthrough: forgot password should answer 202 last:\n%s", got)
+	}
+
+	select {
+	case <-resetLink:
+	case <-ctx.Done():
+		t.Fatal("the server did not log the reset link")
+	}
+	if got := walk(continued); got != "204\nBearer\n" {
+		t.Errorf("walkthrough, continued: %q, want the reset's 204 and a login", got)
 	}
 }

@@ -2,21 +2,30 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/cedrina/cedrina/audit"
 	"github.com/cedrina/cedrina/authhttp"
+	"github.com/cedrina/cedrina/notify"
+	"github.com/cedrina/cedrina/reset"
 	"github.com/cedrina/cedrina/session"
+	"github.com/cedrina/cedrina/store"
 	"github.com/cedrina/cedrina/user"
 )
 
 // stores are the storage backends the services run on: store/memory or
 // store/postgres.
 type stores struct {
+	// tx runs the reset service's transactions: the database that holds
+	// the stores.
+	tx       store.Transactor
 	users    user.Store
 	sessions session.Store
+	resets   reset.Store
 	// audit keeps the audit trail; nil records nothing.
 	audit audit.Store
 	// ping checks the database for /healthz; nil when there is nothing to
@@ -36,6 +45,13 @@ type appConfig struct {
 	proxies audit.Proxies
 	// timeout is each request's deadline; zero means handlerTimeout.
 	timeout time.Duration
+	// publicURL is the base URL of the front end that password reset and
+	// email verification links point at (publicURL/reset-password,
+	// publicURL/verify-email). Required.
+	publicURL string
+	// notifier sends the links and notices; nil means notify.Log on the
+	// app's logger, which writes them to the log instead.
+	notifier notify.Notifier
 }
 
 // app is the program's HTTP side: the SDK's API (package authhttp) on
@@ -43,7 +59,9 @@ type appConfig struct {
 type app struct {
 	log     *slog.Logger
 	api     *authhttp.Handler
-	events  *audit.Writer // nil without an audit store
+	users   *user.Service  // closed at shutdown: it sends messages
+	resets  *reset.Service // likewise
+	events  *audit.Writer  // nil without an audit store
 	proxies audit.Proxies
 	timeout time.Duration
 	ping    func(context.Context) error
@@ -57,11 +75,25 @@ const (
 
 // newApp builds the services and the API on them. With an audit store,
 // account and session events go through a batched audit writer that
-// close flushes.
+// close flushes. The user and reset services send their messages through
+// cfg.notifier.
 func newApp(log *slog.Logger, st stores, cfg appConfig) (*app, error) {
 	a := &app{log: log, ping: st.ping, proxies: cfg.proxies, timeout: cfg.timeout}
 	if a.timeout == 0 {
 		a.timeout = handlerTimeout
+	}
+	resetURL, err := url.JoinPath(cfg.publicURL, "reset-password")
+	if err != nil {
+		return nil, err
+	}
+	verifyURL, err := url.JoinPath(cfg.publicURL, "verify-email")
+	if err != nil {
+		return nil, err
+	}
+	if cfg.notifier == nil {
+		cfg.notifier = notify.Log(log)
+		log.Warn("development notifier: password reset and verification links are written to this log, not mailed",
+			"reset_url", resetURL, "verify_url", verifyURL)
 	}
 	if st.audit != nil {
 		svc, err := audit.NewService(st.audit, cfg.audit)
@@ -99,27 +131,45 @@ func newApp(log *slog.Logger, st stores, cfg appConfig) (*app, error) {
 		return nil, err
 	}
 	cfg.users.Sessions = sessions
-	users, err := user.NewService(st.users, cfg.users)
-	if err != nil {
+	cfg.users.Notifier = cfg.notifier
+	cfg.users.Verification.URL = verifyURL
+	if a.users, err = user.NewService(st.users, cfg.users); err != nil {
 		return nil, err
 	}
-	a.api, err = authhttp.New(authhttp.Config{Users: users, Sessions: sessions,
+	rc := reset.Config{Users: a.users, Sessions: sessions, Notifier: cfg.notifier, URL: resetURL, Logger: log}
+	if a.events != nil {
+		rc.Recorder = a.events
+	}
+	if a.resets, err = reset.NewService(st.resets, st.tx, rc); err != nil {
+		a.users.Close(context.Background()) // nothing was queued
+		return nil, err
+	}
+	a.api, err = authhttp.New(authhttp.Config{Users: a.users, Sessions: sessions, Reset: a.resets,
 		TrustedProxies: cfg.proxies, Logger: log})
 	if err != nil {
+		a.resets.Close(context.Background())
+		a.users.Close(context.Background())
 		return nil, err
 	}
 	return a, nil
 }
 
-// close writes every audit event accepted so far and stops the writer;
-// what it cannot store before ctx's deadline goes to the writer's
-// fallback (the app's log, one "audit: event not stored" line per event,
-// which `cedrina audit replay` reads back).
+// close stops the services once the server takes no more requests: the
+// reset service handles the requests it queued and sends their messages,
+// the user service sends its own, then the audit writer stores every
+// event accepted so far (those of the reset requests included). What is
+// left when ctx ends is handed over, as each service documents: a message
+// not sent is logged without its link ("notify: message not sent"), an
+// event not stored goes to the writer's fallback (the app's log, one
+// "audit: event not stored" line per event, which `cedrina audit replay`
+// reads back).
 func (a *app) close(ctx context.Context) error {
-	if a.events == nil {
-		return nil
+	err := a.resets.Close(ctx)
+	err = errors.Join(err, a.users.Close(ctx))
+	if a.events != nil {
+		err = errors.Join(err, a.events.Close(ctx))
 	}
-	return a.events.Close(ctx)
+	return err
 }
 
 // routes returns the program's handler: the API at "/" (its routes, and

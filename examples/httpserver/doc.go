@@ -1,10 +1,12 @@
 // Httpserver is a runnable authentication server: the SDK's HTTP API
 // (package authhttp) on the in-memory store or on PostgreSQL, with what a
 // program adds around it: flags, opening and migrating the database, an
-// audit trail, the token signing key, a health check, request logs, panic
-// recovery, a deadline per request, server timeouts and a graceful
-// shutdown. It is the wiring a production host needs; examples/host is
-// the smallest program that mounts the API.
+// audit trail, the token signing key, password reset and email
+// verification links, a health check, request logs, panic recovery, a
+// deadline per request, server timeouts and a graceful shutdown. It is the
+// wiring a production host needs (but for the mailer: see "Password reset
+// and email verification"); examples/host is the smallest program that
+// mounts the API.
 //
 // # Running
 //
@@ -24,8 +26,10 @@
 // of the connection's search_path.
 //
 // Stop the server with Ctrl-C (SIGINT) or SIGTERM: it stops accepting
-// connections, lets requests in flight finish and stores the audit events
-// still queued, for up to 15 seconds each. A second Ctrl-C kills it.
+// connections and lets requests in flight finish, for up to 15 seconds;
+// then, for up to 15 seconds more, it handles the password reset requests
+// still queued, sends the messages still queued and stores the audit
+// events still queued. A second Ctrl-C kills it.
 //
 // # Flags
 //
@@ -36,6 +40,9 @@
 //	                   client IP; default none
 //	--jwt-key-file     PEM private key that signs access tokens (Ed25519, P-256
 //	                   or RSA); default a fresh Ed25519 key per run
+//	--public-url       base URL of the front end that password reset and email
+//	                   verification links point at; default http:// and the
+//	                   address the server listens on
 //
 // # Trying it with curl
 //
@@ -104,6 +111,35 @@
 //
 //	curl -s http://$ADDR/.well-known/jwks.json
 //
+// Forgot the password: the answer is 202 for any address, with an account
+// or not. The link goes to the server's log (see "Password reset and email
+// verification"); with the log in server.log (start the server with
+// 2> server.log), take the token from the link and set a new password
+// (204): every session of the user ends, and the new password logs in.
+//
+//	curl -s -w '%{http_code}\n' -X POST http://$ADDR/auth/password/forgot \
+//	  -H 'Content-Type: application/json' -d '{"email":"alice@example.com"}'
+//	LINK=$(grep '"kind":"password_reset"' server.log | tail -n 1 | jq -r .link)
+//	curl -s -w '%{http_code}\n' -X POST http://$ADDR/auth/password/reset \
+//	  -H 'Content-Type: application/json' \
+//	  -d "{\"token\":\"${LINK#*token=}\",\"password\":\"amber-meadow-signal-19\"}"
+//	TOKENS=$(curl -s -X POST http://$ADDR/auth/login -H 'Content-Type: application/json' \
+//	  -d '{"login":"alice","password":"amber-meadow-signal-19"}')
+//	ACCESS_TOKEN=$(echo "$TOKENS" | jq -r .access_token)
+//
+// Verify the address the same way: ask for a link (202), then post its
+// token (204); /me then shows "is_verified": true.
+//
+//	curl -s -w '%{http_code}\n' -X POST http://$ADDR/auth/email/verify/request \
+//	  -H "Authorization: Bearer $ACCESS_TOKEN"
+//	LINK=$(grep '"kind":"verify_email"' server.log | tail -n 1 | jq -r .link)
+//	curl -s -w '%{http_code}\n' -X POST http://$ADDR/auth/email/verify \
+//	  -H 'Content-Type: application/json' -d "{\"token\":\"${LINK#*token=}\"}"
+//	curl -s http://$ADDR/me -H "Authorization: Bearer $ACCESS_TOKEN"
+//
+// Each link is written a moment after the 202, by the service's own
+// goroutine: if grep finds nothing, run it again.
+//
 // # API
 //
 // Package authhttp serves these routes and documents their bodies,
@@ -116,6 +152,11 @@
 //	POST   /auth/logout                 Bearer, or {refresh_token}: 204
 //	POST   /auth/logout-all             Bearer: 204
 //	POST   /auth/password/change        Bearer {current_password, new_password}: 200 token response
+//	POST   /auth/password/forgot        {email}: 202 for any address; a reset link is sent
+//	POST   /auth/password/reset         {token, password}: 204
+//	POST   /auth/email/verify/request   Bearer: 202; a verification link is sent
+//	POST   /auth/email/verify           {token}: 204
+//	POST   /me/email                    Bearer {email, current_password}: 200 with the account
 //	GET    /me                          Bearer: 200 with the account
 //	GET    /me/sessions                 Bearer: 200 with the sessions, most recently active first
 //	DELETE /me/sessions/{id}            Bearer: 204
@@ -148,12 +189,40 @@
 // session.Service.Cleanup deletes them (`cedrina cleanup`, from cron);
 // this program does not run it.
 //
+// # Password reset and email verification
+//
+// The reset and verification links point at pages of the application's
+// front end, which post the token to the API: --public-url followed by
+// /reset-password?token=... (valid 30 minutes, once) and
+// /verify-email?token=... (valid 24 hours, once). Without --public-url
+// they point at the server itself, which serves no such pages: for
+// trying the API, take the token from the link.
+//
+// Links and notices (the password was reset, the address changed) are
+// handed to a notify.Notifier, which this program sets to notify.Log on
+// its own log: the development notifier, which writes every link, a
+// secret, to the log instead of mailing it, and says so at start
+// ("development notifier: ... written to this log, not mailed"). It is
+// for development only. A real host plugs its mailer in: a
+// notify.Notifier (or notify.Func) given to user.Config.Notifier and
+// reset.Config.Notifier; the services call it from their own goroutines,
+// never on a request path.
+//
+// POST /auth/password/forgot answers 202 whether or not the address has
+// an account, and takes the same time; requests are limited to 3 per
+// address and 20 per client IP an hour, counted in this process's memory
+// (429 with Retry-After beyond). A reset ends every session of the user
+// and unlocks a locked account. POST /me/email changes the address after
+// checking the current password; the old address is told, the new one
+// gets a verification link.
+//
 // # Audit trail and logs
 //
 // With either store, account and session events (registration, logins
-// with the refusal reason, lockouts, password changes, sessions created,
-// refreshed, revoked, token reuse) go to the audit trail in the same
-// store, through a batched writer that both services record to and that
+// with the refusal reason, lockouts, password changes, password reset
+// requests and resets, address changes and verifications, sessions
+// created, refreshed, revoked, token reuse) go to the audit trail in the
+// same store, through a batched writer that both services record to and that
 // is flushed at shutdown. Each event carries the client IP, the
 // User-Agent and a correlation id. The client IP is the peer's address
 // unless the peer is one of --trusted-proxies, whose X-Forwarded-For is
@@ -167,9 +236,13 @@
 // path without the query, status, duration), the API's refusals with
 // their reasons, and errors. Every line written while serving a request
 // carries its correlation_id and client_ip, as its audit events do. Logs
-// never contain passwords or tokens. Audit events the database could not
-// take by the end of the shutdown are logged instead ("audit: event not
-// stored"); `cedrina audit replay` stores them from the log.
+// never contain passwords or tokens, but for the development notifier's
+// lines ("notify: development notifier (not sent)"), which carry the
+// reset and verification links on purpose. Audit events the database
+// could not take by the end of the shutdown are logged instead ("audit:
+// event not stored"); `cedrina audit replay` stores them from the log.
+// Messages not sent by then are logged without their links ("notify:
+// message not sent").
 //
 // # Limits and deployment
 //
@@ -181,10 +254,12 @@
 //
 // The server speaks plain HTTP: put it behind a reverse proxy that
 // terminates TLS and sets Strict-Transport-Security, since tokens cross
-// the network in every request. Rate limiting is not applied: before
-// exposing the server, have the reverse proxy limit the request rate of
-// /auth/login, /auth/register, /auth/refresh and /auth/password/change
-// per client. The account lockout alone (5 failures lock an account for
+// the network in every request. Rate limiting is not applied, but to
+// password reset requests (per process, see above): before exposing the
+// server, have the reverse proxy limit the request rate of /auth/login,
+// /auth/register, /auth/refresh, /auth/password/change,
+// /auth/password/forgot, /auth/password/reset, /auth/email/verify and
+// /me/email per client. The account lockout alone (5 failures lock an account for
 // 15 minutes) slows guessing on one account, but lets anyone lock an
 // account on purpose.
 //

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/signal"
@@ -37,7 +38,8 @@ const (
 	// a flood of logins gives up (503) instead of piling up.
 	handlerTimeout = 10 * time.Second
 	// shutdownTimeout is how long in-flight requests get to finish after
-	// SIGINT or SIGTERM.
+	// SIGINT or SIGTERM; then the messages and audit events still queued
+	// get as long again.
 	shutdownTimeout = 15 * time.Second
 	// startupTimeout bounds connecting to PostgreSQL and migrating.
 	startupTimeout = 5 * time.Minute
@@ -73,6 +75,7 @@ type options struct {
 	databaseURL string // empty: in-memory store
 	proxies     audit.Proxies
 	jwtKeyFile  string // empty: a fresh key per run
+	publicURL   string // empty: http:// and the address listened on
 }
 
 // parseOptions reads the flags in args, with DATABASE_URL from getenv as
@@ -94,6 +97,10 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		"PEM `file` with the private key that signs access tokens (Ed25519, P-256 or RSA,\n"+
 			"unencrypted PKCS#8, SEC 1 or PKCS#1); default: a fresh Ed25519 key, so tokens\n"+
 			"die with the process and several instances cannot share them")
+	fs.StringVar(&o.publicURL, "public-url", "",
+		"base `URL` of the front end that password reset and email verification links\n"+
+			"point at: <url>/reset-password?token=... and <url>/verify-email?token=...\n"+
+			"(default http:// and the address the server listens on)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, err
@@ -107,6 +114,12 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 			return o, errUsage
 		}
 		o.proxies = p
+	}
+	if o.publicURL != "" {
+		if err := checkPublicURL(o.publicURL); err != nil {
+			fmt.Fprintf(stderr, "--public-url: %v\n", err)
+			return o, errUsage
+		}
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "unexpected argument %q\n", fs.Arg(0))
@@ -143,29 +156,36 @@ func serve(ctx context.Context, log *slog.Logger, o options, ready func(addr str
 	}
 	defer closeStores()
 
-	cfg := appConfig{users: user.Config{Logger: log}, audit: audit.Config{Logger: log}, proxies: o.proxies}
+	cfg := appConfig{users: user.Config{Logger: log}, audit: audit.Config{Logger: log}, proxies: o.proxies,
+		publicURL: o.publicURL}
 	if o.jwtKeyFile != "" {
 		if cfg.sessions.Keys, err = loadKey(log, o.jwtKeyFile); err != nil {
 			return err
 		}
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close() // for the returns before Serve, which closes it
+	if cfg.publicURL == "" {
+		cfg.publicURL = defaultPublicURL(ln.Addr())
 	}
 	a, err := newApp(log, st, cfg)
 	if err != nil {
 		return err
 	}
 	defer func() {
-		// Every audit event accepted while serving is stored before exit.
+		// After the server stopped taking requests: the messages still
+		// queued are sent, then every audit event accepted while serving
+		// (the reset requests' included) is stored, before exit.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 		defer cancel()
 		if err := a.close(cctx); err != nil {
-			log.Error("closing the audit writer", "error", err)
+			log.Error("closing the services", "error", err)
 		}
 	}()
 
-	ln, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		return err
-	}
 	srv := &http.Server{
 		Handler:           a.routes(),
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -214,7 +234,7 @@ func openStores(ctx context.Context, log *slog.Logger, databaseURL string) (stor
 	if databaseURL == "" {
 		log.Info("using the in-memory store: data is lost on exit")
 		db := memory.New()
-		return stores{users: db.Users(), sessions: db.Sessions(), audit: db.Audit()}, func() {}, nil
+		return stores{tx: db, users: db.Users(), sessions: db.Sessions(), resets: db.Resets(), audit: db.Audit()}, func() {}, nil
 	}
 	if err := checkDatabaseURL(databaseURL); err != nil {
 		return stores{}, nil, err
@@ -230,7 +250,8 @@ func openStores(ctx context.Context, log *slog.Logger, databaseURL string) (stor
 		return stores{}, nil, err
 	}
 	log.Info("using PostgreSQL", "schema_version", schema.Latest())
-	return stores{users: db.Users(), sessions: db.Sessions(), audit: db.Audit(), ping: db.Ping}, func() { db.Close() }, nil
+	return stores{tx: db, users: db.Users(), sessions: db.Sessions(), resets: db.Resets(), audit: db.Audit(), ping: db.Ping},
+		func() { db.Close() }, nil
 }
 
 // loadKey reads the access-token signing key from a PEM file. Its kid is
@@ -275,4 +296,29 @@ func checkDatabaseURL(s string) error {
 		return errors.New("database URL does not parse (not shown: it may contain a password)")
 	}
 	return nil
+}
+
+// checkPublicURL accepts the base URL of the front end: http or https,
+// with a host, without user info, query or fragment.
+func checkPublicURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return errors.New("must be an http:// or https:// URL with a host, without user info, query or fragment")
+	}
+	return nil
+}
+
+// defaultPublicURL is http:// and the address the server listens on, with
+// "localhost" for an unspecified host (a server listening on every
+// interface).
+func defaultPublicURL(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String()
+	}
+	if ip, err := netip.ParseAddr(host); err == nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }

@@ -26,10 +26,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cedrina/cedrina/audit"
 	"github.com/cedrina/cedrina/authhttp"
 	"github.com/cedrina/cedrina/internal/pgtest"
+	"github.com/cedrina/cedrina/notify"
 	"github.com/cedrina/cedrina/session"
 	"github.com/cedrina/cedrina/store/memory"
 	"github.com/cedrina/cedrina/store/postgres"
@@ -120,6 +122,12 @@ func newTestApp(t *testing.T, st stores, cfg appConfig) (*app, *logBuffer) {
 		t.Fatal(err)
 	}
 	cfg.users = user.Config{Hasher: h, Logger: log}
+	if cfg.audit.Logger == nil {
+		cfg.audit.Logger = log // as the program's: the writer's fallback is the log
+	}
+	if cfg.publicURL == "" {
+		cfg.publicURL = "https://app.example.com"
+	}
 	a, err := newApp(log, st, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -134,7 +142,7 @@ func newTestApp(t *testing.T, st stores, cfg appConfig) (*app, *logBuffer) {
 
 func memStores() stores {
 	db := memory.New()
-	return stores{users: db.Users(), sessions: db.Sessions(), audit: db.Audit()}
+	return stores{tx: db, users: db.Users(), sessions: db.Sessions(), resets: db.Resets(), audit: db.Audit()}
 }
 
 // request sends a request to h; body, when not empty, is JSON. header holds
@@ -428,6 +436,8 @@ func TestParseOptions(t *testing.T) {
 		{"trusted proxies", []string{"--trusted-proxies", "10.0.0.0/8, 127.0.0.1"}, noEnv, options{addr: "127.0.0.1:8080",
 			proxies: audit.Proxies{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32")}}},
 		{"JWT key file", []string{"--jwt-key-file", "/etc/app/jwt.pem"}, noEnv, options{addr: "127.0.0.1:8080", jwtKeyFile: "/etc/app/jwt.pem"}},
+		{"public URL", []string{"--public-url", "https://app.example.com/account/"}, noEnv,
+			options{addr: "127.0.0.1:8080", publicURL: "https://app.example.com/account/"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -441,6 +451,16 @@ func TestParseOptions(t *testing.T) {
 	var bad bytes.Buffer
 	if _, err := parseOptions([]string{"--trusted-proxies", "0.0.0.0/0"}, noEnv, &bad); !errors.Is(err, errUsage) || !strings.Contains(bad.String(), "--trusted-proxies") {
 		t.Errorf("--trusted-proxies 0.0.0.0/0: %v, %q", err, bad.String())
+	}
+	for _, u := range []string{"app.example.com", "/reset", "ftp://app.example.com", "https://", "https://user:pw@app.example.com",
+		"https://app.example.com/?lang=en", "https://app.example.com/?", "https://app.example.com/#top", "http://[::1"} {
+		bad.Reset()
+		if _, err := parseOptions([]string{"--public-url", u}, noEnv, &bad); !errors.Is(err, errUsage) || !strings.Contains(bad.String(), "--public-url") {
+			t.Errorf("--public-url %s: %v, %q", u, err, bad.String())
+		}
+		if strings.Contains(bad.String(), "pw@") {
+			t.Errorf("--public-url %s: the message quotes the URL: %q", u, bad.String())
+		}
 	}
 
 	var out bytes.Buffer
@@ -512,7 +532,7 @@ type client struct {
 
 // want sends a request (body, when not nil, as JSON; a bearer token when
 // not empty), checks the status, that errors are problem+json and that
-// 204 has no body, and returns a JSON object body decoded.
+// 202 and 204 have no body, and returns a JSON object body decoded.
 func (c client) want(method, path, token string, body any, status int) map[string]any {
 	c.t.Helper()
 	var rd io.Reader
@@ -545,9 +565,9 @@ func (c client) want(method, path, token string, body any, status int) map[strin
 		c.t.Fatalf("%s %s: status %d, want %d; body %s", method, path, resp.StatusCode, status, b)
 	}
 	switch ct := resp.Header.Get("Content-Type"); {
-	case status == http.StatusNoContent:
+	case status == http.StatusNoContent, status == http.StatusAccepted:
 		if len(b) != 0 {
-			c.t.Errorf("%s %s: 204 with a body %s", method, path, b)
+			c.t.Errorf("%s %s: %d with a body %s", method, path, status, b)
 		}
 		return nil
 	case status >= 400 && ct != "application/problem+json":
@@ -826,4 +846,158 @@ func TestRunJWTKeyFile(t *testing.T) {
 		t.Errorf("missing key file: %v", err)
 	}
 	logs.noSecrets(t, "s3cret")
+}
+
+func TestDefaultPublicURL(t *testing.T) {
+	for addr, want := range map[string]string{
+		"127.0.0.1:8080": "http://127.0.0.1:8080",
+		"0.0.0.0:80":     "http://localhost:80",
+		"[::]:8080":      "http://localhost:8080",
+		"[::1]:9000":     "http://[::1]:9000",
+	} {
+		ap := netip.MustParseAddrPort(addr)
+		if got := defaultPublicURL(net.TCPAddrFromAddrPort(ap)); got != want {
+			t.Errorf("%s: %s, want %s", addr, got, want)
+		}
+	}
+}
+
+// devLink waits until the development notifier has logged a message of
+// kind to the address to, and returns its link. The bound guards against
+// a hang; it is not a timing assumption.
+func (b *logBuffer) devLink(t *testing.T, kind notify.Kind, to string) string {
+	t.Helper()
+	select {
+	case <-b.seen(`"kind":"` + string(kind) + `"`):
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no %s message logged:\n%s", kind, b)
+	}
+	for _, r := range b.records(t, "notify: development notifier (not sent)") {
+		if r["kind"] == string(kind) && r["to"] == to {
+			return r["link"].(string)
+		}
+	}
+	t.Fatalf("no %s message to %s logged:\n%s", kind, to, b)
+	return ""
+}
+
+// tokenOf returns the token of link, which must be base followed by the
+// token parameter alone.
+func tokenOf(t *testing.T, link, base string) string {
+	t.Helper()
+	tok, ok := strings.CutPrefix(link, base+"?token=")
+	if !ok || len(tok) != 43 {
+		t.Fatalf("link %q is not %s?token=<token>", link, base)
+	}
+	return tok
+}
+
+// TestRunRecovery runs the real program through password reset and
+// email verification, taking the links from its log as a developer does:
+// the development notifier prints them, pointing at --public-url or, by
+// default, at the address the server listens on. Nothing but the
+// notifier's lines holds a token.
+func TestRunRecovery(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		args []string
+		base string // "": http:// and the address listened on
+	}{
+		{"default public URL", nil, ""},
+		{"public URL", []string{"--public-url", "https://app.example.com/account/"}, "https://app.example.com/account"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			addr, logs, stop, wait := startRun(t, noEnv, tt.args...)
+			base := tt.base
+			if base == "" {
+				base = "http://" + addr
+			}
+			c := client{t: t, base: "http://" + addr}
+			c.want("POST", "/auth/register", "", map[string]string{"username": "alice", "email": "alice@example.com", "password": testPassword}, http.StatusCreated)
+			access := c.want("POST", "/auth/login", "", map[string]string{"login": "alice", "password": testPassword}, http.StatusOK)["access_token"].(string)
+
+			c.want("POST", "/auth/password/forgot", "", map[string]string{"email": "nobody@example.com"}, http.StatusAccepted)
+			c.want("POST", "/auth/password/forgot", "", map[string]string{"email": "alice@example.com"}, http.StatusAccepted)
+			resetToken := tokenOf(t, logs.devLink(t, notify.PasswordReset, "alice@example.com"), base+"/reset-password")
+			c.want("POST", "/auth/password/reset", "", map[string]string{"token": resetToken, "password": "short"}, http.StatusUnprocessableEntity)
+			const newPassword = "quiet-harbor-lantern-77"
+			c.want("POST", "/auth/password/reset", "", map[string]string{"token": resetToken, "password": newPassword}, http.StatusNoContent)
+			if p := c.want("POST", "/auth/password/reset", "", map[string]string{"token": resetToken, "password": newPassword}, http.StatusBadRequest); p["type"] != authhttp.TypeInvalidResetToken {
+				t.Errorf("reused token: %v", p)
+			}
+			c.want("GET", "/me", access, nil, http.StatusUnauthorized) // the reset ended the session
+			c.want("POST", "/auth/login", "", map[string]string{"login": "alice", "password": testPassword}, http.StatusUnauthorized)
+			access = c.want("POST", "/auth/login", "", map[string]string{"login": "alice", "password": newPassword}, http.StatusOK)["access_token"].(string)
+
+			c.want("POST", "/auth/email/verify/request", access, nil, http.StatusAccepted)
+			verifyToken := tokenOf(t, logs.devLink(t, notify.VerifyEmail, "alice@example.com"), base+"/verify-email")
+			c.want("POST", "/auth/email/verify", "", map[string]string{"token": verifyToken}, http.StatusNoContent)
+			if me := c.want("GET", "/me", access, nil, http.StatusOK); me["is_verified"] != true || me["email_verified_at"] == nil {
+				t.Errorf("/me after verification: %v", me)
+			}
+			c.want("POST", "/auth/email/verify/request", access, nil, http.StatusConflict)
+
+			stop()
+			if err := wait(); err != nil {
+				t.Fatalf("run: %v", err)
+			}
+			// The password_changed notice was sent (logged) by shutdown.
+			if len(logs.records(t, "notify: development notifier (not sent)")) != 3 {
+				t.Errorf("want 3 messages (reset link, password changed, verification link):\n%s", logs)
+			}
+			if !strings.Contains(logs.String(), "development notifier: password reset and verification links are written to this log") {
+				t.Errorf("the log does not say where links go:\n%s", logs)
+			}
+			for line := range strings.Lines(logs.String()) {
+				if (strings.Contains(line, resetToken) || strings.Contains(line, verifyToken)) &&
+					!strings.Contains(line, `"msg":"notify: development notifier (not sent)"`) {
+					t.Errorf("a log line other than the notifier's holds a token: %s", line)
+				}
+			}
+			logs.noSecrets(t, testPassword, newPassword, access)
+		})
+	}
+}
+
+// TestCloseHandsOverMessages: a message the notifier has not sent when
+// the shutdown deadline passes is handed over as notify documents (logged
+// without its link), and close reports it.
+func TestCloseHandsOverMessages(t *testing.T) {
+	sending := make(chan notify.Message, 1)
+	stuck := notify.Func(func(ctx context.Context, m notify.Message) error {
+		sending <- m
+		<-ctx.Done() // a mail server that does not answer
+		return ctx.Err()
+	})
+	a, logs := newTestApp(t, memStores(), appConfig{notifier: stuck})
+	h := a.routes()
+	if w := request(h, "POST", "/auth/register", registerBody(t, "alice")); w.Code != http.StatusCreated {
+		t.Fatalf("register: %d %s", w.Code, w.Body)
+	}
+	if w := request(h, "POST", "/auth/password/forgot", `{"email":"alice@example.com"}`); w.Code != http.StatusAccepted {
+		t.Fatalf("forgot: %d %s", w.Code, w.Body)
+	}
+	var m notify.Message
+	select {
+	case m = <-sending:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the reset link was not sent")
+	}
+	handedOver := logs.seen(`"msg":"notify: message not sent"`)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the shutdown deadline has passed
+	if err := a.close(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("close: %v, want context.Canceled", err)
+	}
+	select {
+	case <-handedOver:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the message was not handed over:\n%s", logs)
+	}
+	r := logs.records(t, "notify: message not sent")
+	if len(r) != 1 || fmt.Sprint(r[0]["message"]) != fmt.Sprint(map[string]any{"kind": "password_reset", "to": "alice@example.com",
+		"user_id": float64(m.UserID), "has_link": true}) {
+		t.Errorf("hand-over lines %v", r)
+	}
+	logs.noSecrets(t, m.Link, tokenOf(t, m.Link, "https://app.example.com/reset-password"))
 }
