@@ -617,17 +617,10 @@ type CleanupConfig struct {
 // Service (no keys needed), for operator tools; [Service.Cleanup] calls it
 // with the service's settings.
 func Cleanup(ctx context.Context, st Store, cfg CleanupConfig) (int64, error) {
-	if cfg.Batch <= 0 {
-		cfg.Batch = 1000
-	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = 24 * time.Hour
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	at := cfg.Now().UTC().Truncate(time.Microsecond)
-	n, err := batch.Delete(ctx, cfg.Batch, cfg.Pause, func(size int) (int, error) {
+	n, err := batch.Expired(ctx, cfg.Batch, cfg.Pause, cfg.Now, func(at time.Time, size int) (int, error) {
 		return st.DeleteExpired(ctx, at, cfg.IdleTimeout, size)
 	})
 	if err != nil {

@@ -213,14 +213,7 @@ type CleanupConfig struct {
 // none is left or ctx ends, and returns how many it deleted. Run it from
 // a background job or `cedrina cleanup`, not on a request path.
 func CleanupVerifications(ctx context.Context, st Store, cfg CleanupConfig) (int64, error) {
-	if cfg.Batch <= 0 {
-		cfg.Batch = 1000
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	at := cfg.Now().UTC().Truncate(time.Microsecond)
-	n, err := batch.Delete(ctx, cfg.Batch, cfg.Pause, func(size int) (int, error) {
+	n, err := batch.Expired(ctx, cfg.Batch, cfg.Pause, cfg.Now, func(at time.Time, size int) (int, error) {
 		return st.DeleteExpiredVerifications(ctx, at, size)
 	})
 	if err != nil {

@@ -41,3 +41,21 @@ func Delete(ctx context.Context, size int, pause time.Duration, del func(size in
 		}
 	}
 }
+
+// DefaultSize is the batch size a zero or negative size means.
+const DefaultSize = 1000
+
+// Expired is the cleanup pass of a table: it reads the clock once (nil:
+// time.Now), as the stores keep times (UTC, microseconds), and calls del
+// with that time through [Delete]; a size of 0 or less means DefaultSize.
+func Expired(ctx context.Context, size int, pause time.Duration, now func() time.Time,
+	del func(at time.Time, size int) (int, error)) (int64, error) {
+	if size <= 0 {
+		size = DefaultSize
+	}
+	if now == nil {
+		now = time.Now
+	}
+	at := now().UTC().Truncate(time.Microsecond)
+	return Delete(ctx, size, pause, func(size int) (int, error) { return del(at, size) })
+}

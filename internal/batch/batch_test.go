@@ -171,3 +171,27 @@ func TestDeleteContext(t *testing.T) {
 		})
 	}
 }
+
+// Expired reads the clock once, in the stores' form, and defaults the
+// batch size.
+func TestExpired(t *testing.T) {
+	now := time.Date(2026, 11, 29, 13, 0, 0, 123456789, time.FixedZone("CET", 3600))
+	var ats []time.Time
+	var sizes []int
+	n, err := batch.Expired(context.Background(), 0, -1, func() time.Time { return now }, func(at time.Time, size int) (int, error) {
+		ats, sizes = append(ats, at), append(sizes, size)
+		if len(ats) == 1 {
+			return size, nil
+		}
+		return 7, nil
+	})
+	if err != nil || n != batch.DefaultSize+7 {
+		t.Fatalf("Expired = %d, %v", n, err)
+	}
+	want := time.Date(2026, 11, 29, 12, 0, 0, 123456000, time.UTC)
+	for i := range ats {
+		if !ats[i].Equal(want) || ats[i].Location() != time.UTC || sizes[i] != batch.DefaultSize {
+			t.Errorf("call %d: at %v size %d; want %v, %d", i, ats[i], sizes[i], want, batch.DefaultSize)
+		}
+	}
+}
