@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"errors"
+	"sync"
 	"testing"
 
 	"github.com/cedrina/cedrina/audit"
@@ -49,4 +51,48 @@ func subtests(t *testing.T, newStores Factory, need func(Stores) bool, cases map
 			fn(t, s)
 		})
 	}
+}
+
+// race calls fn(0), ..., fn(n-1) on n goroutines released at once and
+// returns their errors, in order.
+func race(n int, fn func(i int) error) []error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			errs[i] = fn(i)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+// oneWinner checks that exactly one of errs is nil and every other
+// matches loser, and returns the winner's index. what names the callers
+// in failure messages ("writers").
+func oneWinner(t *testing.T, what string, errs []error, loser error) int {
+	t.Helper()
+	won, lost := -1, 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			if won >= 0 {
+				t.Fatalf("%s %d and %d both succeeded", what, won, i)
+			}
+			won = i
+		case errors.Is(err, loser):
+			lost++
+		default:
+			t.Fatalf("%s %d: %v", what, i, err)
+		}
+	}
+	if won < 0 || lost != len(errs)-1 {
+		t.Fatalf("%d %s: winner %d, %d refused with %v; want one winner and %d refused", len(errs), what, won, lost, loser, len(errs)-1)
+	}
+	return won
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"sync"
 	"testing"
 	"time"
 
@@ -515,37 +514,12 @@ func testConcurrentConsumeVerification(t *testing.T, s Stores) {
 	u := mustCreate(t, s.Users, NewUser("kira"))
 	v := mustCreateVerification(t, s, newVerification(u, "kira-1", base))
 	const n = 50
-	errs := make([]error, n)
 	at := func(i int) time.Time { return base.Add(time.Minute + time.Duration(i)*time.Microsecond) }
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			_, errs[i] = s.Users.ConsumeVerification(context.Background(), v.TokenHash, at(i))
-		}()
-	}
-	close(start)
-	wg.Wait()
-	won, refused := -1, 0
-	for i, err := range errs {
-		switch {
-		case err == nil:
-			if won >= 0 {
-				t.Fatalf("consumers %d and %d both consumed the token", won, i)
-			}
-			won = i
-		case errors.Is(err, user.ErrTokenRefused):
-			refused++
-		default:
-			t.Fatalf("consumer %d: %v", i, err)
-		}
-	}
-	if won < 0 || refused != n-1 {
-		t.Fatalf("%d refused and winner %d; want one winner and %d refused", refused, won, n-1)
-	}
+	errs := race(n, func(i int) error {
+		_, err := s.Users.ConsumeVerification(context.Background(), v.TokenHash, at(i))
+		return err
+	})
+	won := oneWinner(t, "consumers", errs, user.ErrTokenRefused)
 	when := at(won)
 	got := mustUser(t, s, u.ID)
 	if !got.IsVerified || !timePtrEqual(got.EmailVerifiedAt, &when) || !got.UpdatedAt.Equal(when) {
@@ -758,36 +732,12 @@ func testConcurrentSetEmail(t *testing.T, s Stores) {
 		users[i] = mustCreate(t, s.Users, NewUser(fmt.Sprintf("pia%d", i)))
 	}
 	const addr = "pia@example.com"
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i, u := range users {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			_, errs[i] = s.Users.SetEmail(context.Background(), u.ID, u.Email, addr, base.Add(time.Minute), u.SecurityStamp)
-		}()
-	}
-	close(start)
-	wg.Wait()
-	won, taken := -1, 0
-	for i, err := range errs {
-		switch {
-		case err == nil:
-			if won >= 0 {
-				t.Fatalf("users %d and %d both took the address", won, i)
-			}
-			won = i
-		case errors.Is(err, user.ErrEmailTaken):
-			taken++
-		default:
-			t.Fatalf("user %d: %v", i, err)
-		}
-	}
-	if won < 0 || taken != n-1 {
-		t.Fatalf("winner %d, %d taken; want one winner and %d taken", won, taken, n-1)
-	}
+	errs := race(n, func(i int) error {
+		u := users[i]
+		_, err := s.Users.SetEmail(context.Background(), u.ID, u.Email, addr, base.Add(time.Minute), u.SecurityStamp)
+		return err
+	})
+	won := oneWinner(t, "users", errs, user.ErrEmailTaken)
 	got, err := s.Users.ByEmail(context.Background(), addr)
 	if err != nil || got.ID != users[won].ID {
 		t.Fatalf("ByEmail(%s) = %v, %v; want the winner %d", addr, got, err, users[won].ID)
