@@ -127,43 +127,22 @@ func diffToken(got, want *reset.Token) string {
 	if got == nil {
 		return "token is nil"
 	}
-	var d []string
-	eq := func(name string, g, w any) {
-		if g != w {
-			d = append(d, fmt.Sprintf("%s = %v, want %v", name, g, w))
-		}
+	var d differ
+	d.eq("ID", got.ID, want.ID)
+	d.eq("UserID", got.UserID, want.UserID)
+	d.eq("TokenHash", got.TokenHash, want.TokenHash)
+	d.eq("IsUsed", got.IsUsed, want.IsUsed)
+	d.timePtr("UsedAt", got.UsedAt, want.UsedAt)
+	d.time("CreatedAt", got.CreatedAt, want.CreatedAt)
+	d.time("ExpiresAt", got.ExpiresAt, want.ExpiresAt)
+	if got.ClientIP != want.ClientIP {
+		d.add("ClientIP = %v, want %v", got.ClientIP, want.ClientIP)
 	}
-	teq := func(name string, g, w time.Time) {
-		if !g.Equal(w) {
-			d = append(d, fmt.Sprintf("%s = %v, want %v", name, g, w))
-		}
-		if g.Location() != time.UTC {
-			d = append(d, fmt.Sprintf("%s location = %v, want UTC", name, g.Location()))
-		}
-	}
-	eq("ID", got.ID, want.ID)
-	eq("UserID", got.UserID, want.UserID)
-	eq("TokenHash", got.TokenHash, want.TokenHash)
-	eq("IsUsed", got.IsUsed, want.IsUsed)
-	switch {
-	case got.UsedAt == nil || want.UsedAt == nil:
-		if got.UsedAt != nil || want.UsedAt != nil {
-			d = append(d, fmt.Sprintf("UsedAt = %v, want %v", fmtTime(got.UsedAt), fmtTime(want.UsedAt)))
-		}
-	default:
-		teq("UsedAt", *got.UsedAt, *want.UsedAt)
-	}
-	teq("CreatedAt", got.CreatedAt, want.CreatedAt)
-	teq("ExpiresAt", got.ExpiresAt, want.ExpiresAt)
-	eq("ClientIP", got.ClientIP, want.ClientIP)
-	eq("UserAgent", got.UserAgent, want.UserAgent)
+	d.eq("UserAgent", got.UserAgent, want.UserAgent)
 	if fmtID(got.SecurityStamp) != fmtID(want.SecurityStamp) {
-		d = append(d, fmt.Sprintf("SecurityStamp = %s, want %s", fmtID(got.SecurityStamp), fmtID(want.SecurityStamp)))
+		d.add("SecurityStamp = %s, want %s", fmtID(got.SecurityStamp), fmtID(want.SecurityStamp))
 	}
-	if len(d) == 0 {
-		return ""
-	}
-	return fmt.Sprint(d)
+	return d.String()
 }
 
 // testResetRoundTrip: ByHash returns every field as Issue stored it:

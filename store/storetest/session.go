@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
-	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -180,42 +179,26 @@ func diffSession(got, want *session.Session) string {
 	if got == nil {
 		return "session is nil"
 	}
-	var d []string
-	eq := func(name string, g, w any) {
-		if !reflect.DeepEqual(g, w) {
-			d = append(d, fmt.Sprintf("%s = %v, want %v", name, g, w))
-		}
-	}
-	teq := func(name string, g, w time.Time) {
-		if !g.Equal(w) {
-			d = append(d, fmt.Sprintf("%s = %v, want %v", name, g, w))
-		}
-		if g.Location() != time.UTC {
-			d = append(d, fmt.Sprintf("%s location = %v, want UTC", name, g.Location()))
-		}
-	}
-	eq("ID", got.ID, want.ID)
-	eq("UserID", got.UserID, want.UserID)
-	eq("TokenHash", got.TokenHash, want.TokenHash)
-	eq("RefreshHash", got.RefreshHash, want.RefreshHash)
-	eq("Active", got.Active, want.Active)
-	teq("CreatedAt", got.CreatedAt, want.CreatedAt)
-	teq("ExpiresAt", got.ExpiresAt, want.ExpiresAt)
-	teq("LastActivityAt", got.LastActivityAt, want.LastActivityAt)
+	var d differ
+	d.eq("ID", got.ID, want.ID)
+	d.eq("UserID", got.UserID, want.UserID)
+	d.eq("TokenHash", got.TokenHash, want.TokenHash)
+	d.eq("RefreshHash", got.RefreshHash, want.RefreshHash)
+	d.eq("Active", got.Active, want.Active)
+	d.time("CreatedAt", got.CreatedAt, want.CreatedAt)
+	d.time("ExpiresAt", got.ExpiresAt, want.ExpiresAt)
+	d.time("LastActivityAt", got.LastActivityAt, want.LastActivityAt)
 	if got.ClientIP != want.ClientIP {
-		d = append(d, fmt.Sprintf("ClientIP = %v, want %v", got.ClientIP, want.ClientIP))
+		d.add("ClientIP = %v, want %v", got.ClientIP, want.ClientIP)
 	}
-	eq("UserAgent", got.UserAgent, want.UserAgent)
-	eq("DeviceInfo", got.DeviceInfo, want.DeviceInfo)
+	d.eq("UserAgent", got.UserAgent, want.UserAgent)
+	d.eq("DeviceInfo", got.DeviceInfo, want.DeviceInfo)
 	sc := want.SecurityContext
 	if sc == nil {
 		sc = map[string]any{}
 	}
-	eq("SecurityContext", got.SecurityContext, sc)
-	if len(d) == 0 {
-		return ""
-	}
-	return fmt.Sprint(d)
+	d.eq("SecurityContext", got.SecurityContext, sc)
+	return d.String()
 }
 
 // testSessionRoundTrip: ByID and ByTokenHash return every field as

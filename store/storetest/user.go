@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -836,41 +835,23 @@ func fmtTime(t *time.Time) string {
 
 // diffUser describes how got differs from want, or returns "".
 func diffUser(got, want *user.User) string {
-	var d []string
-	eq := func(name string, g, w any) {
-		if !reflect.DeepEqual(g, w) {
-			d = append(d, fmt.Sprintf("%s = %v, want %v", name, g, w))
-		}
-	}
-	teq := func(name string, g, w time.Time) {
-		if !g.Equal(w) {
-			d = append(d, fmt.Sprintf("%s = %v, want %v", name, g, w))
-		}
-		if g.Location() != time.UTC {
-			d = append(d, fmt.Sprintf("%s location = %v, want UTC", name, g.Location()))
-		}
-	}
-	tpeq := func(name string, g, w *time.Time) {
-		if !timePtrEqual(g, w) {
-			d = append(d, fmt.Sprintf("%s = %s, want %s", name, fmtTime(g), fmtTime(w)))
-		}
-	}
-	eq("ID", got.ID, want.ID)
-	eq("Username", got.Username, want.Username)
-	eq("Email", got.Email, want.Email)
-	eq("HashedPassword", got.HashedPassword, want.HashedPassword)
-	eq("IsActive", got.IsActive, want.IsActive)
-	eq("IsVerified", got.IsVerified, want.IsVerified)
-	eq("Role", got.Role, want.Role)
-	eq("Tier", got.Tier, want.Tier)
-	teq("CreatedAt", got.CreatedAt, want.CreatedAt)
-	teq("UpdatedAt", got.UpdatedAt, want.UpdatedAt)
-	tpeq("LastLoginAt", got.LastLoginAt, want.LastLoginAt)
-	eq("FailedLoginAttempts", got.FailedLoginAttempts, want.FailedLoginAttempts)
-	tpeq("LockedUntil", got.LockedUntil, want.LockedUntil)
-	teq("PasswordChangedAt", got.PasswordChangedAt, want.PasswordChangedAt)
-	tpeq("EmailVerifiedAt", got.EmailVerifiedAt, want.EmailVerifiedAt)
-	eq("ProfileData", got.ProfileData, want.ProfileData)
+	var d differ
+	d.eq("ID", got.ID, want.ID)
+	d.eq("Username", got.Username, want.Username)
+	d.eq("Email", got.Email, want.Email)
+	d.eq("HashedPassword", got.HashedPassword, want.HashedPassword)
+	d.eq("IsActive", got.IsActive, want.IsActive)
+	d.eq("IsVerified", got.IsVerified, want.IsVerified)
+	d.eq("Role", got.Role, want.Role)
+	d.eq("Tier", got.Tier, want.Tier)
+	d.time("CreatedAt", got.CreatedAt, want.CreatedAt)
+	d.time("UpdatedAt", got.UpdatedAt, want.UpdatedAt)
+	d.timePtr("LastLoginAt", got.LastLoginAt, want.LastLoginAt)
+	d.eq("FailedLoginAttempts", got.FailedLoginAttempts, want.FailedLoginAttempts)
+	d.timePtr("LockedUntil", got.LockedUntil, want.LockedUntil)
+	d.time("PasswordChangedAt", got.PasswordChangedAt, want.PasswordChangedAt)
+	d.timePtr("EmailVerifiedAt", got.EmailVerifiedAt, want.EmailVerifiedAt)
+	d.eq("ProfileData", got.ProfileData, want.ProfileData)
 	prefs, meta := want.Preferences, want.Metadata
 	if prefs == nil {
 		prefs = map[string]any{}
@@ -878,10 +859,7 @@ func diffUser(got, want *user.User) string {
 	if meta == nil {
 		meta = map[string]any{}
 	}
-	eq("Preferences", got.Preferences, prefs)
-	eq("Metadata", got.Metadata, meta)
-	if len(d) == 0 {
-		return ""
-	}
-	return fmt.Sprint(d)
+	d.eq("Preferences", got.Preferences, prefs)
+	d.eq("Metadata", got.Metadata, meta)
+	return d.String()
 }

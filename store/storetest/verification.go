@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"reflect"
 	"testing"
 	"time"
 
@@ -64,35 +63,15 @@ func mustUser(t *testing.T, s Stores, id int64) *user.User {
 
 // diffVerification describes how got differs from want, or returns "".
 func diffVerification(got, want *user.Verification) string {
-	var d []string
-	eq := func(name string, g, w any) {
-		if !reflect.DeepEqual(g, w) {
-			d = append(d, fmt.Sprintf("%s = %v, want %v", name, g, w))
-		}
-	}
-	teq := func(name string, g, w time.Time) {
-		if !g.Equal(w) {
-			d = append(d, fmt.Sprintf("%s = %v, want %v", name, g, w))
-		}
-		if g.Location() != time.UTC {
-			d = append(d, fmt.Sprintf("%s location = %v, want UTC", name, g.Location()))
-		}
-	}
-	eq("ID", got.ID, want.ID)
-	eq("UserID", got.UserID, want.UserID)
-	eq("Email", got.Email, want.Email)
-	eq("TokenHash", got.TokenHash, want.TokenHash)
-	teq("CreatedAt", got.CreatedAt, want.CreatedAt)
-	teq("ExpiresAt", got.ExpiresAt, want.ExpiresAt)
-	if !timePtrEqual(got.UsedAt, want.UsedAt) {
-		d = append(d, fmt.Sprintf("UsedAt = %s, want %s", fmtTime(got.UsedAt), fmtTime(want.UsedAt)))
-	} else if got.UsedAt != nil && got.UsedAt.Location() != time.UTC {
-		d = append(d, fmt.Sprintf("UsedAt location = %v, want UTC", got.UsedAt.Location()))
-	}
-	if len(d) == 0 {
-		return ""
-	}
-	return fmt.Sprint(d)
+	var d differ
+	d.eq("ID", got.ID, want.ID)
+	d.eq("UserID", got.UserID, want.UserID)
+	d.eq("Email", got.Email, want.Email)
+	d.eq("TokenHash", got.TokenHash, want.TokenHash)
+	d.time("CreatedAt", got.CreatedAt, want.CreatedAt)
+	d.time("ExpiresAt", got.ExpiresAt, want.ExpiresAt)
+	d.timePtr("UsedAt", got.UsedAt, want.UsedAt)
+	return d.String()
 }
 
 // checkStoredUser fails unless user want.ID is stored as want, after
