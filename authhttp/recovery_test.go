@@ -12,12 +12,12 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cedrina/cedrina/audit"
 	"github.com/cedrina/cedrina/authhttp"
+	"github.com/cedrina/cedrina/internal/testkit"
 	"github.com/cedrina/cedrina/notify"
 	"github.com/cedrina/cedrina/reset"
 	"github.com/cedrina/cedrina/session"
@@ -33,70 +33,14 @@ const (
 // newPassword is the password a reset or a test sets.
 const newPassword = "a fresh and long passphrase"
 
-// clock is the services' injected clock: tests move it, never sleep.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// mailbox is a Notifier that keeps the messages it is given. The
-// services send from their own goroutines: receive with next.
-type mailbox struct{ ch chan notify.Message }
-
-func newMailbox() *mailbox { return &mailbox{ch: make(chan notify.Message, 100)} }
-
-// Notify implements notify.Notifier.
-func (m *mailbox) Notify(_ context.Context, msg notify.Message) error {
-	m.ch <- msg
-	return nil
-}
-
-// next returns the next message sent. The bound guards against a hang;
-// it is not a timing assumption.
-func (m *mailbox) next(t *testing.T) notify.Message {
+// nextOf returns the next message of m, which must be of kind to to.
+func nextOf(t *testing.T, m *testkit.Mailbox, kind notify.Kind, to string) notify.Message {
 	t.Helper()
-	select {
-	case msg := <-m.ch:
-		return msg
-	case <-time.After(30 * time.Second):
-		t.Fatal("no message sent")
-		return notify.Message{}
-	}
-}
-
-// nextOf returns the next message, which must be of kind to to.
-func (m *mailbox) nextOf(t *testing.T, kind notify.Kind, to string) notify.Message {
-	t.Helper()
-	msg := m.next(t)
+	msg := m.Next(t)
 	if msg.Kind != kind || msg.To != to {
 		t.Fatalf("message %v, want %s to %s", msg, kind, to)
 	}
 	return msg
-}
-
-// none checks that no message is waiting. Each service sends from one
-// goroutine (QueueConfig.Workers 1), in order: after the message of a
-// later request has arrived, an earlier request that sent nothing never
-// will.
-func (m *mailbox) none(t *testing.T) {
-	t.Helper()
-	select {
-	case msg := <-m.ch:
-		t.Fatalf("unexpected message %v", msg)
-	default:
-	}
 }
 
 // linkToken checks that msg's link is built from base and returns its
@@ -122,8 +66,8 @@ func linkToken(t *testing.T, msg notify.Message, base string) string {
 type recovery struct {
 	*api
 	stack *stack
-	clock *clock
-	mail  *mailbox
+	clock *testkit.Clock
+	mail  *testkit.Mailbox
 }
 
 // newRecovery builds the API on b with a reset service and a user
@@ -131,15 +75,15 @@ type recovery struct {
 // configuration further.
 func newRecovery(t *testing.T, b backend, adjust func(*recovery, *stackConfig)) *recovery {
 	t.Helper()
-	r := &recovery{clock: &clock{t: time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)}, mail: newMailbox()}
+	r := &recovery{clock: testkit.NewClock(time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)), mail: testkit.NewMailbox()}
 	c := stackConfig{
-		session: func(c *session.Config) { c.Now = r.clock.now },
+		session: func(c *session.Config) { c.Now = r.clock.Now },
 		user: func(c *user.Config) {
-			c.Now, c.Notifier, c.Verification.URL = r.clock.now, r.mail, verifyURL
+			c.Now, c.Notifier, c.Verification.URL = r.clock.Now, r.mail, verifyURL
 			c.Queue.Workers = 1
 		},
 		reset: func(c *reset.Config) {
-			c.Now, c.Notifier, c.URL = r.clock.now, r.mail, resetURL
+			c.Now, c.Notifier, c.URL = r.clock.Now, r.mail, resetURL
 			c.Queue.Workers = 1
 		},
 	}
@@ -203,7 +147,7 @@ func (r *recovery) resetPassword(token, password string) response {
 func (r *recovery) resetToken(t *testing.T, name string) string {
 	t.Helper()
 	r.accepted(r.forgot(name + "@example.com"))
-	return linkToken(t, r.mail.nextOf(t, notify.PasswordReset, name+"@example.com"), resetURL)
+	return linkToken(t, nextOf(t, r.mail, notify.PasswordReset, name+"@example.com"), resetURL)
 }
 
 // canLogin reports whether name logs in with password (200) or not (401).
@@ -241,12 +185,12 @@ func TestForgotPassword(t *testing.T) {
 		r.accepted(known)
 		sameResponse(t, "unknown address", unknown, known)
 		sameResponse(t, "deactivated account", inactive, known)
-		msg := r.mail.nextOf(t, notify.PasswordReset, "alice@example.com")
+		msg := nextOf(t, r.mail, notify.PasswordReset, "alice@example.com")
 		linkToken(t, msg, resetURL)
-		if !msg.ExpiresAt.Equal(r.clock.now().Add(30*time.Minute)) || msg.Username != "alice" {
+		if !msg.ExpiresAt.Equal(r.clock.Now().Add(30*time.Minute)) || msg.Username != "alice" {
 			t.Errorf("message %v expires at %v", msg, msg.ExpiresAt)
 		}
-		r.mail.none(t)
+		r.mail.None(t)
 
 		r.problem(r.do("POST", "/auth/password/forgot", "", `{"email":`), 400, authhttp.TypeMalformedRequest, "")
 		r.problem(r.do("POST", "/auth/password/forgot", "", `{"email":"a@example.com","extra":1}`), 400, authhttp.TypeMalformedRequest, "")
@@ -280,9 +224,9 @@ func TestForgotPassword(t *testing.T) {
 			t.Errorf("Retry-After %q, want 3600", got)
 		}
 		r.accepted(r.forgot("other@example.com")) // another address is not limited
-		r.clock.advance(time.Hour)
+		r.clock.Advance(time.Hour)
 		r.accepted(r.forgot("limit@example.com"))
-		r.mail.none(t)
+		r.mail.None(t)
 	})
 }
 
@@ -299,7 +243,7 @@ func TestResetPassword(t *testing.T) {
 		r.problem(r.resetPassword(token, "alice@example.com"), 422, authhttp.TypeInvalidField, "password")
 
 		r.want(r.resetPassword(token, newPassword), http.StatusNoContent)
-		if msg := r.mail.nextOf(t, notify.PasswordChanged, "alice@example.com"); msg.Link != "" {
+		if msg := nextOf(t, r.mail, notify.PasswordChanged, "alice@example.com"); msg.Link != "" {
 			t.Errorf("the notice carries a link: %v", msg)
 		}
 		if !r.canLogin("alice", newPassword) || r.canLogin("alice", goodPassword) {
@@ -316,7 +260,7 @@ func TestResetPassword(t *testing.T) {
 		used := r.resetPassword(token, "yet another long passphrase")
 		r.problem(used, 400, authhttp.TypeInvalidResetToken, "")
 		bobToken := r.resetToken(t, "bob")
-		r.clock.advance(31 * time.Minute)
+		r.clock.Advance(31 * time.Minute)
 		expired := r.resetPassword(bobToken, newPassword)
 		sameResponse(t, "expired", expired, used)
 		for name, tok := range map[string]string{
@@ -330,7 +274,7 @@ func TestResetPassword(t *testing.T) {
 			t.Error("a refused token changed bob's password")
 		}
 		r.problem(r.do("POST", "/auth/password/reset", "", `{"token":42}`), 400, authhttp.TypeMalformedRequest, "")
-		r.mail.none(t)
+		r.mail.None(t)
 	})
 }
 
@@ -348,7 +292,7 @@ func TestResetClearsLockout(t *testing.T) {
 		}
 		token := r.resetToken(t, "erin")
 		r.want(r.resetPassword(token, newPassword), http.StatusNoContent)
-		r.mail.nextOf(t, notify.PasswordChanged, "erin@example.com")
+		nextOf(t, r.mail, notify.PasswordChanged, "erin@example.com")
 		if !r.canLogin("erin", newPassword) {
 			t.Error("the new password does not log in: the lockout was not cleared")
 		}
@@ -366,9 +310,9 @@ func TestEmailVerification(t *testing.T) {
 
 		r.want(r.do("POST", "/auth/email/verify/request", "", nil), http.StatusUnauthorized)
 		r.accepted(r.do("POST", "/auth/email/verify/request", access, nil))
-		msg := r.mail.nextOf(t, notify.VerifyEmail, "alice@example.com")
+		msg := nextOf(t, r.mail, notify.VerifyEmail, "alice@example.com")
 		token := linkToken(t, msg, verifyURL)
-		if !msg.ExpiresAt.Equal(r.clock.now().Add(24 * time.Hour)) {
+		if !msg.ExpiresAt.Equal(r.clock.Now().Add(24 * time.Hour)) {
 			t.Errorf("link expires at %v", msg.ExpiresAt)
 		}
 
@@ -379,16 +323,16 @@ func TestEmailVerification(t *testing.T) {
 		r.problem(unknown, 400, authhttp.TypeInvalidVerificationToken, "")
 		sameResponse(t, "malformed token", verify(token[:42]), unknown)
 
-		r.clock.advance(10 * time.Minute)           // within the access token's 15 minutes
+		r.clock.Advance(10 * time.Minute)           // within the access token's 15 minutes
 		r.want(verify(token), http.StatusNoContent) // no session needed
 		me := r.want(r.do("GET", "/me", access, nil), 200)
-		if me["is_verified"] != true || me["email_verified_at"] != r.clock.now().Format(time.RFC3339) {
+		if me["is_verified"] != true || me["email_verified_at"] != r.clock.Now().Format(time.RFC3339) {
 			t.Errorf("after verification: %v", me)
 		}
 		sameResponse(t, "used token", verify(token), unknown)
 		r.problem(r.do("POST", "/auth/email/verify/request", access, nil), http.StatusConflict, authhttp.TypeAlreadyVerified, "")
 		r.problem(r.do("POST", "/auth/email/verify", "", `{"token":`), 400, authhttp.TypeMalformedRequest, "")
-		r.mail.none(t)
+		r.mail.None(t)
 	})
 }
 
@@ -414,7 +358,7 @@ func TestChangeEmail(t *testing.T) {
 		// Verify the first address, so that the change visibly unverifies.
 		r.accepted(r.do("POST", "/auth/email/verify/request", access, nil))
 		r.want(r.do("POST", "/auth/email/verify", "", map[string]string{
-			"token": linkToken(t, r.mail.nextOf(t, notify.VerifyEmail, "alice@example.com"), verifyURL)}), http.StatusNoContent)
+			"token": linkToken(t, nextOf(t, r.mail, notify.VerifyEmail, "alice@example.com"), verifyURL)}), http.StatusNoContent)
 
 		change := func(email, current string) response {
 			return r.do("POST", "/me/email", access, map[string]string{"email": email, "current_password": current})
@@ -424,7 +368,7 @@ func TestChangeEmail(t *testing.T) {
 		r.problem(change("not an address", goodPassword), 422, authhttp.TypeInvalidField, "email")
 		r.problem(change("Alice@Example.com", goodPassword), 422, authhttp.TypeInvalidField, "email")
 		r.want(r.do("POST", "/me/email", "", map[string]string{"email": "x@example.com", "current_password": goodPassword}), http.StatusUnauthorized)
-		r.mail.none(t)
+		r.mail.None(t)
 
 		view := r.want(change("Alice.New@Example.com", goodPassword), http.StatusOK)
 		if view["email"] != "alice.new@example.com" || view["is_verified"] != false || view["email_verified_at"] != nil || view["username"] != "alice" {
@@ -433,10 +377,10 @@ func TestChangeEmail(t *testing.T) {
 		if _, ok := view["access_token"]; ok {
 			t.Errorf("the change answered tokens: %v", view)
 		}
-		if notice := r.mail.nextOf(t, notify.EmailChanged, "alice@example.com"); notice.Link != "" {
+		if notice := nextOf(t, r.mail, notify.EmailChanged, "alice@example.com"); notice.Link != "" {
 			t.Errorf("the notice to the old address carries a link: %v", notice)
 		}
-		token := linkToken(t, r.mail.nextOf(t, notify.VerifyEmail, "alice.new@example.com"), verifyURL)
+		token := linkToken(t, nextOf(t, r.mail, notify.VerifyEmail, "alice.new@example.com"), verifyURL)
 
 		// The session goes on; the new address logs in, the old one not.
 		if me := r.want(r.do("GET", "/me", access, nil), 200); me["email"] != "alice.new@example.com" || me["is_verified"] != false {
@@ -450,7 +394,7 @@ func TestChangeEmail(t *testing.T) {
 		if me := r.want(r.do("GET", "/me", access, nil), 200); me["is_verified"] != true {
 			t.Errorf("/me after verifying the new address: %v", me)
 		}
-		r.mail.none(t)
+		r.mail.None(t)
 	})
 }
 
@@ -481,24 +425,6 @@ func TestRecoveryRoutes(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log destination that several goroutines write to.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestRecoveryLeaksNoSecret runs every recovery flow with every service
 // and the handler logging at debug level and recording to an audit trail
 // on the same store, then searches the logs, every audit row and every
@@ -507,13 +433,13 @@ func (b *syncBuffer) String() string {
 // its own, is the one place that prints the links.
 func TestRecoveryLeaksNoSecret(t *testing.T) {
 	backends(t, func(t *testing.T, b backend) {
-		logs, devLogs := &syncBuffer{}, &syncBuffer{}
+		logs, devLogs := &testkit.Buffer{}, &testkit.Buffer{}
 		logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		dev := notify.Log(slog.New(slog.NewJSONHandler(devLogs, nil)))
 		var trail *audit.Service
 		r := newRecovery(t, b, func(r *recovery, c *stackConfig) {
 			var err error
-			if trail, err = audit.NewService(b.audit, audit.Config{Now: r.clock.now, Logger: logger}); err != nil {
+			if trail, err = audit.NewService(b.audit, audit.Config{Now: r.clock.Now, Logger: logger}); err != nil {
 				t.Fatal(err)
 			}
 			// Every message is printed by the development notifier, then
@@ -557,30 +483,30 @@ func TestRecoveryLeaksNoSecret(t *testing.T) {
 		do("POST", "/auth/register", "", map[string]string{"username": "alice", "email": "alice@example.com", "password": goodPassword})
 		access := r.want(do("POST", "/auth/login", "", map[string]string{"login": "alice", "password": goodPassword}), 200)["access_token"].(string)
 		r.accepted(do("POST", "/auth/email/verify/request", access, nil))
-		tok := keep(r.mail.nextOf(t, notify.VerifyEmail, "alice@example.com"), verifyURL)
+		tok := keep(nextOf(t, r.mail, notify.VerifyEmail, "alice@example.com"), verifyURL)
 		r.want(do("POST", "/auth/email/verify", "", map[string]string{"token": tok[:40]}), 400)
 		r.want(do("POST", "/auth/email/verify", "", map[string]string{"token": tok}), 204)
 		r.want(do("POST", "/auth/email/verify", "", map[string]string{"token": tok}), 400)
 
 		r.want(do("POST", "/me/email", access, map[string]string{"email": "alice2@example.com", "current_password": goodPassword}), 200)
-		r.mail.nextOf(t, notify.EmailChanged, "alice@example.com")
-		keep(r.mail.nextOf(t, notify.VerifyEmail, "alice2@example.com"), verifyURL)
+		nextOf(t, r.mail, notify.EmailChanged, "alice@example.com")
+		keep(nextOf(t, r.mail, notify.VerifyEmail, "alice2@example.com"), verifyURL)
 
 		r.accepted(do("POST", "/auth/password/forgot", "", map[string]string{"email": "nobody@example.com"}))
 		r.accepted(do("POST", "/auth/password/forgot", "", map[string]string{"email": "alice2@example.com"}))
-		tok = keep(r.mail.nextOf(t, notify.PasswordReset, "alice2@example.com"), resetURL)
+		tok = keep(nextOf(t, r.mail, notify.PasswordReset, "alice2@example.com"), resetURL)
 		r.want(do("POST", "/auth/password/reset", "", map[string]string{"token": tok, "password": "short"}), 422)
 		r.want(do("POST", "/auth/password/reset", "", map[string]string{"token": tok + "x", "password": newPassword}), 400)
 		r.want(do("POST", "/auth/password/reset", "", map[string]string{"token": tok, "password": newPassword}), 204)
-		r.mail.nextOf(t, notify.PasswordChanged, "alice2@example.com")
+		nextOf(t, r.mail, notify.PasswordChanged, "alice2@example.com")
 		r.want(do("POST", "/auth/password/reset", "", map[string]string{"token": tok, "password": newPassword}), 400)
-		r.clock.advance(31 * time.Minute)
+		r.clock.Advance(31 * time.Minute)
 		r.accepted(do("POST", "/auth/password/forgot", "", map[string]string{"email": "alice2@example.com"}))
-		tok = keep(r.mail.nextOf(t, notify.PasswordReset, "alice2@example.com"), resetURL)
-		r.clock.advance(31 * time.Minute)
+		tok = keep(nextOf(t, r.mail, notify.PasswordReset, "alice2@example.com"), resetURL)
+		r.clock.Advance(31 * time.Minute)
 		r.want(do("POST", "/auth/password/reset", "", map[string]string{"token": tok, "password": newPassword}), 400)
 		r.want(do("POST", "/auth/login", "", map[string]string{"login": "alice2@example.com", "password": newPassword}), 200)
-		r.mail.none(t)
+		r.mail.None(t)
 
 		var rows []byte
 		q := audit.Query{Limit: 1000}
@@ -628,7 +554,7 @@ func TestRecoveryLeaksNoSecret(t *testing.T) {
 // on the memory store: never a server error, and a success only with the
 // one token issued.
 func FuzzResetPasswordBody(f *testing.F) {
-	mail := newMailbox()
+	mail := testkit.NewMailbox()
 	s := newStack(f, memBackend(), stackConfig{
 		user: func(c *user.Config) { c.Queue.Workers = 1 },
 		reset: func(c *reset.Config) {
@@ -644,7 +570,7 @@ func FuzzResetPasswordBody(f *testing.F) {
 	}
 	var msg notify.Message
 	select {
-	case msg = <-mail.ch:
+	case msg = <-mail.C:
 	case <-time.After(30 * time.Second):
 		f.Fatal("no reset link sent")
 	}

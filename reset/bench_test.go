@@ -64,7 +64,7 @@ func BenchmarkRequest(b *testing.B) {
 			waited[j] += time.Since(start)
 			<-done
 			if st.addr == "alice@example.com" {
-				e.out.next(b) // handled once the link is sent
+				e.out.Next(b) // handled once the link is sent
 			}
 		}
 	}
@@ -97,7 +97,7 @@ func BenchmarkHandle(b *testing.B) {
 				}
 				<-done
 				if who == "known" {
-					e.out.next(b)
+					e.out.Next(b)
 				}
 			}
 		})
@@ -114,7 +114,7 @@ func BenchmarkConfirm(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			e := newEnv(b, pgBackend(b), func(c *reset.Config) { c.PerAddress, c.PerClient = reset.NoLimit, reset.NoLimit })
 			if name == "default-hash" {
-				users, err := user.NewService(e.ustore, user.Config{Now: e.clock.now, Sessions: e.sessions})
+				users, err := user.NewService(e.ustore, user.Config{Now: e.clock.Now, Sessions: e.sessions})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -136,7 +136,7 @@ func BenchmarkConfirm(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.StopTimer()
-				e.out.next(b) // the notice
+				e.out.Next(b) // the notice
 				b.StartTimer()
 			}
 		})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cedrina/cedrina/audit"
 	"github.com/cedrina/cedrina/internal/secret"
+	"github.com/cedrina/cedrina/internal/testkit"
 	"github.com/cedrina/cedrina/notify"
 	"github.com/cedrina/cedrina/reset"
 	"github.com/cedrina/cedrina/store/memory"
@@ -25,7 +26,7 @@ func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
 // the development notifier's line is the only place a link appears.
 func TestNoSecretsOutside(t *testing.T) {
 	backends(t, func(t *testing.T, b backend) {
-		devLog := &syncBuffer{}
+		devLog := &testkit.Buffer{}
 		dev := notify.Log(slog.New(slog.NewTextHandler(devLog, nil)))
 		failOnce := true
 		var mu sync.Mutex
@@ -63,13 +64,13 @@ func TestNoSecretsOutside(t *testing.T) {
 		if err := e.svc.Confirm(ctx, tok, newPassword, reset.Meta{}); err != nil {
 			t.Fatal(err)
 		}
-		e.out.next(t)
+		e.out.Next(t)
 		err := e.svc.Confirm(ctx, tok, newPassword, reset.Meta{})
 		errStrings = append(errStrings, err.Error())
-		e.clock.advance(time.Hour)
+		e.clock.Advance(time.Hour)
 		tok2 := e.request(t, u)
 		secrets = append(secrets, tok2)
-		e.clock.advance(time.Hour)
+		e.clock.Advance(time.Hour)
 		errStrings = append(errStrings, e.svc.Confirm(ctx, tok2, newPassword, reset.Meta{}).Error())
 
 		page, qerr := e.audit.Query(ctx, audit.Query{Limit: 1000})
@@ -116,9 +117,9 @@ func TestCleanup(t *testing.T) {
 		if err := e.svc.Confirm(ctx, used, newPassword, reset.Meta{}); err != nil {
 			t.Fatal(err)
 		}
-		e.out.next(t)
+		e.out.Next(t)
 		e.request(t, users[2])
-		e.clock.advance(31 * time.Minute) // all of the above expire
+		e.clock.Advance(31 * time.Minute) // all of the above expire
 		live1 := e.request(t, users[3])
 		live2 := e.request(t, users[4])
 		n, err := e.svc.Cleanup(ctx, reset.CleanupConfig{Batch: 2, Pause: -1})
@@ -130,7 +131,7 @@ func TestCleanup(t *testing.T) {
 				t.Errorf("a live token was deleted: %v", err)
 			}
 		}
-		if n, err := reset.Cleanup(ctx, e.resets, reset.CleanupConfig{Now: e.clock.now}); err != nil || n != 0 {
+		if n, err := reset.Cleanup(ctx, e.resets, reset.CleanupConfig{Now: e.clock.Now}); err != nil || n != 0 {
 			t.Errorf("second Cleanup = %d, %v", n, err)
 		}
 	})
@@ -221,15 +222,15 @@ func TestConfig(t *testing.T) {
 }
 
 func TestMemoryLimiter(t *testing.T) {
-	c := &clock{t: time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)}
-	l := reset.NewMemoryLimiter(3, time.Hour, c.now)
+	c := testkit.NewClock(time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC))
+	l := reset.NewMemoryLimiter(3, time.Hour, c.Now)
 	ctx := context.Background()
 	for i := range 3 {
 		if ok, _, _ := l.Allow(ctx, "k"); !ok {
 			t.Fatalf("call %d refused", i)
 		}
 	}
-	c.advance(10 * time.Minute)
+	c.Advance(10 * time.Minute)
 	ok, after, err := l.Allow(ctx, "k")
 	if ok || err != nil || after != 50*time.Minute {
 		t.Fatalf("4th call: %v, %v, %v; want refused, retry after 50m", ok, after, err)
@@ -237,18 +238,18 @@ func TestMemoryLimiter(t *testing.T) {
 	if ok, _, _ := l.Allow(ctx, "other"); !ok {
 		t.Fatal("another key refused")
 	}
-	c.advance(50 * time.Minute)
+	c.Advance(50 * time.Minute)
 	if ok, _, _ := l.Allow(ctx, "k"); !ok {
 		t.Fatal("refused in the next window")
 	}
 	// Idle keys are forgotten.
-	c.advance(2 * time.Hour)
+	c.Advance(2 * time.Hour)
 	l.Allow(ctx, "new")
 	if n := l.Len(); n != 1 {
 		t.Fatalf("%d keys remembered, want 1", n)
 	}
 	// Exact under concurrency: 100 goroutines, 3 admitted.
-	c.advance(time.Hour)
+	c.Advance(time.Hour)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	admitted := 0

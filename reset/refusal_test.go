@@ -25,12 +25,12 @@ func TestConfirmRefusals(t *testing.T) {
 	}{
 		{"expired", reset.Expired, func(t *testing.T, e *env, u *user.User) string {
 			tok := e.request(t, u)
-			e.clock.advance(30 * time.Minute)
+			e.clock.Advance(30 * time.Minute)
 			return tok
 		}},
 		{"issued before a password change", reset.Superseded, func(t *testing.T, e *env, u *user.User) string {
 			tok := e.request(t, u)
-			e.clock.advance(time.Second)
+			e.clock.Advance(time.Second)
 			if err := e.users.ChangePassword(context.Background(), u.ID, oldPassword, "changed meanwhile, long"); err != nil {
 				t.Fatal(err)
 			}
@@ -48,7 +48,7 @@ func TestConfirmRefusals(t *testing.T) {
 			if err := e.svc.Confirm(context.Background(), tok, "first reset, long enough", reset.Meta{}); err != nil {
 				t.Fatal(err)
 			}
-			e.out.next(t) // the notice
+			e.out.Next(t) // the notice
 			return tok
 		}},
 		{"replaced by a newer request", reset.Used, func(t *testing.T, e *env, u *user.User) string {
@@ -199,7 +199,7 @@ func TestConfirmAllOrNothing(t *testing.T) {
 				if err := e.svc.Confirm(ctx, tok, newPassword, reset.Meta{}); !errors.Is(err, errInjected) {
 					t.Fatalf("Confirm = %v, want the injected failure", err)
 				}
-				e.out.none(t)
+				e.out.None(t)
 				after, _ := e.users.Get(ctx, u.ID)
 				if after.HashedPassword != before.HashedPassword || after.SecurityStamp != before.SecurityStamp ||
 					!after.PasswordChangedAt.Equal(before.PasswordChangedAt) {
@@ -344,7 +344,7 @@ func TestRequestRateLimits(t *testing.T) {
 		if !errors.As(err, &rl) || rl.Limit != "client" {
 			t.Fatalf("21st request from one client: %v", err)
 		}
-		e.clock.advance(time.Hour)
+		e.clock.Advance(time.Hour)
 		if err := e.svc.Request(ctx, "alice@example.com", ip); err != nil {
 			t.Fatalf("after an hour: %v", err)
 		}

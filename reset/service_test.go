@@ -1,7 +1,6 @@
 package reset_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/cedrina/cedrina/audit"
 	"github.com/cedrina/cedrina/internal/pgtest"
+	"github.com/cedrina/cedrina/internal/testkit"
 	"github.com/cedrina/cedrina/notify"
 	"github.com/cedrina/cedrina/reset"
 	"github.com/cedrina/cedrina/session"
@@ -27,57 +27,6 @@ const (
 	oldPassword = "correct horse battery staple"
 	newPassword = "a fresh and long passphrase"
 )
-
-// clock is the injected clock: tests move it, never sleep.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// outbox is a Notifier that keeps what it is given.
-type outbox struct {
-	ch chan notify.Message
-}
-
-func (o *outbox) Notify(_ context.Context, m notify.Message) error {
-	o.ch <- m
-	return nil
-}
-
-// next returns the next message sent. The bound is a guard against a
-// hang, not a timing assumption.
-func (o *outbox) next(t testing.TB) notify.Message {
-	t.Helper()
-	select {
-	case m := <-o.ch:
-		return m
-	case <-time.After(30 * time.Second):
-		t.Fatal("no message sent")
-		return notify.Message{}
-	}
-}
-
-// none checks that nothing more was sent.
-func (o *outbox) none(t *testing.T) {
-	t.Helper()
-	select {
-	case m := <-o.ch:
-		t.Fatalf("unexpected message: %v", m)
-	default:
-	}
-}
 
 // pausingUsers wraps a user.Store so that one AdmitLogin, once armed,
 // waits after reading the account: a login that has read the account
@@ -116,28 +65,11 @@ type env struct {
 	users    *user.Service
 	sessions *session.Service
 	audit    *audit.Service
-	clock    *clock
-	out      *outbox
-	logs     *syncBuffer
+	clock    *testkit.Clock
+	out      *testkit.Mailbox
+	logs     *testkit.Buffer
 	cfg      reset.Config
 	svc      *reset.Service
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 type backend struct {
@@ -170,11 +102,11 @@ func backends(t *testing.T, fn func(t *testing.T, b backend)) {
 func newEnv(t testing.TB, b backend, mutate func(*reset.Config)) *env {
 	t.Helper()
 	e := &env{tx: b.tx, resets: b.resets, ustore: &pausingUsers{Store: b.users},
-		clock: &clock{t: time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)},
-		out:   &outbox{ch: make(chan notify.Message, 100)}, logs: &syncBuffer{}}
+		clock: testkit.NewClock(time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)),
+		out:   testkit.NewMailbox(), logs: &testkit.Buffer{}}
 	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var err error
-	if e.audit, err = audit.NewService(b.audit, audit.Config{Now: e.clock.now, Logger: logger}); err != nil {
+	if e.audit, err = audit.NewService(b.audit, audit.Config{Now: e.clock.Now, Logger: logger}); err != nil {
 		t.Fatal(err)
 	}
 	k, err := session.GenerateKey(session.HS256, "")
@@ -186,19 +118,19 @@ func newEnv(t testing.TB, b backend, mutate func(*reset.Config)) *env {
 		t.Fatal(err)
 	}
 	if e.sessions, err = session.NewService(b.sessions, session.Config{Keys: ks, Issuer: "https://auth.example", Audience: []string{"api"},
-		Now: e.clock.now, Recorder: e.audit, Logger: logger, CacheSize: -1}); err != nil {
+		Now: e.clock.Now, Recorder: e.audit, Logger: logger, CacheSize: -1}); err != nil {
 		t.Fatal(err)
 	}
 	h, err := user.NewHasher(user.HashConfig{Argon2id: user.Argon2idParams{Memory: 64, Time: 1, Threads: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.users, err = user.NewService(e.ustore, user.Config{Hasher: h, Now: e.clock.now, Sessions: e.sessions,
+	if e.users, err = user.NewService(e.ustore, user.Config{Hasher: h, Now: e.clock.Now, Sessions: e.sessions,
 		Recorder: e.audit, Logger: logger, Lockout: user.LockoutPolicy{Threshold: 3}}); err != nil {
 		t.Fatal(err)
 	}
 	e.cfg = reset.Config{Users: e.users, Sessions: e.sessions, Notifier: e.out, URL: baseURL, Recorder: e.audit,
-		Logger: logger, Now: e.clock.now, Queue: notify.QueueConfig{Workers: 1}}
+		Logger: logger, Now: e.clock.Now, Queue: notify.QueueConfig{Workers: 1}}
 	if mutate != nil {
 		mutate(&e.cfg)
 	}
@@ -225,7 +157,7 @@ func (e *env) request(t testing.TB, u *user.User) string {
 	if err := e.svc.Request(context.Background(), string(u.Email), reset.Meta{}); err != nil {
 		t.Fatal(err)
 	}
-	return tokenOf(t, e.out.next(t))
+	return tokenOf(t, e.out.Next(t))
 }
 
 func tokenOf(t testing.TB, m notify.Message) string {
@@ -297,11 +229,11 @@ func TestRequestAndConfirm(t *testing.T) {
 		if err := e.svc.Request(ctx, "Alice@Example.com", reset.Meta{}); err != nil {
 			t.Fatal(err)
 		}
-		m := e.out.next(t)
+		m := e.out.Next(t)
 		if m.To != "alice@example.com" || m.UserID != alice.ID || m.Username != "alice" {
 			t.Errorf("message = %v", m)
 		}
-		if !m.ExpiresAt.Equal(e.clock.now().Add(30 * time.Minute)) {
+		if !m.ExpiresAt.Equal(e.clock.Now().Add(30 * time.Minute)) {
 			t.Errorf("expires at %v, want 30 minutes from now", m.ExpiresAt)
 		}
 		link, _ := url.Parse(m.Link)
@@ -313,11 +245,11 @@ func TestRequestAndConfirm(t *testing.T) {
 			t.Fatalf("token of %d characters, want 43", len(token))
 		}
 
-		e.clock.advance(29 * time.Minute)
+		e.clock.Advance(29 * time.Minute)
 		if err := e.svc.Confirm(ctx, token, newPassword, reset.Meta{}); err != nil {
 			t.Fatal(err)
 		}
-		if n := e.out.next(t); n.Kind != notify.PasswordChanged || n.To != "alice@example.com" || n.Link != "" {
+		if n := e.out.Next(t); n.Kind != notify.PasswordChanged || n.To != "alice@example.com" || n.Link != "" {
 			t.Errorf("notice = %v", n)
 		}
 		if !e.canLogin(t, alice, newPassword) {
@@ -333,8 +265,8 @@ func TestRequestAndConfirm(t *testing.T) {
 			t.Error("bob's password changed")
 		}
 		u, _ := e.users.Get(ctx, alice.ID)
-		if !u.PasswordChangedAt.Equal(e.clock.now()) {
-			t.Errorf("password_changed_at = %v, want %v", u.PasswordChangedAt, e.clock.now())
+		if !u.PasswordChangedAt.Equal(e.clock.Now()) {
+			t.Errorf("password_changed_at = %v, want %v", u.PasswordChangedAt, e.clock.Now())
 		}
 
 		// Used once.
@@ -369,10 +301,10 @@ func TestRequestSameResult(t *testing.T) {
 			}
 		}
 		// One worker: alice's message comes after the other two were handled.
-		if m := e.out.next(t); m.UserID != alice.ID {
+		if m := e.out.Next(t); m.UserID != alice.ID {
 			t.Fatalf("message to %v", m)
 		}
-		e.out.none(t)
+		e.out.None(t)
 		outcomes := map[string]int{}
 		for _, ev := range e.events(t, audit.PasswordResetRequested) {
 			outcomes[ev.Data["outcome"].(string)]++

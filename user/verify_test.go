@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cedrina/cedrina/audit"
+	"github.com/cedrina/cedrina/internal/testkit"
 	"github.com/cedrina/cedrina/notify"
 	"github.com/cedrina/cedrina/store/memory"
 	"github.com/cedrina/cedrina/user"
@@ -17,40 +18,18 @@ import (
 
 const verifyURL = "https://app.example.com/verify-email"
 
-// mailbox is a Notifier that keeps what it is given.
-type mailbox struct{ ch chan notify.Message }
-
-func newMailbox() *mailbox { return &mailbox{ch: make(chan notify.Message, 100)} }
-
-func (m *mailbox) Notify(_ context.Context, msg notify.Message) error {
-	m.ch <- msg
-	return nil
-}
-
-// next returns the next message; the bound guards against a hang.
-func (m *mailbox) next(t *testing.T) notify.Message {
-	t.Helper()
-	select {
-	case msg := <-m.ch:
-		return msg
-	case <-time.After(30 * time.Second):
-		t.Fatal("no message sent")
-		return notify.Message{}
-	}
-}
-
 // verifier is a user service with a notifier, on one database with its
 // audit trail.
 type verifier struct {
 	s     *user.Service
-	mail  *mailbox
+	mail  *testkit.Mailbox
 	clock *clock
 	audit *audit.Service
 }
 
 func newVerifier(t *testing.T, users user.Store, events audit.Store) *verifier {
 	t.Helper()
-	v := &verifier{mail: newMailbox(), clock: newClock()}
+	v := &verifier{mail: testkit.NewMailbox(), clock: newClock()}
 	var err error
 	if v.audit, err = audit.NewService(events, audit.Config{Now: v.clock.Now}); err != nil {
 		t.Fatal(err)
@@ -68,7 +47,7 @@ func (v *verifier) token(t *testing.T, id int64) (string, notify.Message) {
 	if err := v.s.RequestVerification(context.Background(), id); err != nil {
 		t.Fatal(err)
 	}
-	m := v.mail.next(t)
+	m := v.mail.Next(t)
 	return linkToken(t, m), m
 }
 
@@ -148,15 +127,15 @@ func TestVerifyEmailRefusals(t *testing.T) {
 		if _, err := v.s.ChangeEmail(ctx, c.ID, "carol.new@example.com", goodPassword); err != nil {
 			t.Fatal(err)
 		}
-		v.mail.next(t) // the notice to the old address
-		v.mail.next(t) // the link to the new one
+		v.mail.Next(t) // the notice to the old address
+		v.mail.Next(t) // the link to the new one
 		verificationErr(t, verify(tok), user.TokenUsed)
 		// Back to the old address: the old token stays spent.
 		if _, err := v.s.ChangeEmail(ctx, c.ID, "carol@example.com", goodPassword); err != nil {
 			t.Fatal(err)
 		}
-		v.mail.next(t)
-		v.mail.next(t)
+		v.mail.Next(t)
+		v.mail.Next(t)
 		verificationErr(t, verify(tok), user.TokenUsed)
 
 		// An inactive account.
@@ -239,11 +218,11 @@ func TestChangeEmail(t *testing.T) {
 		if got.Email != "alice.new@example.com" || got.IsVerified || got.EmailVerifiedAt != nil {
 			t.Errorf("after the change: %s verified %v at %v", got.Email, got.IsVerified, got.EmailVerifiedAt)
 		}
-		notice := v.mail.next(t)
+		notice := v.mail.Next(t)
 		if notice.Kind != notify.EmailChanged || notice.To != "alice@example.com" || notice.Link != "" {
 			t.Errorf("notice %v", notice)
 		}
-		link := v.mail.next(t)
+		link := v.mail.Next(t)
 		if link.To != "alice.new@example.com" {
 			t.Errorf("verification link sent to %s", link.To)
 		}
@@ -311,8 +290,8 @@ func TestVerificationConfig(t *testing.T) {
 		cfg  user.Config
 		want string
 	}{
-		"notifier without URL": {user.Config{Notifier: newMailbox()}, "user: Config.Verification.URL: empty"},
-		"relative URL":         {user.Config{Notifier: newMailbox(), Verification: user.VerificationConfig{URL: "/verify"}}, "Config.Verification.URL"},
+		"notifier without URL": {user.Config{Notifier: testkit.NewMailbox()}, "user: Config.Verification.URL: empty"},
+		"relative URL":         {user.Config{Notifier: testkit.NewMailbox(), Verification: user.VerificationConfig{URL: "/verify"}}, "Config.Verification.URL"},
 		"short TTL":            {user.Config{Verification: user.VerificationConfig{TTL: time.Second}}, "user: Config.Verification.TTL: 1s is outside"},
 	} {
 		c.cfg.Hasher = cheapHasher(t)
