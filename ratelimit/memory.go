@@ -1,0 +1,251 @@
+package ratelimit
+
+import (
+	"context"
+	"encoding/binary"
+	"sync"
+	"time"
+
+	"github.com/cedrina/cedrina/internal/errs"
+	"github.com/cedrina/cedrina/store"
+)
+
+// ErrFull is the error of a [MemoryStore] asked to hold a new key when it
+// holds MaxKeys keys that are all still counting. It matches
+// store.ErrUnavailable: the limiter cannot decide, and callers fail
+// closed.
+var ErrFull = errs.Kind("ratelimit: memory store full", store.ErrUnavailable)
+
+// MemoryConfig configures a [MemoryStore]. The zero value is the
+// default.
+type MemoryConfig struct {
+	// MaxKeys bounds the keys held at once, across policies. A key stops
+	// being held once its state is initial again (its window passed, its
+	// bucket refilled). Default 1,048,576; a fixed window or token bucket
+	// key costs about 150 bytes, a sliding window key 16 bytes more per
+	// distinct admitted time it remembers.
+	MaxKeys int
+	// Shards is the number of independently locked parts, a power of two.
+	// Default 256.
+	Shards int
+}
+
+// MemoryStore is the in-memory [Store]: exact, safe for concurrent use,
+// and local to one process (every app instance counts on its own; share
+// counters through PostgreSQL or Redis). Keys are spread over shards by
+// their hash, each shard behind its own mutex, so checks of different
+// keys rarely wait for each other. A check of a key the store holds
+// allocates nothing (a sliding window's log grows now and then). Keys
+// whose state is initial again are dropped by a sweep of their shard,
+// at most once per shard per SweepInterval, in the course of a check.
+type MemoryStore struct {
+	shards   []memShard
+	mask     uint64
+	perShard int
+}
+
+// SweepInterval is how often, at most, a shard of a [MemoryStore] drops
+// its idle keys.
+const SweepInterval = 10 * time.Second
+
+type memShard struct {
+	mu      sync.Mutex
+	m       map[KeyHash]*memEntry
+	sweepAt int64   // µs
+	_       [40]byte // one shard per cache line
+}
+
+// memEntry is one key's state. Fixed window: a is the window's start, b
+// the count. Token bucket: a is the last change, b the level. Sliding
+// window: log holds the admitted times, oldest first, from off on.
+type memEntry struct {
+	a, b int64
+	// idle is when the state is initial again (µs): the entry may then
+	// be dropped or reset.
+	idle int64
+	log  []hit
+	off  int
+	live int64 // the sum of log[off:].n
+}
+
+// hit is n requests admitted at time t (µs).
+type hit struct{ t, n int64 }
+
+// NewMemoryStore returns an empty MemoryStore, or an error naming the bad
+// field of cfg.
+func NewMemoryStore(cfg MemoryConfig) (*MemoryStore, error) {
+	switch {
+	case cfg.MaxKeys < 0:
+		return nil, errs.Configf("ratelimit", "MemoryConfig.MaxKeys", "%d is negative", cfg.MaxKeys)
+	case cfg.Shards < 0 || cfg.Shards&(cfg.Shards-1) != 0:
+		return nil, errs.Configf("ratelimit", "MemoryConfig.Shards", "%d is not a power of two", cfg.Shards)
+	}
+	if cfg.MaxKeys == 0 {
+		cfg.MaxKeys = 1 << 20
+	}
+	if cfg.Shards == 0 {
+		cfg.Shards = 256
+	}
+	s := &MemoryStore{shards: make([]memShard, cfg.Shards), mask: uint64(cfg.Shards - 1),
+		perShard: max(1, (cfg.MaxKeys+cfg.Shards-1)/cfg.Shards)}
+	for i := range s.shards {
+		s.shards[i].m = make(map[KeyHash]*memEntry)
+	}
+	return s, nil
+}
+
+// Len returns the number of keys held.
+func (s *MemoryStore) Len() int {
+	n := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		n += len(sh.m)
+		sh.mu.Unlock()
+	}
+	return n
+}
+
+// Take implements [Store].
+func (s *MemoryStore) Take(ctx context.Context, key KeyHash, p Policy, n int, now time.Time) (Result, error) {
+	if err := ctx.Err(); err != nil {
+		return Result{}, err
+	}
+	t := now.UnixMicro()
+	sh := &s.shards[binary.LittleEndian.Uint64(key[:8])&s.mask]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if t >= sh.sweepAt {
+		sh.sweep(t)
+	}
+	e := sh.m[key]
+	if e == nil {
+		if len(sh.m) >= s.perShard {
+			if sh.sweep(t); len(sh.m) >= s.perShard {
+				return Result{}, ErrFull
+			}
+		}
+		e = &memEntry{idle: t}
+		sh.m[key] = e
+	}
+	w := p.Window.Microseconds()
+	switch p.Algorithm {
+	case FixedWindow:
+		return e.fixed(t, w, int64(p.Limit), int64(n)), nil
+	case SlidingWindow:
+		return e.sliding(t, w, int64(p.Limit), int64(n)), nil
+	case TokenBucket:
+		return e.bucket(t, w, int64(p.Limit), int64(p.Burst), int64(n)), nil
+	}
+	return Result{}, errs.Configf("ratelimit", "Policy.Algorithm", "unknown algorithm %q", string(p.Algorithm))
+}
+
+// sweep drops the shard's idle entries.
+func (sh *memShard) sweep(t int64) {
+	for k, e := range sh.m {
+		if e.idle <= t {
+			delete(sh.m, k)
+		}
+	}
+	sh.sweepAt = t + SweepInterval.Microseconds()
+}
+
+func (e *memEntry) fixed(t, w, limit, n int64) Result {
+	start := t - t%w
+	switch {
+	case e.idle <= t:
+		e.a, e.b = start, 0
+	case start > e.a:
+		e.a, e.b = start, 0
+	case start < e.a:
+		// A clock reading from before the window counting now (a
+		// goroutine that read the clock before another that got here
+		// first): counted in the newer window, which only one window is
+		// kept for.
+		start = e.a
+	}
+	res := Result{Limit: int(limit), Reset: usec(start + w - t)}
+	if e.b+n <= limit {
+		e.b += n
+		res.Allowed = true
+	} else {
+		res.RetryAfter = res.Reset
+	}
+	res.Remaining = int(limit - e.b)
+	e.idle = start + w
+	return res
+}
+
+func (e *memEntry) sliding(t, w, limit, n int64) Result {
+	for e.off < len(e.log) && e.log[e.off].t <= t-w {
+		e.live -= e.log[e.off].n
+		e.off++
+	}
+	if e.off == len(e.log) {
+		e.log, e.off, e.live = e.log[:0], 0, 0
+	}
+	res := Result{Limit: int(limit)}
+	if e.live+n <= limit {
+		e.live += n
+		res.Allowed = true
+		last := len(e.log) - 1
+		switch {
+		case last >= e.off && e.log[last].t >= t:
+			// As old as the newest time held, or older: counted at it.
+			e.log[last].n += n
+		default:
+			if len(e.log) == cap(e.log) && e.off > 0 {
+				k := copy(e.log, e.log[e.off:])
+				e.log, e.off = e.log[:k], 0
+			}
+			e.log = append(e.log, hit{t: t, n: n})
+		}
+	} else {
+		k := e.live + n - limit
+		for _, h := range e.log[e.off:] {
+			if k -= h.n; k <= 0 {
+				res.RetryAfter = usec(h.t + w - t)
+				break
+			}
+		}
+	}
+	res.Remaining = int(limit - e.live)
+	newest := e.log[len(e.log)-1].t
+	res.Reset = usec(newest + w - t)
+	e.idle = newest + w
+	return res
+}
+
+func (e *memEntry) bucket(t, w, limit, burst, n int64) Result {
+	full := burst * w
+	switch {
+	case e.idle <= t:
+		// Full, or new: a full bucket as of now.
+		e.a, e.b = t, full
+	case t > e.a:
+		e.b = min(e.b, full) // the policy's burst may have shrunk
+		if el := t - e.a; el >= ceilDiv(full-e.b, limit) {
+			e.b = full
+		} else {
+			e.b += el * limit
+		}
+		e.a = t
+	}
+	e.b = min(e.b, full)
+	res := Result{Limit: int(burst)}
+	if cost := n * w; e.b >= cost {
+		e.b -= cost
+		res.Allowed = true
+	} else {
+		res.RetryAfter = usec(ceilDiv(cost-e.b, limit))
+	}
+	res.Remaining = int(e.b / w)
+	fill := ceilDiv(full-e.b, limit)
+	res.Reset = usec(fill)
+	e.idle = e.a + fill
+	return res
+}
+
+func ceilDiv(a, b int64) int64 { return (a + b - 1) / b }
+
+func usec(n int64) time.Duration { return time.Duration(n) * time.Microsecond }
