@@ -80,7 +80,7 @@ func (l *Limiter) Allow(ctx context.Context, key string) (Result, error) {
 // caller that looks only at Result.Allowed fails closed.
 //
 // key is whatever the caller counts by: a client IP, a user id, an
-// address, a combination (see [Key]). It is hashed with the policy's
+// address, a combination (see [KeyFunc]). It is hashed with the policy's
 // algorithm and name before it reaches the store ([HashKey]).
 func (l *Limiter) AllowN(ctx context.Context, key string, n int) (Result, error) {
 	if q := l.policy.Quota(); n < 1 || n > q {

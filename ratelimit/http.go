@@ -1,0 +1,292 @@
+package ratelimit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/cedrina/cedrina/audit"
+	"github.com/cedrina/cedrina/internal/errs"
+)
+
+// The response headers of draft-ietf-httpapi-ratelimit-headers-10, and
+// Retry-After (RFC 9110 section 10.2.3).
+const (
+	PolicyHeader     = "RateLimit-Policy"
+	RateLimitHeader  = "RateLimit"
+	RetryAfterHeader = "Retry-After"
+)
+
+// SetHeaders adds p's item to the RateLimit-Policy header of h and res's
+// to the RateLimit header, as structured-field lists (RFC 9651), one
+// item per policy applied to the request:
+//
+//	RateLimit-Policy: "login";q=30;w=60
+//	RateLimit: "login";r=0;t=42
+//
+// q is the policy's quota (Policy.Quota), w its window in seconds
+// (rounded up), r the remaining quota and t the seconds (rounded up)
+// until the quota is back: Result.RetryAfter for a refused request,
+// Result.Reset otherwise. The policy's name is the item; no partition
+// key (pk) is sent, so neither a client's address nor its IP ever
+// appears in a header.
+func SetHeaders(h http.Header, p Policy, res Result) {
+	name := strconv.Quote(p.Name) // names are [a-z0-9_.-]: a valid sf-string as quoted
+	h.Add(PolicyHeader, name+";q="+strconv.Itoa(p.Quota())+";w="+strconv.FormatInt(seconds(p.Window), 10))
+	t := res.Reset
+	if !res.Allowed {
+		t = res.RetryAfter
+	}
+	h.Add(RateLimitHeader, name+";r="+strconv.Itoa(max(0, res.Remaining))+";t="+strconv.FormatInt(seconds(t), 10))
+}
+
+// seconds is d in whole seconds, rounded up.
+func seconds(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return int64((d + time.Second - 1) / time.Second)
+}
+
+// Problem is the problem details object (RFC 9457) of [WriteError]'s
+// responses.
+type Problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// WriteError answers a request that a rule refused or could not check:
+// for a *LimitedError (errors.Is ErrLimited), 429 Too Many Requests with
+// Retry-After in whole seconds (at least 1); for any other error, 503
+// Service Unavailable with Retry-After: 1. Both are
+// application/problem+json with Cache-Control: no-store, and never name
+// the key or the error's cause.
+func WriteError(w http.ResponseWriter, _ *http.Request, err error) {
+	p := Problem{Type: "about:blank", Title: http.StatusText(http.StatusServiceUnavailable),
+		Status: http.StatusServiceUnavailable, Detail: "the request could not be checked against its rate limit; try again later"}
+	retry := time.Second
+	var le *LimitedError
+	if errors.As(err, &le) {
+		p.Title, p.Status = http.StatusText(http.StatusTooManyRequests), http.StatusTooManyRequests
+		p.Detail = "too many requests; try again later"
+		retry = le.Result.RetryAfter
+	}
+	body, _ := json.Marshal(p) // strings and an int: cannot fail
+	h := w.Header()
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Cache-Control", "no-store")
+	h.Set(RetryAfterHeader, strconv.FormatInt(max(1, seconds(retry)), 10))
+	w.WriteHeader(p.Status)
+	w.Write(append(body, '\n'))
+}
+
+// Rule is one limit the middleware applies to a request.
+type Rule struct {
+	// Limiter applies the rule's policy. Required unless Tiers covers
+	// every tier.
+	Limiter *Limiter
+	// Tier and Tiers choose the limiter by the request's tier (the
+	// signed-in user's tier, say): Tiers[Tier(r)] when present, Limiter
+	// otherwise.
+	Tier  func(r *http.Request) string
+	Tiers map[string]*Limiter
+	// Key is what requests are counted by. Required.
+	Key KeyFunc
+	// Sensitive marks a rule whose store failure must refuse the request
+	// (503): authentication routes, where letting requests through
+	// unchecked would lift the limit on password guessing. A rule that is
+	// not sensitive follows MiddlewareConfig.FailOpen.
+	Sensitive bool
+}
+
+// limiter returns the rule's limiter for r, or nil.
+func (ru *Rule) limiter(r *http.Request) *Limiter {
+	if ru.Tier != nil && ru.Tiers != nil {
+		if l := ru.Tiers[ru.Tier(r)]; l != nil {
+			return l
+		}
+	}
+	return ru.Limiter
+}
+
+// MiddlewareConfig configures a [Middleware]. The zero value is the
+// default.
+type MiddlewareConfig struct {
+	// FailOpen lets requests through when a rule that is not Sensitive
+	// cannot be checked (its store failed). Default false: every rule
+	// fails closed, 503.
+	FailOpen bool
+	// ErrorFunc writes the response to a refused or uncheckable request:
+	// err is a *LimitedError or the store's failure, and the RateLimit
+	// headers are already set. It must write a response. Default
+	// [WriteError].
+	ErrorFunc func(w http.ResponseWriter, r *http.Request, err error)
+	// Recorder receives a rate_limit_exceeded event per refused request,
+	// sampled: at most one per policy and key in each of the policy's
+	// windows, and at most AuditRate events per second in all, so that an
+	// attack cannot flood the audit trail. Default: none.
+	Recorder audit.Recorder
+	// AuditRate bounds the events recorded per second. Default 10.
+	AuditRate int
+	// Logger receives store failures and the events that could not be
+	// recorded. Default: discard.
+	Logger *slog.Logger
+	// Now is the audit sampler's clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Middleware applies rate limit rules to HTTP requests. It is safe for
+// concurrent use.
+type Middleware struct {
+	failOpen bool
+	onError  func(http.ResponseWriter, *http.Request, error)
+	rec      audit.Recorder
+	log      *slog.Logger
+	now      func() time.Time
+	perKey   *MemoryStore // audit sampling: one event per policy, key and window
+	overall  *Limiter     // audit sampling: AuditRate per second
+}
+
+// NewMiddleware returns a Middleware for cfg, or an error naming the bad
+// field.
+func NewMiddleware(cfg MiddlewareConfig) (*Middleware, error) {
+	if cfg.AuditRate < 0 {
+		return nil, errs.Configf("ratelimit", "MiddlewareConfig.AuditRate", "%d is negative", cfg.AuditRate)
+	}
+	m := &Middleware{failOpen: cfg.FailOpen, onError: cfg.ErrorFunc, rec: cfg.Recorder, log: cfg.Logger, now: cfg.Now}
+	if m.onError == nil {
+		m.onError = WriteError
+	}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if m.rec != nil {
+		rate := cfg.AuditRate
+		if rate == 0 {
+			rate = 10
+		}
+		var err error
+		if m.perKey, err = NewMemoryStore(MemoryConfig{MaxKeys: 1 << 16, Shards: 16}); err != nil {
+			return nil, err
+		}
+		one, err := NewMemoryStore(MemoryConfig{MaxKeys: 1, Shards: 1})
+		if err != nil {
+			return nil, err
+		}
+		m.overall, err = New(one, Policy{Name: "audit", Algorithm: TokenBucket, Limit: rate, Window: time.Second},
+			Config{Now: m.now})
+		if err != nil {
+			return nil, errs.ConfigErr("ratelimit", "MiddlewareConfig.AuditRate", err)
+		}
+	}
+	return m, nil
+}
+
+// Limit returns middleware that applies rules, in order, to every
+// request: each rule's limiter counts the request under the rule's key,
+// and the RateLimit-Policy and RateLimit headers report every rule that
+// applied. The first rule that refuses stops the request (later rules do
+// not count it): ErrorFunc answers it, by default 429 with Retry-After.
+// A rule whose store fails answers 503 when it is Sensitive or the
+// middleware does not FailOpen, and is skipped otherwise. A rule without
+// a key for the request (KeyFunc ok false), or without a limiter for its
+// tier, does not apply.
+//
+// Put it inside the mux (wrapping the handler given to Handle) for
+// ByRoute, and after the authentication middleware for ByUser.
+func (m *Middleware) Limit(rules ...Rule) func(http.Handler) http.Handler {
+	for i, ru := range rules {
+		if ru.Key == nil {
+			panic("ratelimit: Limit: rule " + strconv.Itoa(i) + " has no Key")
+		}
+		if ru.Limiter == nil && len(ru.Tiers) == 0 {
+			panic("ratelimit: Limit: rule " + strconv.Itoa(i) + " has no Limiter")
+		}
+	}
+	rules = append([]Rule(nil), rules...)
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			for i := range rules {
+				ru := &rules[i]
+				l := ru.limiter(r)
+				if l == nil {
+					continue
+				}
+				key, ok := ru.Key(r)
+				if !ok {
+					continue
+				}
+				if !m.Check(w, r, l, key, ru.Sensitive) {
+					return
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// Check counts one request under key with l, as a rule of [Limit] does,
+// for handlers that find their key in the request's body (an address):
+// it adds l's RateLimit headers to w and reports whether the request may
+// go on. When it may not, the response is written: ErrorFunc's 429, or
+// 503 when the store failed and the check is sensitive or the middleware
+// does not fail open. A store failure with fail-open reports true.
+func (m *Middleware) Check(w http.ResponseWriter, r *http.Request, l *Limiter, key string, sensitive bool) bool {
+	ctx := r.Context()
+	res, err := l.Allow(ctx, key)
+	if err != nil {
+		if ctx.Err() != nil {
+			// The client went away: nothing to answer, nothing to count.
+			m.onError(w, r, err)
+			return false
+		}
+		m.log.ErrorContext(ctx, "ratelimit: check failed", "policy", l.Policy().Name, "error", err)
+		if m.failOpen && !sensitive {
+			return true
+		}
+		m.onError(w, r, err)
+		return false
+	}
+	SetHeaders(w.Header(), l.Policy(), res)
+	if res.Allowed {
+		return true
+	}
+	p := l.Policy()
+	m.audit(ctx, p, key, res)
+	m.onError(w, r, &LimitedError{Policy: p, Result: res})
+	return false
+}
+
+// audit records a rate_limit_exceeded event, sampled.
+func (m *Middleware) audit(ctx context.Context, p Policy, key string, res Result) {
+	if m.rec == nil {
+		return
+	}
+	h := HashKey(p, key)
+	// One event per policy, key and window: the sampler's own fixed
+	// window of 1, of the policy's length, keyed by the key's hash.
+	once := Policy{Name: "audit." + p.Name, Algorithm: FixedWindow, Limit: 1, Window: p.Window}
+	now := m.now().Truncate(time.Microsecond).UTC()
+	if r, err := m.perKey.Take(ctx, h, once, 1, now); err != nil || !r.Allowed {
+		return
+	}
+	if r, err := m.overall.Allow(ctx, ""); err != nil || !r.Allowed {
+		return
+	}
+	e := audit.Event{Type: audit.RateLimitExceeded, Severity: audit.Warning, Source: "ratelimit",
+		Data: map[string]any{"policy": p.Name, "algorithm": string(p.Algorithm), "limit": p.Quota(),
+			"window_seconds": seconds(p.Window), "key_hash": h.String(),
+			"retry_after_seconds": max(1, seconds(res.RetryAfter))}}
+	if err := m.rec.Record(ctx, e); err != nil {
+		m.log.ErrorContext(ctx, "ratelimit: rate_limit_exceeded not recorded", "policy", p.Name, "error", err)
+	}
+}
