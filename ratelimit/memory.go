@@ -51,7 +51,7 @@ const SweepInterval = 10 * time.Second
 type memShard struct {
 	mu      sync.Mutex
 	m       map[KeyHash]*memEntry
-	sweepAt int64   // µs
+	sweepAt int64    // µs
 	_       [40]byte // one shard per cache line
 }
 
