@@ -273,10 +273,10 @@ func (m *Middleware) audit(ctx context.Context, p Policy, key string, res Result
 	}
 	h := HashKey(p, key)
 	// One event per policy, key and window: the sampler's own fixed
-	// window of 1, of the policy's length, keyed by the key's hash.
+	// window of 1, of the policy's length.
 	once := Policy{Name: "audit." + p.Name, Algorithm: FixedWindow, Limit: 1, Window: p.Window}
 	now := m.now().Truncate(time.Microsecond).UTC()
-	if r, err := m.perKey.Take(ctx, h, once, 1, now); err != nil || !r.Allowed {
+	if r, err := m.perKey.Take(ctx, once, key, 1, now); err != nil || !r.Allowed {
 		return
 	}
 	if r, err := m.overall.Allow(ctx, ""); err != nil || !r.Allowed {

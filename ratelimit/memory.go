@@ -2,7 +2,7 @@ package ratelimit
 
 import (
 	"context"
-	"encoding/binary"
+	"hash/maphash"
 	"sync"
 	"time"
 
@@ -42,6 +42,7 @@ type MemoryStore struct {
 	shards   []memShard
 	mask     uint64
 	perShard int
+	seed     maphash.Seed
 }
 
 // SweepInterval is how often, at most, a shard of a [MemoryStore] drops
@@ -50,9 +51,17 @@ const SweepInterval = 10 * time.Second
 
 type memShard struct {
 	mu      sync.Mutex
-	m       map[KeyHash]*memEntry
+	m       map[memKey]*memEntry
 	sweepAt int64    // µs
 	_       [40]byte // one shard per cache line
+}
+
+// memKey identifies a key's counters: the policy's algorithm and name,
+// and the key. Keys stay in the process, so they are kept as given, not
+// hashed: a hash would cost more than the rest of a check.
+type memKey struct {
+	alg       Algorithm
+	name, key string
 }
 
 // memEntry is one key's state. Fixed window: a is the window's start, b
@@ -87,9 +96,9 @@ func NewMemoryStore(cfg MemoryConfig) (*MemoryStore, error) {
 		cfg.Shards = 256
 	}
 	s := &MemoryStore{shards: make([]memShard, cfg.Shards), mask: uint64(cfg.Shards - 1),
-		perShard: max(1, (cfg.MaxKeys+cfg.Shards-1)/cfg.Shards)}
+		perShard: max(1, (cfg.MaxKeys+cfg.Shards-1)/cfg.Shards), seed: maphash.MakeSeed()}
 	for i := range s.shards {
-		s.shards[i].m = make(map[KeyHash]*memEntry)
+		s.shards[i].m = make(map[memKey]*memEntry)
 	}
 	return s, nil
 }
@@ -107,37 +116,45 @@ func (s *MemoryStore) Len() int {
 }
 
 // Take implements [Store].
-func (s *MemoryStore) Take(ctx context.Context, key KeyHash, p Policy, n int, now time.Time) (Result, error) {
+func (s *MemoryStore) Take(ctx context.Context, p Policy, key string, n int, now time.Time) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
+	switch p.Algorithm {
+	case FixedWindow, SlidingWindow, TokenBucket:
+	default:
+		return Result{}, errs.Configf("ratelimit", "Policy.Algorithm", "unknown algorithm %q", string(p.Algorithm))
+	}
 	t := now.UnixMicro()
-	sh := &s.shards[binary.LittleEndian.Uint64(key[:8])&s.mask]
+	k := memKey{alg: p.Algorithm, name: p.Name, key: key}
+	sh := &s.shards[maphash.String(s.seed, key)&s.mask]
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
 	if t >= sh.sweepAt {
 		sh.sweep(t)
 	}
-	e := sh.m[key]
+	e := sh.m[k]
 	if e == nil {
 		if len(sh.m) >= s.perShard {
 			if sh.sweep(t); len(sh.m) >= s.perShard {
+				sh.mu.Unlock()
 				return Result{}, ErrFull
 			}
 		}
 		e = &memEntry{idle: t}
-		sh.m[key] = e
+		sh.m[k] = e
 	}
-	w := p.Window.Microseconds()
+	w, limit, n64 := p.Window.Microseconds(), int64(p.Limit), int64(n)
+	var res Result
 	switch p.Algorithm {
 	case FixedWindow:
-		return e.fixed(t, w, int64(p.Limit), int64(n)), nil
+		res = e.fixed(t, w, limit, n64)
 	case SlidingWindow:
-		return e.sliding(t, w, int64(p.Limit), int64(n)), nil
-	case TokenBucket:
-		return e.bucket(t, w, int64(p.Limit), int64(p.Burst), int64(n)), nil
+		res = e.sliding(t, w, limit, n64)
+	default:
+		res = e.bucket(t, w, limit, int64(p.Burst), n64)
 	}
-	return Result{}, errs.Configf("ratelimit", "Policy.Algorithm", "unknown algorithm %q", string(p.Algorithm))
+	sh.mu.Unlock()
+	return res, nil
 }
 
 // sweep drops the shard's idle entries.

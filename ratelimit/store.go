@@ -7,12 +7,13 @@ import (
 	"time"
 )
 
-// KeyHash identifies one key's counters of one policy in a [Store]: the
-// SHA-256 of the policy's algorithm, its name and the key, each but the
-// last followed by a NUL byte. Stores see only this hash, never the key
-// (a client IP, an email address), and the PostgreSQL store writes it
-// to rate_limit_records.key_hash in lower-case hex, so an operator can
-// find a key's row with
+// KeyHash identifies one key's counters of one policy where a [Store]
+// keeps them outside the process: the SHA-256 of the policy's
+// algorithm, its name and the key, each but the last followed by a NUL
+// byte. The PostgreSQL and Redis stores keep this hash, never the key (a
+// client IP, an email address); the PostgreSQL store writes it to
+// rate_limit_records.key_hash in lower-case hex, so an operator can find
+// a key's row with
 //
 //	printf 'fixed_window\0login\0ip:203.0.113.7' | sha256sum
 type KeyHash [32]byte
@@ -59,10 +60,14 @@ type Result struct {
 // shared ones, and store/storetest's RunRateLimitStore is the conformance
 // suite every Store passes.
 //
-// Take counts n requests (1 <= n <= p.Quota()) of the key whose hash is
-// key under policy p (valid, Burst filled in) at time now (UTC, a whole
-// number of microseconds; a Store never reads a clock of its own), if
-// p admits them, and returns the key's state after the check. Times are
+// Take counts n requests (1 <= n <= p.Quota()) under key and policy p
+// (valid, Burst filled in) at time now (UTC, a whole number of
+// microseconds; a Store never reads a clock of its own), if p admits
+// them, and returns the key's state after the check. Counters belong to
+// the policy's algorithm and name and the key: policies that differ in
+// either never share one. key is the caller's, unhashed: a Store that
+// keeps state outside the process keeps [HashKey](p, key) instead, never
+// the key itself. Times are
 // counted in whole microseconds since the Unix epoch; below, W is
 // p.Window in microseconds, L is p.Limit, B is p.Burst, t is now. A key
 // a Store does not hold is in its initial state; a Store may forget a
@@ -101,5 +106,5 @@ type Result struct {
 // an error (matching store.ErrUnavailable where a retry may succeed);
 // the Result is then the zero Result, which denies. Take honours ctx.
 type Store interface {
-	Take(ctx context.Context, key KeyHash, p Policy, n int, now time.Time) (Result, error)
+	Take(ctx context.Context, p Policy, key string, n int, now time.Time) (Result, error)
 }
