@@ -92,7 +92,17 @@ func (l *Limiter) AllowN(ctx context.Context, key string, n int) (Result, error)
 	now := l.now().Truncate(time.Microsecond).UTC()
 	res, err := l.store.Take(ctx, l.policy, key, n, now)
 	if err != nil {
-		return Result{}, fmt.Errorf("ratelimit: %s: %w", l.policy.Name, err)
+		return Result{}, &checkError{policy: l.policy.Name, err: err}
 	}
 	return res, nil
 }
+
+// checkError is a store's failure to check a request of a policy. Its
+// message names the policy once and the package once.
+type checkError struct {
+	policy string
+	err    error
+}
+
+func (e *checkError) Error() string { return "ratelimit: " + e.policy + ": " + errs.Trim("ratelimit", e.err) }
+func (e *checkError) Unwrap() error { return e.err }

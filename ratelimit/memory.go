@@ -4,6 +4,7 @@ import (
 	"context"
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cedrina/cedrina/internal/errs"
@@ -19,11 +20,12 @@ var ErrFull = errs.Kind("ratelimit: memory store full", store.ErrUnavailable)
 // MemoryConfig configures a [MemoryStore]. The zero value is the
 // default.
 type MemoryConfig struct {
-	// MaxKeys bounds the keys held at once, across policies. A key stops
-	// being held once its state is initial again (its window passed, its
-	// bucket refilled). Default 1,048,576; a fixed window or token bucket
-	// key costs about 150 bytes, a sliding window key 16 bytes more per
-	// distinct admitted time it remembers.
+	// MaxKeys bounds the keys held at once, across policies; a check of
+	// a new key beyond it fails with ErrFull. A key is dropped once its
+	// state has been initial again (its window passed, its bucket full)
+	// for SweepInterval, by the sweep of its shard. Default 1,048,576; a
+	// fixed window or token bucket key costs about 200 bytes, a sliding
+	// window key 16 bytes more per distinct admitted time it remembers.
 	MaxKeys int
 	// Shards is the number of independently locked parts, a power of two.
 	// Default 256.
@@ -39,10 +41,11 @@ type MemoryConfig struct {
 // whose state is initial again are dropped by a sweep of their shard,
 // at most once per shard per SweepInterval, in the course of a check.
 type MemoryStore struct {
-	shards   []memShard
-	mask     uint64
-	perShard int
-	seed     maphash.Seed
+	shards  []memShard
+	mask    uint64
+	seed    maphash.Seed
+	maxKeys int64
+	keys    atomic.Int64 // held, across shards
 }
 
 // SweepInterval is how often, at most, a shard of a [MemoryStore] drops
@@ -96,7 +99,7 @@ func NewMemoryStore(cfg MemoryConfig) (*MemoryStore, error) {
 		cfg.Shards = 256
 	}
 	s := &MemoryStore{shards: make([]memShard, cfg.Shards), mask: uint64(cfg.Shards - 1),
-		perShard: max(1, (cfg.MaxKeys+cfg.Shards-1)/cfg.Shards), seed: maphash.MakeSeed()}
+		seed: maphash.MakeSeed(), maxKeys: int64(cfg.MaxKeys)}
 	for i := range s.shards {
 		s.shards[i].m = make(map[memKey]*memEntry)
 	}
@@ -130,18 +133,19 @@ func (s *MemoryStore) Take(ctx context.Context, p Policy, key string, n int, now
 	sh := &s.shards[maphash.String(s.seed, key)&s.mask]
 	sh.mu.Lock()
 	if t >= sh.sweepAt {
-		sh.sweep(t)
+		s.sweep(sh, t)
 	}
 	e := sh.m[k]
 	if e == nil {
-		if len(sh.m) >= s.perShard {
-			if sh.sweep(t); len(sh.m) >= s.perShard {
+		if s.keys.Load() >= s.maxKeys {
+			if s.sweep(sh, t); s.keys.Load() >= s.maxKeys {
 				sh.mu.Unlock()
 				return Result{}, ErrFull
 			}
 		}
 		e = &memEntry{idle: t}
 		sh.m[k] = e
+		s.keys.Add(1)
 	}
 	w, limit, n64 := p.Window.Microseconds(), int64(p.Limit), int64(n)
 	var res Result
@@ -157,13 +161,20 @@ func (s *MemoryStore) Take(ctx context.Context, p Policy, key string, n int, now
 	return res, nil
 }
 
-// sweep drops the shard's idle entries.
-func (sh *memShard) sweep(t int64) {
+// sweep drops the shard's entries that have been idle for SweepInterval
+// as of t. The grace keeps a key for a caller whose clock reading is
+// older than t (it read the clock before another caller got the lock):
+// as of its reading the key may not be idle yet.
+func (s *MemoryStore) sweep(sh *memShard, t int64) {
+	cut := t - SweepInterval.Microseconds()
+	n := 0
 	for k, e := range sh.m {
-		if e.idle <= t {
+		if e.idle <= cut {
 			delete(sh.m, k)
+			n++
 		}
 	}
+	s.keys.Add(int64(-n))
 	sh.sweepAt = t + SweepInterval.Microseconds()
 }
 
@@ -194,7 +205,11 @@ func (e *memEntry) fixed(t, w, limit, n int64) Result {
 }
 
 func (e *memEntry) sliding(t, w, limit, n int64) Result {
-	for e.off < len(e.log) && e.log[e.off].t <= t-w {
+	r := t
+	if len(e.log) > e.off {
+		r = max(t, e.log[len(e.log)-1].t)
+	}
+	for e.off < len(e.log) && e.log[e.off].t <= r-w {
 		e.live -= e.log[e.off].n
 		e.off++
 	}
@@ -205,17 +220,14 @@ func (e *memEntry) sliding(t, w, limit, n int64) Result {
 	if e.live+n <= limit {
 		e.live += n
 		res.Allowed = true
-		last := len(e.log) - 1
-		switch {
-		case last >= e.off && e.log[last].t >= t:
-			// As old as the newest time held, or older: counted at it.
+		if last := len(e.log) - 1; last >= e.off && e.log[last].t == r {
 			e.log[last].n += n
-		default:
+		} else {
 			if len(e.log) == cap(e.log) && e.off > 0 {
 				k := copy(e.log, e.log[e.off:])
 				e.log, e.off = e.log[:k], 0
 			}
-			e.log = append(e.log, hit{t: t, n: n})
+			e.log = append(e.log, hit{t: r, n: n})
 		}
 	} else {
 		k := e.live + n - limit

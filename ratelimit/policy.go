@@ -144,9 +144,15 @@ func (p Policy) Validate() error {
 		return errs.Configf("ratelimit", "Policy.Burst", "%d is outside 1..%d", p.Burst, MaxLimit)
 	}
 	// The stores keep a bucket's level in units of 1/Window-in-µs of a
-	// token: Burst×Window must fit in 62 bits.
-	if b := int64(p.withDefaults().Burst); b > (math.MaxInt64/4)/p.Window.Microseconds() {
+	// token: Burst×Window must fit in 62 bits. And an empty bucket must
+	// refill within MaxWindow, so that Reset fits a time.Duration.
+	b, w := int64(p.withDefaults().Burst), p.Window.Microseconds()
+	if b > (math.MaxInt64/4)/w {
 		return errs.Configf("ratelimit", "Policy.Burst", "%d over %v is too large", b, p.Window)
+	}
+	if (b*w+int64(p.Limit)-1)/int64(p.Limit) > MaxWindow.Microseconds() {
+		return errs.Configf("ratelimit", "Policy.Burst", "%d takes longer than %v to refill at %d per %v",
+			b, MaxWindow, p.Limit, p.Window)
 	}
 	return nil
 }

@@ -72,7 +72,8 @@ type Result struct {
 // p.Window in microseconds, L is p.Limit, B is p.Burst, t is now. A key
 // a Store does not hold is in its initial state; a Store may forget a
 // key once its state is initial again (and must, eventually, so that
-// idle keys cost nothing).
+// idle keys cost nothing), preferably with some grace, since a caller's
+// clock reading may be a little older than one the Store already saw.
 //
 // FixedWindow: the window is [s, s+W) with s = t - t mod W (t >= 0).
 // With c requests admitted in the window so far (0 in a new window), n
@@ -84,15 +85,15 @@ type Result struct {
 // holds either way.
 //
 // SlidingWindow: the key holds the times of the requests admitted, in
-// order (a request of n counts n times). Those after t-W are live: with
-// c of them, n is admitted iff c+n <= L, and then n times r = max(t, u)
-// are added, u being the newest time held (a request whose clock
-// reading is older than the newest admitted one counts as at that
-// time, so the times stay in order and no interval of length W ever
-// holds more than L). Remaining is L-c (c after the check); Reset is
-// u+W-t for the newest time u after the check. A denied request's
-// RetryAfter is v+W-t, where v is the k-th oldest live time, k = c+n-L:
-// the wait until enough of them leave the window.
+// order (a request of n counts n times). Let r = max(t, u), u being the
+// newest time held (r = t with none): a request whose clock reading is
+// older than the newest admitted one counts as at that time, so the
+// times stay in order and no interval (x-W, x] ever holds more than L of
+// them. The times after r-W are live: with c of them, n is admitted iff
+// c+n <= L, and then n times r are added. Remaining is L-c (c after the
+// check); Reset is u+W-t for the newest time u after the check. A denied
+// request's RetryAfter is v+W-t, where v is the k-th oldest live time,
+// k = c+n-L: the wait until enough of them leave the window.
 //
 // TokenBucket: the key holds a level x, in units of 1/W of a token
 // (full: B×W), and the time a of its last change; initially full, with
