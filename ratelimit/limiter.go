@@ -104,5 +104,7 @@ type checkError struct {
 	err    error
 }
 
-func (e *checkError) Error() string { return "ratelimit: " + e.policy + ": " + errs.Trim("ratelimit", e.err) }
+func (e *checkError) Error() string {
+	return "ratelimit: " + e.policy + ": " + errs.Trim("ratelimit", e.err)
+}
 func (e *checkError) Unwrap() error { return e.err }
