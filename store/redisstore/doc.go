@@ -1,0 +1,2 @@
+// Package redisstore is the Redis ratelimit.Store.
+package redisstore
