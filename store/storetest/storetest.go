@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/cedrina/cedrina/audit"
+	"github.com/cedrina/cedrina/ratelimit"
 	"github.com/cedrina/cedrina/reset"
 	"github.com/cedrina/cedrina/session"
 	"github.com/cedrina/cedrina/store"
@@ -16,11 +17,12 @@ import (
 // database, and the Transactor that spans them. A suite for a nil field
 // is skipped, so an adapter may implement only some stores.
 type Stores struct {
-	Tx       store.Transactor
-	Users    user.Store
-	Audit    audit.Store
-	Sessions session.Store
-	Resets   reset.Store
+	Tx         store.Transactor
+	Users      user.Store
+	Audit      audit.Store
+	Sessions   session.Store
+	Resets     reset.Store
+	RateLimits ratelimit.Store
 }
 
 // Factory returns fresh, empty stores for one test. It is called once per
@@ -35,6 +37,7 @@ func Run(t *testing.T, newStores Factory) {
 	t.Run("Audit", func(t *testing.T) { RunAuditStore(t, newStores) })
 	t.Run("Sessions", func(t *testing.T) { RunSessionStore(t, newStores) })
 	t.Run("Resets", func(t *testing.T) { RunResetStore(t, newStores) })
+	t.Run("RateLimits", func(t *testing.T) { RunRateLimitStore(t, newStores) })
 }
 
 // subtests runs each case in parallel with fresh stores, skipping when
