@@ -14,13 +14,13 @@ import (
 
 // fakeStore is a Store whose Take is take; it counts its calls.
 type fakeStore struct {
-	take  func(ctx context.Context, key ratelimit.KeyHash, p ratelimit.Policy, n int, now time.Time) (ratelimit.Result, error)
+	take  func(ctx context.Context, p ratelimit.Policy, key string, n int, now time.Time) (ratelimit.Result, error)
 	calls int
 }
 
-func (f *fakeStore) Take(ctx context.Context, key ratelimit.KeyHash, p ratelimit.Policy, n int, now time.Time) (ratelimit.Result, error) {
+func (f *fakeStore) Take(ctx context.Context, p ratelimit.Policy, key string, n int, now time.Time) (ratelimit.Result, error) {
 	f.calls++
-	return f.take(ctx, key, p, n, now)
+	return f.take(ctx, p, key, n, now)
 }
 
 func fixedClock(t time.Time) ratelimit.Config {
@@ -51,7 +51,7 @@ func TestNewRefuses(t *testing.T) {
 // and that is the policy the store receives.
 func TestLimiterPolicy(t *testing.T) {
 	var got ratelimit.Policy
-	f := &fakeStore{take: func(_ context.Context, _ ratelimit.KeyHash, p ratelimit.Policy, _ int, _ time.Time) (ratelimit.Result, error) {
+	f := &fakeStore{take: func(_ context.Context, p ratelimit.Policy, _ string, _ int, _ time.Time) (ratelimit.Result, error) {
 		got = p
 		return ratelimit.Result{Allowed: true}, nil
 	}}
@@ -69,7 +69,7 @@ func TestLimiterPolicy(t *testing.T) {
 // TestLimiterNOutOfRange: n outside 1..Quota is an error with the zero
 // Result, and the store is not asked.
 func TestLimiterNOutOfRange(t *testing.T) {
-	f := &fakeStore{take: func(context.Context, ratelimit.KeyHash, ratelimit.Policy, int, time.Time) (ratelimit.Result, error) {
+	f := &fakeStore{take: func(context.Context, ratelimit.Policy, string, int, time.Time) (ratelimit.Result, error) {
 		return ratelimit.Result{Allowed: true}, nil
 	}}
 	fixed := newLimiter(t, f, ratelimit.PerMinute("login", 3), ratelimit.Config{})
@@ -110,9 +110,9 @@ func TestLimiterNOutOfRange(t *testing.T) {
 // under the policy.
 func TestLimiterClock(t *testing.T) {
 	var gotNow time.Time
-	var gotKey ratelimit.KeyHash
+	var gotKey string
 	var gotN int
-	f := &fakeStore{take: func(_ context.Context, key ratelimit.KeyHash, _ ratelimit.Policy, n int, now time.Time) (ratelimit.Result, error) {
+	f := &fakeStore{take: func(_ context.Context, _ ratelimit.Policy, key string, n int, now time.Time) (ratelimit.Result, error) {
 		gotNow, gotKey, gotN = now, key, n
 		return ratelimit.Result{Allowed: true}, nil
 	}}
@@ -127,7 +127,7 @@ func TestLimiterClock(t *testing.T) {
 	if !gotNow.Equal(want) || gotNow.Location() != time.UTC || gotNow.Nanosecond() != 535897000 {
 		t.Errorf("the store received now = %v, want %v", gotNow, want)
 	}
-	if gotKey != ratelimit.HashKey(p, "ip:203.0.113.7") || gotN != 7 {
+	if gotKey != "ip:203.0.113.7" || gotN != 7 {
 		t.Errorf("the store received key %s, n %d", gotKey, gotN)
 	}
 	// The default clock: time.Now, without its monotonic reading.
@@ -168,7 +168,7 @@ func TestLimiterDenied(t *testing.T) {
 // with it: a caller that looks only at Allowed fails closed.
 func TestLimiterStoreFails(t *testing.T) {
 	boom := fmt.Errorf("redis: connection refused: %w", store.ErrUnavailable)
-	f := &fakeStore{take: func(context.Context, ratelimit.KeyHash, ratelimit.Policy, int, time.Time) (ratelimit.Result, error) {
+	f := &fakeStore{take: func(context.Context, ratelimit.Policy, string, int, time.Time) (ratelimit.Result, error) {
 		return ratelimit.Result{Allowed: true, Limit: 5, Remaining: 4}, boom
 	}}
 	lim := newLimiter(t, f, ratelimit.PerMinute("login", 5), ratelimit.Config{})
@@ -184,7 +184,7 @@ func TestLimiterStoreFails(t *testing.T) {
 // TestLimiterCanceled: a done context is an error with the zero Result,
 // and the store is not asked.
 func TestLimiterCanceled(t *testing.T) {
-	f := &fakeStore{take: func(context.Context, ratelimit.KeyHash, ratelimit.Policy, int, time.Time) (ratelimit.Result, error) {
+	f := &fakeStore{take: func(context.Context, ratelimit.Policy, string, int, time.Time) (ratelimit.Result, error) {
 		return ratelimit.Result{Allowed: true}, nil
 	}}
 	lim := newLimiter(t, f, ratelimit.PerMinute("login", 5), ratelimit.Config{})

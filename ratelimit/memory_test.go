@@ -50,7 +50,7 @@ func policy(t testing.TB, name string, alg ratelimit.Algorithm, limit int, windo
 func takeAll(t *testing.T, st *ratelimit.MemoryStore, p ratelimit.Policy, labels []string, n int, at time.Time) {
 	t.Helper()
 	for _, l := range labels {
-		if _, err := st.Take(context.Background(), ratelimit.HashKey(p, l), p, n, at); err != nil {
+		if _, err := st.Take(context.Background(), p, l, n, at); err != nil {
 			t.Fatalf("Take(%s, %s): %v", p.Name, l, err)
 		}
 	}
@@ -64,10 +64,11 @@ func labels(prefix string, n int) []string {
 	return s
 }
 
-// TestMemoryDropsIdleKeys: keys are dropped once their state is initial
-// again (a fixed window's window over, a sliding window's newest time
-// Window old, a bucket full), by the sweep of their shard, which runs
-// at most once per SweepInterval of the times the Takes carry.
+// TestMemoryDropsIdleKeys: keys are dropped once their state has been
+// initial again (a fixed window's window over, a sliding window's newest
+// time Window old, a bucket full) for SweepInterval, by the sweep of
+// their shard, which runs at most once per SweepInterval of the times
+// the Takes carry.
 func TestMemoryDropsIdleKeys(t *testing.T) {
 	st := newMemory(t, ratelimit.MemoryConfig{Shards: 4})
 	fixed := policy(t, "fixed", ratelimit.FixedWindow, 5, time.Minute, 0)       // idle at 15:10:00, base+33.464103s
@@ -92,23 +93,28 @@ func TestMemoryDropsIdleKeys(t *testing.T) {
 	takeAll(t, st, sliding, labels("b", 100), 1, base.Add(ratelimit.SweepInterval-time.Microsecond))
 	check("before the sweep interval is over", 400)
 
-	// 50 Takes reach every one of the 4 shards: each sweeps the buckets.
-	c := labels("c", 50)
-	takeAll(t, st, short, c, 1, base.Add(ratelimit.SweepInterval))
-	check("a sweep interval on", 400-100+50)
+	// 50 Takes reach every one of the 4 shards: each sweeps, but the
+	// buckets have been full for less than SweepInterval.
+	takeAll(t, st, short, labels("c", 50), 1, base.Add(ratelimit.SweepInterval))
+	check("a sweep interval on", 450)
 
-	// At base+65s: the fixed windows are over, the first sliding keys
-	// a minute old, the short windows long over; the b keys (newest at
-	// base+10s) still count.
+	// Another interval on, the buckets go.
+	takeAll(t, st, short, labels("e", 50), 1, base.Add(2*ratelimit.SweepInterval))
+	check("two sweep intervals on", 450-100+50)
+
+	// At base+65s (sweeping what was idle at base+55s): the fixed windows
+	// and the short ones go; the sliding keys (idle at base+60s and
+	// base+70s) stay.
 	d := labels("d", 50)
 	takeAll(t, st, fixed, d, 1, base.Add(65*time.Second))
-	check("at base+65s", 100+50)
+	check("at base+65s", 400-100-50-50+50)
 
+	// At base+80s (idle at base+70s): the sliding keys go.
 	takeAll(t, st, fixed, d, 1, base.Add(80*time.Second))
 	check("at base+80s", 50)
 
 	// A dropped key starts anew.
-	res, err := st.Take(context.Background(), ratelimit.HashKey(bucket, a[0]), bucket, 10, base.Add(80*time.Second))
+	res, err := st.Take(context.Background(), bucket, a[0], 10, base.Add(80*time.Second))
 	if err != nil || !res.Allowed || res.Remaining != 0 {
 		t.Errorf("a dropped bucket: %+v, %v; want 10 admitted", res, err)
 	}
@@ -116,8 +122,8 @@ func TestMemoryDropsIdleKeys(t *testing.T) {
 
 // TestMemoryFull: a store of MaxKeys live keys refuses a new key with
 // ErrFull (a store.ErrUnavailable) and the zero Result, keeps counting
-// the keys it holds, and makes room for a new key as soon as one is
-// idle, without waiting for the sweep interval.
+// the keys it holds, and makes room for a new key once one has been
+// idle for SweepInterval, without waiting for the shard's next sweep.
 func TestMemoryFull(t *testing.T) {
 	st := newMemory(t, ratelimit.MemoryConfig{MaxKeys: 3, Shards: 1})
 	ctx := context.Background()
@@ -128,7 +134,7 @@ func TestMemoryFull(t *testing.T) {
 
 	full := func(at time.Time, label string) {
 		t.Helper()
-		res, err := st.Take(ctx, ratelimit.HashKey(hour, label), hour, 1, at)
+		res, err := st.Take(ctx, hour, label, 1, at)
 		if !errors.Is(err, ratelimit.ErrFull) || !errors.Is(err, store.ErrUnavailable) || res != (ratelimit.Result{}) {
 			t.Errorf("Take of a 4th key at +%v = %+v, %v; want the zero Result, ErrFull", at.Sub(base), res, err)
 		}
@@ -140,19 +146,20 @@ func TestMemoryFull(t *testing.T) {
 		}
 	}
 	full(base, "k4")
-	full(base.Add(464102*time.Microsecond), "k4") // k1's window not over yet
+	full(base.Add(464102*time.Microsecond), "k4")                                          // k1's window not over yet
+	full(base.Add(464103*time.Microsecond+ratelimit.SweepInterval-time.Microsecond), "k4") // the grace not over yet
 	// The keys held still count: k2 is at its limit.
-	if res, err := st.Take(ctx, ratelimit.HashKey(hour, "k2"), hour, 1, base); err != nil || res.Allowed {
+	if res, err := st.Take(ctx, hour, "k2", 1, base); err != nil || res.Allowed {
 		t.Errorf("a held key when full: %+v, %v; want denied", res, err)
 	}
-	// k1 idle: its place goes to k4.
-	at := base.Add(464103 * time.Microsecond)
-	if res, err := st.Take(ctx, ratelimit.HashKey(hour, "k4"), hour, 1, at); err != nil || !res.Allowed {
+	// k1 idle for SweepInterval: its place goes to k4.
+	at := base.Add(464103*time.Microsecond + ratelimit.SweepInterval)
+	if res, err := st.Take(ctx, hour, "k4", 1, at); err != nil || !res.Allowed {
 		t.Errorf("a 4th key once the 1st is idle: %+v, %v; want admitted", res, err)
 	}
 	full(at, "k5")
 	// k1 was dropped: as new.
-	if res, err := st.Take(ctx, ratelimit.HashKey(second, "k1"), second, 1, at); !errors.Is(err, ratelimit.ErrFull) {
+	if res, err := st.Take(ctx, second, "k1", 1, at); !errors.Is(err, ratelimit.ErrFull) {
 		t.Errorf("k1 after it was dropped for k4: %+v, %v; want ErrFull", res, err)
 	}
 }

@@ -81,6 +81,8 @@ func TestPolicyValidateRefuses(t *testing.T) {
 		{"burst over MaxWindow too large", with(bucket, func(p *ratelimit.Policy) {
 			p.Window, p.Burst = ratelimit.MaxWindow, maxBurst(ratelimit.MaxWindow)+1
 		}), "Policy.Burst", "ratelimit: Policy.Burst: 72919 over 8784h0m0s is too large"},
+		{"refills slower than MaxWindow", with(bucket, func(p *ratelimit.Policy) { p.Limit, p.Window, p.Burst = 1, time.Hour, 8785 }),
+			"Policy.Burst", "ratelimit: Policy.Burst: 8785 takes longer than 8784h0m0s to refill at 1 per 1h0m0s"},
 		{"default burst too large", with(bucket, func(p *ratelimit.Policy) { p.Limit, p.Window = ratelimit.MaxLimit, ratelimit.MaxWindow }), "Policy.Burst", ""},
 		{"burst too large for a day", with(bucket, func(p *ratelimit.Policy) { p.Window, p.Burst = 24*time.Hour, maxBurst(24*time.Hour)+1 }), "Policy.Burst", ""},
 	}
@@ -115,7 +117,8 @@ func TestPolicyValidateAccepts(t *testing.T) {
 		p("._-", ratelimit.SlidingWindow, ratelimit.MaxSlidingLimit, ratelimit.MaxWindow, 0),
 		p("odd", ratelimit.FixedWindow, ratelimit.MaxSlidingLimit+1, 1234567*time.Microsecond, 0),
 		p("burst", ratelimit.TokenBucket, ratelimit.MaxLimit, time.Millisecond, ratelimit.MaxLimit),
-		p("burst", ratelimit.TokenBucket, 1, ratelimit.MaxWindow, maxBurst(ratelimit.MaxWindow)),
+		p("burst", ratelimit.TokenBucket, 1, ratelimit.MaxWindow, 1),
+		p("burst", ratelimit.TokenBucket, 1, time.Hour, 8784), // refills in exactly MaxWindow
 		p("burst", ratelimit.TokenBucket, ratelimit.MaxLimit, ratelimit.MaxWindow, maxBurst(ratelimit.MaxWindow)),
 		p("burst", ratelimit.TokenBucket, maxBurst(ratelimit.MaxWindow), ratelimit.MaxWindow, 0),
 	} {
