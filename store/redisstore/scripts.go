@@ -171,11 +171,13 @@ return {allowed, l - c, u - t + w, retry}
 //   - refill by el = t-a µs adds el×L units: with el = e1×W + e0, that is
 //     e1×L whole tokens and e0×L units. If e1 >= ceil(B/L) the bucket is
 //     full; otherwise e1×L < B+L, and e0×L units are split into tokens
-//     and a remainder by muldivmod, bit by bit, each value below 2W.
+//     and a remainder by muldivmod: directly if e0×L < 2^52, otherwise
+//     bit by bit, each value below 2W.
 //   - x >= n×W is q >= n, as r < W; floor(x/W) is q.
 //   - ceil((m×W - r)/L) (Reset with m = B-q, RetryAfter with m = n-q) is
-//     m×floor(W/L) + floor(m×(W mod L)/L) - floor((r - m×(W mod L) mod L)/L);
-//     the first product is formed from halves of floor(W/L). The result
+//     computed directly when m×W < 2^52, and otherwise as
+//     m×floor(W/L) + floor(m×(W mod L)/L) - floor((r - m×(W mod L) mod L)/L),
+//     the first product formed from halves of floor(W/L). The result
 //     is at most ceil(B×W/L), which Policy.Validate bounds by MaxWindow
 //     (below 2^45 µs).
 //
@@ -188,8 +190,13 @@ local t, w, l = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local b, n, linger = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 
 -- muldivmod returns floor(a*m/d) and a*m mod d for 0 <= a < d <= 2^52
--- and 0 <= m < 2^31, by long multiplication over m's bits.
+-- and 0 <= m < 2^31: directly when a*m is below 2^52 (a product at or
+-- above it rounds to at least 2^52), by long multiplication over m's
+-- bits otherwise.
 local function muldivmod(a, m, d)
+  if a * m < 4503599627370496 then
+    return divmod(a * m, d)
+  end
   local q, r, bit = 0, 0, 1073741824
   while bit >= 1 do
     q, r = q * 2, r * 2
@@ -210,6 +217,9 @@ end
 
 -- wait returns ceil((m*W - r)/L), for 0 <= m <= B and 0 <= r < W.
 local function wait(m, r)
+  if m * w < 4503599627370496 then
+    return divmod(m * w - r + l - 1, l)
+  end
   local wq, wr = divmod(w, l)
   local c1, c0 = muldivmod(wr, m, l)
   local wh, wl = divmod(wq, 4194304)
