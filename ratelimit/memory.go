@@ -209,17 +209,20 @@ func (e *memEntry) sliding(t, w, limit, n int64) Result {
 	if len(e.log) > e.off {
 		r = max(t, e.log[len(e.log)-1].t)
 	}
-	for e.off < len(e.log) && e.log[e.off].t <= r-w {
-		e.live -= e.log[e.off].n
-		e.off++
-	}
-	if e.off == len(e.log) {
-		e.log, e.off, e.live = e.log[:0], 0, 0
+	// The live times start at i. Only an admitted request drops the
+	// older ones: a denied one changes nothing, so a later caller with an
+	// older clock reading still finds them.
+	i, live := e.off, e.live
+	for i < len(e.log) && e.log[i].t <= r-w {
+		live -= e.log[i].n
+		i++
 	}
 	res := Result{Limit: int(limit)}
-	if e.live+n <= limit {
-		e.live += n
-		res.Allowed = true
+	if live+n <= limit {
+		e.off, e.live = i, live+n
+		if e.off == len(e.log) {
+			e.log, e.off = e.log[:0], 0
+		}
 		if last := len(e.log) - 1; last >= e.off && e.log[last].t == r {
 			e.log[last].n += n
 		} else {
@@ -229,16 +232,18 @@ func (e *memEntry) sliding(t, w, limit, n int64) Result {
 			}
 			e.log = append(e.log, hit{t: r, n: n})
 		}
+		live = e.live
+		res.Allowed = true
 	} else {
-		k := e.live + n - limit
-		for _, h := range e.log[e.off:] {
+		k := live + n - limit
+		for _, h := range e.log[i:] {
 			if k -= h.n; k <= 0 {
 				res.RetryAfter = usec(h.t + w - t)
 				break
 			}
 		}
 	}
-	res.Remaining = int(limit - e.live)
+	res.Remaining = int(limit - live)
 	newest := e.log[len(e.log)-1].t
 	res.Reset = usec(newest + w - t)
 	e.idle = newest + w
@@ -266,12 +271,11 @@ func (e *memEntry) bucket(t, w, limit, burst, n int64) Result {
 		e.b -= cost
 		res.Allowed = true
 	} else {
-		res.RetryAfter = usec(ceilDiv(cost-e.b, limit))
+		res.RetryAfter = usec(e.a + ceilDiv(cost-e.b, limit) - t)
 	}
 	res.Remaining = int(e.b / w)
-	fill := ceilDiv(full-e.b, limit)
-	res.Reset = usec(fill)
-	e.idle = e.a + fill
+	e.idle = e.a + ceilDiv(full-e.b, limit)
+	res.Reset = usec(e.idle - t)
 	return res
 }
 

@@ -90,17 +90,21 @@ type Result struct {
 // older than the newest admitted one counts as at that time, so the
 // times stay in order and no interval (x-W, x] ever holds more than L of
 // them. The times after r-W are live: with c of them, n is admitted iff
-// c+n <= L, and then n times r are added. Remaining is L-c (c after the
-// check); Reset is u+W-t for the newest time u after the check. A denied
-// request's RetryAfter is v+W-t, where v is the k-th oldest live time,
-// k = c+n-L: the wait until enough of them leave the window.
+// c+n <= L, and then n times r are added (and the times that are not
+// live may be dropped). A denied request changes nothing. Remaining is
+// L-c (c after the check); Reset is u+W-t for the newest time u after
+// the check. A denied request's RetryAfter is v+W-t, where v is the k-th
+// oldest live time, k = c+n-L: the wait until enough of them leave the
+// window.
 //
 // TokenBucket: the key holds a level x, in units of 1/W of a token
 // (full: B×W), and the time a of its last change; initially full, with
 // a = t. Take first refills: x becomes min(B×W, x + max(0, t-a)×L) and a
 // becomes max(a, t). Then n is admitted iff x >= n×W, and x becomes
-// x-n×W. Remaining is floor(x/W); Reset is ceil((B×W-x)/L); a denied
-// request's RetryAfter is ceil((n×W-x)/L).
+// x-n×W. Remaining is floor(x/W); Reset is a+ceil((B×W-x)/L)-t; a
+// denied request's RetryAfter is a+ceil((n×W-x)/L)-t (both counted from
+// a, which is t unless the caller's reading is older than the bucket's
+// last change).
 //
 // In every case Allowed is whether n was admitted, Limit is p.Quota(),
 // and RetryAfter is 0 when Allowed. A Store's own failure is returned as

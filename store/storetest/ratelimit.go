@@ -44,6 +44,7 @@ var rateLimitCases = map[string]func(*testing.T, Stores){
 	"SlidingOlderReading": testRateSlidingOlderReading,
 	"BucketTable":         testRateBucketTable,
 	"BucketRounding":      testRateBucketRounding,
+	"BucketOlderReading":  testRateBucketOlderReading,
 	"FixedConcurrent":     testRateFixedConcurrent,
 	"SlidingConcurrent":   testRateSlidingConcurrent,
 	"BucketConcurrent":    testRateBucketConcurrent,
@@ -230,6 +231,35 @@ func testRateSlidingOlderReading(t *testing.T, st Stores) {
 		{14 * s, 2, denied(3, 1, s, s)},
 		{14 * s, 1, allowed(3, 0, 10*s)},
 		{15 * s, 1, allowed(3, 1, 10*s)},
+	})
+
+	// A denied request changes nothing: a later caller with an older
+	// reading still finds every time the newest admitted one keeps live.
+	q := rlPolicy(t, "storetest-sliding", ratelimit.SlidingWindow, 2, 10*time.Second, 0)
+	runSteps(t, st, rlKey(t, q, "denied"), q, base, []rateStep{
+		{0, 1, allowed(2, 1, 10*s)},
+		{5 * s, 1, allowed(2, 0, 10*s)},
+		// At +10s, +0s is out (r = +10s): +5s alone is live, and 1+2 > 2.
+		{10 * s, 2, denied(2, 1, 5*s, 5*s)},
+		// At +3s (r = +5s) +0s and +5s are live: the denial above dropped
+		// nothing.
+		{3 * s, 1, denied(2, 0, 12*s, 7*s)},
+		{12 * s, 1, allowed(2, 0, 10*s)},
+		// At +11s (r = +12s): +5s and +12s.
+		{11 * s, 1, denied(2, 0, 11*s, 4*s)},
+	})
+}
+
+// testRateBucketOlderReading: a reading older than the bucket's last
+// change refills nothing.
+func testRateBucketOlderReading(t *testing.T, st Stores) {
+	p := rlPolicy(t, "storetest-bucket", ratelimit.TokenBucket, 1, time.Second, 2)
+	const ms = time.Millisecond
+	runSteps(t, st, rlKey(t, p, "k"), p, base, []rateStep{
+		{0, 2, allowed(2, 0, 2000*ms)},
+		{1000 * ms, 1, allowed(2, 0, 2000*ms)},
+		{500 * ms, 1, denied(2, 0, 2500*ms, 1500*ms)},
+		{2000 * ms, 1, allowed(2, 0, 2000*ms)},
 	})
 }
 
