@@ -38,10 +38,10 @@ func (m *bucketModel) take(t int64, n int) ratelimit.Result {
 		m.x.Sub(m.x, cost)
 		res.Allowed = true
 	} else {
-		res.RetryAfter = usec(ceilBig(new(big.Int).Sub(cost, m.x), L))
+		res.RetryAfter = usec(m.a + ceilBig(new(big.Int).Sub(cost, m.x), L) - t)
 	}
 	res.Remaining = int(new(big.Int).Quo(m.x, W).Int64())
-	res.Reset = usec(ceilBig(new(big.Int).Sub(full, m.x), L))
+	res.Reset = usec(m.a + ceilBig(new(big.Int).Sub(full, m.x), L) - t)
 	return res
 }
 

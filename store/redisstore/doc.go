@@ -47,7 +47,8 @@
 // A key expires Config.Linger (a second by default) after its state is
 // initial again, by the clock of the check that set its expiry, rounded
 // up to a millisecond: an idle key costs nothing, without a sweep. A
-// refused check of a fixed window writes nothing.
+// refused check writes nothing to a fixed or a sliding window (a bucket
+// records its refill).
 //
 // # Consistency
 //

@@ -543,12 +543,13 @@ func TestFixedWindowOlderWindow(t *testing.T) {
 	}
 }
 
-// TestSlidingOlderClock: a refused check whose clock is ahead of the
-// newest admitted time leaves the times it found not live, since a later
-// check with an older clock reading can find them live. Here L=2,
-// W=10ms: 0 and 5 admitted; at 12 a request of 2 is refused (only 5 is
-// live); at 8, 0 and 5 are both live (after -2), so a request is
-// refused: admitting it would put 0, 5 and 8 in (-1, 9].
+// TestSlidingOlderClock: a refused check changes nothing, even one whose
+// clock is ahead of the newest admitted time and finds older times no
+// longer live: a later check with an older clock reading may find them
+// live. Here L=2, W=10ms: 0 and 5 admitted; at 12 a request of 2 is
+// refused (only 5 is live then); at 8, 0 and 5 are both live (after
+// -2), so a request is refused: admitting it would put 0, 5 and 8 in
+// (-1, 9].
 func TestSlidingOlderClock(t *testing.T) {
 	t.Parallel()
 	c := newClient(t)

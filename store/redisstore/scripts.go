@@ -74,12 +74,11 @@ end
 // stay exact.
 //
 // With u the newest time held, r = max(t, u): members up to r-W are not
-// live. Those up to u-W are removed, as no later check has an r below u;
-// those in (u-W, r-W], left by a refused check whose clock is ahead of u,
-// stay: a later check with an older clock reading may find them live.
-// An admitted request of n is added at r (merged into the newest member
-// when r = u), after which u = r and everything up to r-W goes. The key
-// then expires at u+W (+ Linger) by t's clock, rounded up to a
+// live. A refused request writes nothing: a later check with an older
+// clock reading may find live what this one did not. An admitted request
+// of n removes the members up to r-W (no later check has an r below it)
+// and is added at r, merged into the newest member when r = u. The key
+// then expires at r+W (+ Linger) by t's clock, rounded up to a
 // millisecond.
 //
 // ARGV: t, W, L, n (µs and counts), Linger (µs), the renumbering bound.
@@ -102,14 +101,14 @@ local newest = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
 if newest[1] then
   top, u = newest[1], tonumber(newest[2])
   topStart, last = span(top)
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', fmt(u - w))
 end
 local r = t
 if u and u > t then
   r = u
 end
 
--- The oldest live member: c = last - first.
+-- The oldest live member: c = last - first. Members before it (up to
+-- r-W) may still be held.
 local first, firstEnd, firstTime = last, 0, 0
 if u and u > r - w then
   local live = redis.call('ZRANGEBYSCORE', key, '(' .. fmt(r - w), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
@@ -121,12 +120,12 @@ local c = last - first
 local allowed, retry = 0, 0
 if c + n <= l then
   allowed = 1
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', fmt(r - w))
   if u == r then
     redis.call('ZREM', key, top)
     redis.call('ZADD', key, fmt(r), fmt(topStart) .. ':' .. fmt(last + n))
   else
     redis.call('ZADD', key, fmt(r), fmt(last) .. ':' .. fmt(last + n))
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', fmt(r - w))
   end
   u, c, last = r, c + n, last + n
   if last >= rebase then
@@ -182,9 +181,10 @@ return {allowed, l - c, u - t + w, retry}
 //     (below 2^45 µs).
 //
 // ARGV: t, W, L, B, n, Linger (µs and counts). It returns {allowed,
-// remaining, reset, retry}, reset and retry in µs. A missing key is a
-// full bucket at t. The key expires when the bucket is full again
-// (a + Reset, + Linger, by t's clock, rounded up to a millisecond).
+// remaining, reset, retry}, reset and retry in µs from t (the waits
+// above, counted from a). A missing key is a full bucket at t. The key
+// expires when the bucket is full again (t + Reset, + Linger, by t's
+// clock, rounded up to a millisecond).
 const bucketLua = `
 local t, w, l = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local b, n, linger = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -262,13 +262,14 @@ else
   q, r, a = b, 0, t
 end
 
+-- The waits count from a, which is t unless t is older.
 local allowed, retry = 0, 0
 if q >= n then
   q, allowed = q - n, 1
 else
-  retry = wait(n - q, r)
+  retry = a - t + wait(n - q, r)
 end
-local reset = wait(b - q, r)
-redis.call('SET', KEYS[1], fmt(q) .. ':' .. fmt(r) .. ':' .. fmt(a), 'PX', fmt(divmod(a - t + reset + linger + 999, 1000)))
+local reset = a - t + wait(b - q, r)
+redis.call('SET', KEYS[1], fmt(q) .. ':' .. fmt(r) .. ':' .. fmt(a), 'PX', fmt(divmod(reset + linger + 999, 1000)))
 return {allowed, q, reset, retry}
 `
