@@ -44,12 +44,17 @@ func SetHeaders(h http.Header, p Policy, res Result) {
 	h.Add(RateLimitHeader, name+";r="+strconv.Itoa(max(0, res.Remaining))+";t="+strconv.FormatInt(seconds(t), 10))
 }
 
-// seconds is d in whole seconds, rounded up.
+// seconds is d in whole seconds, rounded up; 0 for d <= 0. It does not
+// overflow, even for the longest Duration.
 func seconds(d time.Duration) int64 {
 	if d <= 0 {
 		return 0
 	}
-	return int64((d + time.Second - 1) / time.Second)
+	s := int64(d / time.Second)
+	if d%time.Second != 0 {
+		s++
+	}
+	return s
 }
 
 // Problem is the problem details object (RFC 9457) of [WriteError]'s

@@ -58,6 +58,7 @@ func fuzzPolicy(name string, alg uint8, limit uint32, windowUS uint64, burst uin
 func FuzzSetHeaders(f *testing.F) {
 	f.Add("login", uint8(0), uint32(29), uint64(60_000_000), uint32(0), false, 0, int64(41200*time.Millisecond), int64(41200*time.Millisecond))
 	f.Add("premium", uint8(2), uint32(299), uint64(60_000_000), uint32(10), true, 9, int64(200*time.Millisecond), int64(0))
+	f.Add("api", uint8(1), uint32(999), uint64(1000), uint32(0), false, 0, int64(-1), int64(math.MaxInt64))
 	f.Add("x", uint8(1), uint32(0), uint64(1500), uint32(0), true, -5, int64(math.MinInt64), int64(0))
 	f.Fuzz(func(t *testing.T, name string, alg uint8, limit uint32, windowUS uint64, burst uint32, allowed bool, remaining int, reset, retry int64) {
 		p, ok := fuzzPolicy(name, alg, limit, windowUS, burst)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -57,6 +58,9 @@ func TestSetHeaders(t *testing.T) {
 		{"longest window", ratelimit.Policy{Name: "year", Algorithm: ratelimit.FixedWindow, Limit: ratelimit.MaxLimit, Window: ratelimit.MaxWindow},
 			ratelimit.Result{Allowed: true, Limit: ratelimit.MaxLimit, Remaining: ratelimit.MaxLimit - 1, Reset: ratelimit.MaxWindow},
 			`"year";q=1000000000;w=31622400`, `"year";r=999999999;t=31622400`},
+		{"longest Duration does not overflow", login,
+			ratelimit.Result{Limit: 30, Reset: math.MaxInt64, RetryAfter: math.MaxInt64},
+			`"login";q=30;w=60`, `"login";r=0;t=9223372037`},
 		{"negative durations and remaining are 0", login,
 			ratelimit.Result{Allowed: true, Limit: 30, Remaining: -3, Reset: -time.Second},
 			`"login";q=30;w=60`, `"login";r=0;t=0`},
