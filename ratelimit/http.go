@@ -67,20 +67,23 @@ type Problem struct {
 }
 
 // WriteError answers a request that a rule refused or could not check:
-// for a *LimitedError (errors.Is ErrLimited), 429 Too Many Requests with
-// Retry-After in whole seconds (at least 1); for any other error, 503
-// Service Unavailable with Retry-After: 1. Both are
+// for an error matching [ErrLimited] (a *LimitedError, or a service's
+// error wrapping ErrLimited), 429 Too Many Requests with Retry-After in
+// whole seconds, at least 1 (the *LimitedError's RetryAfter rounded up,
+// 1 without one); for any other error, 503 Service Unavailable with
+// Retry-After: 1. Both are
 // application/problem+json with Cache-Control: no-store, and never name
 // the key or the error's cause.
 func WriteError(w http.ResponseWriter, _ *http.Request, err error) {
 	p := Problem{Type: "about:blank", Title: http.StatusText(http.StatusServiceUnavailable),
 		Status: http.StatusServiceUnavailable, Detail: "the request could not be checked against its rate limit; try again later"}
 	retry := time.Second
-	var le *LimitedError
-	if errors.As(err, &le) {
+	if errors.Is(err, ErrLimited) {
 		p.Title, p.Status = http.StatusText(http.StatusTooManyRequests), http.StatusTooManyRequests
 		p.Detail = "too many requests; try again later"
-		retry = le.Result.RetryAfter
+		if le := (*LimitedError)(nil); errors.As(err, &le) {
+			retry = le.Result.RetryAfter
+		}
 	}
 	body, _ := json.Marshal(p) // strings and an int: cannot fail
 	h := w.Header()

@@ -498,6 +498,7 @@ func TestWriteError(t *testing.T) {
 		{"limited, wrapped", fmt.Errorf("reset: %w", &ratelimit.LimitedError{Policy: ratelimit.Free, Result: ratelimit.Result{Limit: 60, RetryAfter: 3 * time.Second}}), 429, "3"},
 		{"limited, under a second", &ratelimit.LimitedError{Policy: ratelimit.Free, Result: ratelimit.Result{Limit: 60, RetryAfter: time.Microsecond}}, 429, "1"},
 		{"limited, no retry time", &ratelimit.LimitedError{Policy: ratelimit.Free}, 429, "1"},
+		{"ErrLimited without a *LimitedError", fmt.Errorf("reset: too many requests: %w", ratelimit.ErrLimited), 429, "1"},
 		{"store failure", errUnavailable, 503, "1"},
 		{"context canceled", context.Canceled, 503, "1"},
 	}
