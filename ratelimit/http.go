@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strconv"
 	"time"
@@ -101,7 +102,7 @@ type Rule struct {
 	Limiter *Limiter
 	// Tier and Tiers choose the limiter by the request's tier (the
 	// signed-in user's tier, say): Tiers[Tier(r)] when present, Limiter
-	// otherwise.
+	// otherwise. Tiers needs Tier, and holds no nil Limiter.
 	Tier  func(r *http.Request) string
 	Tiers map[string]*Limiter
 	// Key is what requests are counted by. Required.
@@ -207,20 +208,38 @@ func NewMiddleware(cfg MiddlewareConfig) (*Middleware, error) {
 // A rule whose store fails answers 503 when it is Sensitive or the
 // middleware does not FailOpen, and is skipped otherwise. A rule without
 // a key for the request (KeyFunc ok false), or without a limiter for its
-// tier, does not apply.
+// tier, does not apply. Limit panics on a rule without a Key, without
+// a Limiter or Tiers, or with Tiers but no Tier or a nil Limiter in
+// Tiers. It copies rules and their Tiers: changing them afterwards
+// changes nothing.
 //
 // Put it inside the mux (wrapping the handler given to Handle) for
 // ByRoute, and after the authentication middleware for ByUser.
 func (m *Middleware) Limit(rules ...Rule) func(http.Handler) http.Handler {
-	for i, ru := range rules {
+	rules = append([]Rule(nil), rules...)
+	for i := range rules {
+		ru := &rules[i]
+		rule := "ratelimit: Limit: rule " + strconv.Itoa(i)
 		if ru.Key == nil {
-			panic("ratelimit: Limit: rule " + strconv.Itoa(i) + " has no Key")
+			panic(rule + " has no Key")
 		}
 		if ru.Limiter == nil && len(ru.Tiers) == 0 {
-			panic("ratelimit: Limit: rule " + strconv.Itoa(i) + " has no Limiter")
+			panic(rule + " has no Limiter")
 		}
+		if len(ru.Tiers) > 0 && ru.Tier == nil {
+			// Tiers would never be consulted: with no Limiter either, the
+			// rule would limit nothing.
+			panic(rule + " has Tiers but no Tier")
+		}
+		for t, l := range ru.Tiers {
+			if l == nil {
+				// A limiter not yet built when the rule was: the tier would
+				// silently get the fallback, or no limit at all.
+				panic(rule + " has a nil Tiers[" + strconv.Quote(t) + "]")
+			}
+		}
+		ru.Tiers = maps.Clone(ru.Tiers)
 	}
-	rules = append([]Rule(nil), rules...)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			for i := range rules {

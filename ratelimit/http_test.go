@@ -357,9 +357,11 @@ func TestLimitPanics(t *testing.T) {
 	l := memLimiter(t, ratelimit.Free, nil)
 	tier := func(*http.Request) string { return "free" }
 	tests := map[string]ratelimit.Rule{
-		"no Key":      {Limiter: l},
-		"no Limiter":  {Key: ratelimit.ByRoute},
-		"empty Tiers": {Key: ratelimit.ByRoute, Tier: tier, Tiers: map[string]*ratelimit.Limiter{}},
+		"no Key":                   {Limiter: l},
+		"no Limiter":               {Key: ratelimit.ByRoute},
+		"empty Tiers":              {Key: ratelimit.ByRoute, Tier: tier, Tiers: map[string]*ratelimit.Limiter{}},
+		"Tiers without Tier":       {Key: ratelimit.ByRoute, Tiers: map[string]*ratelimit.Limiter{"free": l}},
+		"Tiers of nil, no Limiter": {Key: ratelimit.ByRoute, Tier: tier, Tiers: map[string]*ratelimit.Limiter{"free": nil}},
 	}
 	m := newMiddleware(t, ratelimit.MiddlewareConfig{})
 	for name, ru := range tests {
@@ -373,6 +375,23 @@ func TestLimitPanics(t *testing.T) {
 			}()
 			m.Limit(ratelimit.Rule{Limiter: l, Key: ratelimit.ByRoute}, ru)
 		})
+	}
+}
+
+// Limit copies its rules and their Tiers: changing them afterwards
+// changes nothing.
+func TestLimitCopiesRules(t *testing.T) {
+	clock := testkit.NewClock(clockStart)
+	l := memLimiter(t, ratelimit.PerMinute("one", 1), clock.Now)
+	tiers := map[string]*ratelimit.Limiter{"free": l}
+	rules := []ratelimit.Rule{{Tier: func(*http.Request) string { return "free" }, Tiers: tiers, Key: ratelimit.ByIP(nil)}}
+	m := newMiddleware(t, ratelimit.MiddlewareConfig{})
+	h := m.Limit(rules...)(&counter{})
+	rules[0].Key = func(*http.Request) (string, bool) { return "", false }
+	delete(tiers, "free")
+	serve(h, request("192.0.2.1:1"))
+	if w := serve(h, request("192.0.2.1:1")); w.Code != http.StatusTooManyRequests {
+		t.Fatalf("second request: %d, want 429", w.Code)
 	}
 }
 
