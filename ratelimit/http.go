@@ -138,10 +138,12 @@ type MiddlewareConfig struct {
 	ErrorFunc func(w http.ResponseWriter, r *http.Request, err error)
 	// Recorder receives a rate_limit_exceeded event per refused request,
 	// sampled: at most one per policy and key in each of the policy's
-	// windows, and at most AuditRate events per second in all, so that an
-	// attack cannot flood the audit trail. Default: none.
+	// windows (aligned as a fixed window's), and at most AuditRate events
+	// in any interval of one second in all, so that an attack cannot
+	// flood the audit trail. Default: none.
 	Recorder audit.Recorder
-	// AuditRate bounds the events recorded per second. Default 10.
+	// AuditRate bounds the events recorded in any one second, 1 to
+	// 100,000 (MaxSlidingLimit). Default 10.
 	AuditRate int
 	// Logger receives store failures and the events that could not be
 	// recorded. Default: discard.
@@ -165,8 +167,8 @@ type Middleware struct {
 // NewMiddleware returns a Middleware for cfg, or an error naming the bad
 // field.
 func NewMiddleware(cfg MiddlewareConfig) (*Middleware, error) {
-	if cfg.AuditRate < 0 {
-		return nil, errs.Configf("ratelimit", "MiddlewareConfig.AuditRate", "%d is negative", cfg.AuditRate)
+	if cfg.AuditRate < 0 || cfg.AuditRate > MaxSlidingLimit {
+		return nil, errs.Configf("ratelimit", "MiddlewareConfig.AuditRate", "%d is outside 1..%d", cfg.AuditRate, MaxSlidingLimit)
 	}
 	m := &Middleware{failOpen: cfg.FailOpen, onError: cfg.ErrorFunc, rec: cfg.Recorder, log: cfg.Logger, now: cfg.Now}
 	if m.onError == nil {
@@ -191,10 +193,12 @@ func NewMiddleware(cfg MiddlewareConfig) (*Middleware, error) {
 		if err != nil {
 			return nil, err
 		}
-		m.overall, err = New(one, Policy{Name: "audit", Algorithm: TokenBucket, Limit: rate, Window: time.Second},
-			Config{Now: m.now})
-		if err != nil {
-			return nil, errs.ConfigErr("ratelimit", "MiddlewareConfig.AuditRate", err)
+		// A sliding window, so that no interval of a second holds more
+		// than rate events (a token bucket would allow twice that: a full
+		// bucket, then its refill).
+		if m.overall, err = New(one, Policy{Name: "audit", Algorithm: SlidingWindow, Limit: rate, Window: time.Second},
+			Config{Now: m.now}); err != nil {
+			return nil, err
 		}
 	}
 	return m, nil

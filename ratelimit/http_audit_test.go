@@ -76,6 +76,68 @@ func TestAuditOneEventPerKeyAndWindow(t *testing.T) {
 	}
 }
 
+// Refusals of 1,000 different keys within one second make AuditRate
+// events, AuditRate at once (the sampler's burst is its rate); a second
+// later, AuditRate more.
+func TestAuditRate(t *testing.T) {
+	for _, rate := range []int{0, 3, 10, 25} {
+		want := rate
+		if rate == 0 {
+			want = 10 // the default
+		}
+		t.Run(fmt.Sprint("AuditRate=", rate), func(t *testing.T) {
+			clock := testkit.NewClock(clockStart)
+			rec := &captureRecorder{}
+			m := newMiddleware(t, ratelimit.MiddlewareConfig{Recorder: rec, AuditRate: rate, Now: clock.Now})
+			l := memLimiter(t, ratelimit.PerMinute("login", 1), clock.Now)
+			h := m.Limit(ratelimit.Rule{Limiter: l, Key: ratelimit.ByIP(nil)})(&counter{})
+			addr := func(i int) string { return fmt.Sprintf("10.1.%d.%d:443", i/256, i%256) }
+			for i := range 1000 {
+				serve(h, request(addr(i)))
+			}
+			refuse := func(base int) {
+				codes := make([]int, 1000)
+				together(1000, func(i int) { codes[i] = serve(h, request(addr(base+i))).Code })
+				for i, c := range codes {
+					if c != http.StatusTooManyRequests {
+						t.Fatalf("request %d: %d, want 429", i, c)
+					}
+				}
+			}
+			refuse(0)
+			if n := len(rec.Events()); n != want {
+				t.Fatalf("%d events, want %d", n, want)
+			}
+			// Within the same second, nothing more.
+			clock.Advance(999 * time.Millisecond)
+			for i := range 1000 {
+				serve(h, request(addr(2000+i)))
+			}
+			refuse(2000)
+			if n := len(rec.Events()); n != want {
+				t.Fatalf("%d events after another 1,000 keys in the same second, want %d", n, want)
+			}
+			// A second after the first refusals the budget is back.
+			clock.Advance(time.Millisecond)
+			for i := range 1000 {
+				serve(h, request(addr(4000+i)))
+			}
+			refuse(4000)
+			if n := len(rec.Events()); n != 2*want {
+				t.Fatalf("%d events a second later, want %d", n, 2*want)
+			}
+			// Every event is about a different key.
+			seen := map[any]bool{}
+			for _, e := range rec.Events() {
+				if seen[e.Data["key_hash"]] {
+					t.Fatalf("two events for %v", e.Data["key_hash"])
+				}
+				seen[e.Data["key_hash"]] = true
+			}
+		})
+	}
+}
+
 // A recorder that fails: the failure is logged and the 429 still sent.
 func TestAuditRecorderFails(t *testing.T) {
 	clock := testkit.NewClock(clockStart)

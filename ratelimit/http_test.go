@@ -566,3 +566,16 @@ func TestCheck(t *testing.T) {
 		t.Fatalf("the canceled check counted: %+v", res)
 	}
 }
+
+func TestNewMiddlewareErrors(t *testing.T) {
+	for _, rate := range []int{-1, ratelimit.MaxSlidingLimit + 1} {
+		_, err := ratelimit.NewMiddleware(ratelimit.MiddlewareConfig{AuditRate: rate, Recorder: &captureRecorder{}})
+		want := fmt.Sprintf("ratelimit: MiddlewareConfig.AuditRate: %d is outside 1..100000", rate)
+		if err == nil || err.Error() != want {
+			t.Errorf("AuditRate %d: %v, want %q", rate, err, want)
+		}
+	}
+	if _, err := ratelimit.NewMiddleware(ratelimit.MiddlewareConfig{AuditRate: ratelimit.MaxSlidingLimit, Recorder: &captureRecorder{}}); err != nil {
+		t.Errorf("AuditRate %d: %v", ratelimit.MaxSlidingLimit, err)
+	}
+}
