@@ -140,7 +140,9 @@ type MiddlewareConfig struct {
 	// sampled: at most one per policy and key in each of the policy's
 	// windows (aligned as a fixed window's), and at most AuditRate events
 	// in any interval of one second in all, so that an attack cannot
-	// flood the audit trail. Default: none.
+	// flood the audit trail. The per-key sampler remembers up to 65,536
+	// keys; while it is full, refusals of keys it does not hold are
+	// bounded by AuditRate alone. Default: none.
 	Recorder audit.Recorder
 	// AuditRate bounds the events recorded in any one second, 1 to
 	// 100,000 (MaxSlidingLimit). Default 10.
@@ -302,12 +304,15 @@ func (m *Middleware) audit(ctx context.Context, p Policy, key string, res Result
 	if m.rec == nil {
 		return
 	}
-	h := HashKey(p, key)
 	// One event per policy, key and window: the sampler's own fixed
 	// window of 1, of the policy's length.
 	once := Policy{Name: "audit." + p.Name, Algorithm: FixedWindow, Limit: 1, Window: p.Window}
 	now := m.now().Truncate(time.Microsecond).UTC()
-	if r, err := m.perKey.Take(ctx, once, key, 1, now); err != nil || !r.Allowed {
+	// A sampler that cannot tell (full: it holds 65,536 keys) lets the
+	// event through to the overall bound, so that filling it with
+	// refusals of many keys does not silence the audit of every other
+	// key for the rest of the window.
+	if r, err := m.perKey.Take(ctx, once, key, 1, now); err == nil && !r.Allowed {
 		return
 	}
 	if r, err := m.overall.Allow(ctx, ""); err != nil || !r.Allowed {
@@ -315,7 +320,7 @@ func (m *Middleware) audit(ctx context.Context, p Policy, key string, res Result
 	}
 	e := audit.Event{Type: audit.RateLimitExceeded, Severity: audit.Warning, Source: "ratelimit",
 		Data: map[string]any{"policy": p.Name, "algorithm": string(p.Algorithm), "limit": p.Quota(),
-			"window_seconds": seconds(p.Window), "key_hash": h.String(),
+			"window_seconds": seconds(p.Window), "key_hash": HashKey(p, key).String(),
 			"retry_after_seconds": max(1, seconds(res.RetryAfter))}}
 	if err := m.rec.Record(ctx, e); err != nil {
 		m.log.ErrorContext(ctx, "ratelimit: rate_limit_exceeded not recorded", "policy", p.Name, "error", err)

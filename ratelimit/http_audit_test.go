@@ -1,6 +1,7 @@
 package ratelimit_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -193,5 +194,39 @@ func TestAuditEventPerAlgorithm(t *testing.T) {
 				t.Fatalf("events %#v, want %#v", ev, want)
 			}
 		})
+	}
+}
+
+// The per-key sampler holds a bounded number of keys. Filling it (an
+// attacker refused from many keys: the /64s of one /48, say) must not
+// silence the audit of every other key for the rest of the window: the
+// overall AuditRate still bounds the events.
+func TestAuditSamplerFull(t *testing.T) {
+	clock := testkit.NewClock(clockStart)
+	rec := &captureRecorder{}
+	m := newMiddleware(t, ratelimit.MiddlewareConfig{Recorder: rec, Now: clock.Now})
+	// A store that refuses everything, for an hour.
+	refuse := stubStore{take: func(_ context.Context, p ratelimit.Policy, _ string, _ int, _ time.Time) (ratelimit.Result, error) {
+		return ratelimit.Result{Limit: p.Limit, Reset: 30 * time.Minute, RetryAfter: 30 * time.Minute}, nil
+	}}
+	l, err := ratelimit.New(refuse, ratelimit.PerHour("forgot.ip", 20), ratelimit.Config{Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := request("192.0.2.1:1")
+	// 67,000 keys fill every shard of the sampler (65,536 keys in 16
+	// shards); each check of a new key then scans a full shard.
+	for i := range 67_000 {
+		m.Check(httptest.NewRecorder(), r, l, fmt.Sprintf("ip:2001:db8:77:%x::/64", i), true)
+	}
+	if n := len(rec.Events()); n != 10 {
+		t.Fatalf("%d events from 67,000 keys in one second, want 10", n)
+	}
+	for i := range 20 {
+		clock.Advance(time.Second)
+		m.Check(httptest.NewRecorder(), r, l, fmt.Sprintf("ip:198.51.100.%d", i), true)
+		if n := len(rec.Events()); n != 11+i {
+			t.Fatalf("a new key %d s after the flood: %d events, want %d", i+1, n, 11+i)
+		}
 	}
 }
