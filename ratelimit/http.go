@@ -278,7 +278,9 @@ func (m *Middleware) Check(w http.ResponseWriter, r *http.Request, l *Limiter, k
 	res, err := l.Allow(ctx, key)
 	if err != nil {
 		if ctx.Err() != nil {
-			// The client went away: nothing to answer, nothing to count.
+			// The client went away (or the server gave up on it): not
+			// counted, not the store's failure, so neither logged nor let
+			// through; the answer goes nowhere.
 			m.onError(w, r, err)
 			return false
 		}
