@@ -558,7 +558,7 @@ func FuzzResetPasswordBody(f *testing.F) {
 	s := newStack(f, memBackend(), stackConfig{
 		user: func(c *user.Config) { c.Queue.Workers = 1 },
 		reset: func(c *reset.Config) {
-			c.Notifier, c.URL, c.PerAddress, c.PerClient = mail, resetURL, reset.NoLimit, reset.NoLimit
+			c.Notifier, c.URL, c.NoRateLimit = mail, resetURL, true
 		},
 	})
 	rec := serve(s.h, "POST", "/auth/register", "", `{"username":"alice","email":"alice@example.com","password":"`+goodPassword+`"}`)
