@@ -123,7 +123,7 @@ func (a *api) problem(r response, status int, typ, field string) map[string]any 
 }
 
 // sameResponse fails unless got is want byte for byte: status, body and
-// every header but Date and X-Correlation-ID.
+// every header of headerSet.
 func sameResponse(t *testing.T, name string, got, want response) {
 	t.Helper()
 	if got.status != want.status || !bytes.Equal(got.body, want.body) {
