@@ -268,11 +268,11 @@ func TestRateLimitVerificationRequest(t *testing.T) {
 
 // fakeRateStore is a ratelimit.Store whose Take is take.
 type fakeRateStore struct {
-	take func(ctx context.Context, key ratelimit.KeyHash, p ratelimit.Policy, n int, now time.Time) (ratelimit.Result, error)
+	take func(ctx context.Context, p ratelimit.Policy, key string, n int, now time.Time) (ratelimit.Result, error)
 }
 
-func (f fakeRateStore) Take(ctx context.Context, key ratelimit.KeyHash, p ratelimit.Policy, n int, now time.Time) (ratelimit.Result, error) {
-	return f.take(ctx, key, p, n, now)
+func (f fakeRateStore) Take(ctx context.Context, p ratelimit.Policy, key string, n int, now time.Time) (ratelimit.Result, error) {
+	return f.take(ctx, p, key, n, now)
 }
 
 // TestRateLimitStoreFailure: when the limits' store fails, the limited
@@ -288,7 +288,7 @@ func TestRateLimitStoreFailure(t *testing.T) {
 		logs := &testkit.Buffer{}
 		s := newStack(t, memBackend(), stackConfig{handler: func(c *authhttp.Config) {
 			c.Logger = slog.New(slog.NewTextHandler(logs, nil))
-			c.RateLimit.Store = fakeRateStore{take: func(_ context.Context, _ ratelimit.KeyHash, p ratelimit.Policy, _ int, _ time.Time) (ratelimit.Result, error) {
+			c.RateLimit.Store = fakeRateStore{take: func(_ context.Context, p ratelimit.Policy, _ string, _ int, _ time.Time) (ratelimit.Result, error) {
 				mu.Lock()
 				defer mu.Unlock()
 				policies = append(policies, p.Name)
@@ -443,7 +443,7 @@ func TestRateLimitConfig(t *testing.T) {
 		want string
 	}{
 		{authhttp.RateLimitConfig{Login: ratelimit.PerMinute("login", 0)}, "authhttp: Config.RateLimit.Login.Limit: 0 is outside 1..1000000000"},
-		{authhttp.RateLimitConfig{Register: ratelimit.PerMinute("Register!", 5)}, `authhttp: Config.RateLimit.Register.Name: "Register!" has a character outside a-z 0-9 _ - .`},
+		{authhttp.RateLimitConfig{Register: ratelimit.PerMinute("Register!", 5)}, `authhttp: Config.RateLimit.Register.Name: "Register!" has a character other than a-z, 0-9, '_', '-' and '.'`},
 		{authhttp.RateLimitConfig{VerificationRequest: ratelimit.Policy{Name: "v", Algorithm: ratelimit.FixedWindow, Limit: 3}},
 			"authhttp: Config.RateLimit.VerificationRequest.Window: 0s is outside 1ms..8784h0m0s"},
 	} {

@@ -267,7 +267,7 @@ func (m *Middleware) Limit(rules ...Rule) func(http.Handler) http.Handler {
 	}
 }
 
-// Check counts one request under key with l, as a rule of [Limit] does,
+// Check counts one request under key with l, as a rule of [Middleware.Limit] does,
 // for handlers that find their key in the request's body (an address):
 // it adds l's RateLimit headers to w and reports whether the request may
 // go on. When it may not, the response is written: ErrorFunc's 429, or

@@ -349,7 +349,7 @@ func TestRateLimits(t *testing.T) {
 		down := errs.Kind("ratestore: connection refused", store.ErrUnavailable)
 		calls := 0
 		e := newEnv(t, mem(), func(c *reset.Config) {
-			c.RateLimits = fakeRateStore{take: func(context.Context, ratelimit.KeyHash, ratelimit.Policy, int, time.Time) (ratelimit.Result, error) {
+			c.RateLimits = fakeRateStore{take: func(context.Context, ratelimit.Policy, string, int, time.Time) (ratelimit.Result, error) {
 				calls++
 				return ratelimit.Result{}, down
 			}}
@@ -371,11 +371,11 @@ func TestRateLimits(t *testing.T) {
 
 // fakeRateStore is a ratelimit.Store whose Take is take.
 type fakeRateStore struct {
-	take func(ctx context.Context, key ratelimit.KeyHash, p ratelimit.Policy, n int, now time.Time) (ratelimit.Result, error)
+	take func(ctx context.Context, p ratelimit.Policy, key string, n int, now time.Time) (ratelimit.Result, error)
 }
 
-func (f fakeRateStore) Take(ctx context.Context, key ratelimit.KeyHash, p ratelimit.Policy, n int, now time.Time) (ratelimit.Result, error) {
-	return f.take(ctx, key, p, n, now)
+func (f fakeRateStore) Take(ctx context.Context, p ratelimit.Policy, key string, n int, now time.Time) (ratelimit.Result, error) {
+	return f.take(ctx, p, key, n, now)
 }
 
 // Confirm survives any token text: a refusal, never a panic or a store

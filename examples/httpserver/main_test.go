@@ -1115,11 +1115,11 @@ type countingStore struct {
 	policies map[string]int
 }
 
-func (s *countingStore) Take(ctx context.Context, key ratelimit.KeyHash, p ratelimit.Policy, n int, now time.Time) (ratelimit.Result, error) {
+func (s *countingStore) Take(ctx context.Context, p ratelimit.Policy, key string, n int, now time.Time) (ratelimit.Result, error) {
 	s.mu.Lock()
 	s.policies[p.Name]++
 	s.mu.Unlock()
-	return s.Store.Take(ctx, key, p, n, now)
+	return s.Store.Take(ctx, p, key, n, now)
 }
 
 // TestAppRateLimits: the API's limits and the reset service's count in
