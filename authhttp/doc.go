@@ -49,6 +49,51 @@
 // was accepted by the user package's legacy rule only and must be
 // changed. Send the access token as "Authorization: Bearer <token>".
 //
+// # Rate limits
+//
+// The routes an attacker floods are rate limited, in fixed windows
+// aligned to the clock (package ratelimit):
+//
+//	POST /auth/login                 30 a minute per client IP    Config.RateLimit.Login
+//	POST /auth/register              20 a minute per client IP    Config.RateLimit.Register
+//	POST /auth/email/verify/request  3 an hour per signed-in user Config.RateLimit.VerificationRequest
+//	POST /auth/password/forgot       3 an hour per address and    reset.Config.PerAddress,
+//	                                 20 an hour per client IP     reset.Config.PerClient
+//
+// Every request counts, whatever its outcome: a wrong password as much
+// as a right one. The client IP is the one sessions and audit events
+// record, the peer's address unless the peer is one of
+// Config.TrustedProxies, whose X-Forwarded-For is then believed (a
+// client that can set the header itself would otherwise pick a fresh
+// budget with each request); an IPv6 client is counted by its /64.
+//
+// A limited route's responses carry the RateLimit-Policy and RateLimit
+// headers of draft-ietf-httpapi-ratelimit-headers-10, naming the policy,
+// never the client:
+//
+//	RateLimit-Policy: "login";q=30;w=60
+//	RateLimit: "login";r=12;t=42
+//
+// (quota, window in seconds, requests remaining, seconds until the quota
+// is back). A request over its limit gets 429 [TypeRateLimited] with the
+// two headers, Retry-After in whole seconds and Cache-Control: no-store,
+// and is not served: its password is not checked, its account not
+// created. The forgot-password route sends the headers on its 429 only:
+// its 202 is the same for every address. When the limits' store fails,
+// the limited routes answer 503 with Retry-After: 1 rather than serve a
+// request unchecked. A refusal is logged with its policy's name, and,
+// with Config.RateLimit.Recorder, recorded as a rate_limit_exceeded
+// audit event, at most once per policy, client and window.
+//
+// Each limit is a ratelimit.Policy of [RateLimitConfig]; Disabled turns
+// the handler's limits off (for a host that limits in front of it, and
+// for tests), reset.Config.NoRateLimit the reset service's. The counters
+// are in this process's memory by default: several app instances behind
+// a load balancer must share one store, or each allows the whole limit.
+// Give the same shared store (store/postgres's db.RateLimits, or
+// store/redisstore's) to Config.RateLimit.Store and to
+// reset.Config.RateLimits.
+//
 // # Password reset and email verification
 //
 // The services send links by mail through a notify.Notifier the host
@@ -68,7 +113,7 @@
 // with an account or without, active or not: the lookup, the token and
 // the mail happen afterwards, so that neither the answer nor its time
 // tells whether the address has an account. Requests are limited per
-// address (3 an hour by default) and per client (20 an hour). POST
+// address (3 an hour by default) and per client IP (20 an hour). POST
 // /auth/password/reset sets the password with the link's token (single
 // use, 30 minutes by default) and ends every session of the user, unlocks
 // a locked account and tells the address that the password changed; the
@@ -110,12 +155,14 @@
 //     verification link asked for an address that is verified already;
 //   - 422 [TypeInvalidField]: a field failed validation; the field member
 //     names it and the detail says why, never quoting the value;
-//   - 429 [TypeRateLimited] with Retry-After: too many reset requests for
-//     an address or from a client;
+//   - 429 [TypeRateLimited] with Retry-After and the RateLimit headers:
+//     too many logins, registrations or verification requests, or reset
+//     requests for an address or from a client (see "Rate limits");
 //   - 501: a verification link was asked for, but the user service has
 //     no Notifier;
-//   - 503 with Retry-After: the database is unavailable, too many reset
-//     requests wait to be handled, or the request ran out of time.
+//   - 503 with Retry-After: the database or the rate limits' store is
+//     unavailable, too many reset requests wait to be handled, or the
+//     request ran out of time.
 //
 // Hosts that write their own handlers use the same pieces: [DecodeJSON],
 // [WriteJSON], [WriteProblem], [ProblemFor] (the error → status mapping),
@@ -127,6 +174,8 @@
 // The handler sets no timeouts: give the http.Server its read, write and
 // idle timeouts, and each request's context a deadline, so that a flood
 // of logins queued behind the password hasher gives up (503) instead of
-// piling up. Rate limiting is not applied yet, except to password reset
-// requests (reset.Config.PerAddress and PerClient).
+// piling up. The rate limits above bound what one client can ask of the
+// password hasher; POST /auth/refresh, /auth/password/reset and
+// /auth/email/verify, which take 256-bit tokens, and the routes behind
+// the bearer check are not limited by the handler.
 package authhttp

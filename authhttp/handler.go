@@ -28,7 +28,8 @@ type Config struct {
 	// /auth/password/reset. Without it those paths answer 404.
 	Reset *reset.Service
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
-	// believed for the client IP that sessions and audit events record.
+	// believed for the client IP that sessions and audit events record
+	// and the rate limits count by.
 	// Default none: the connection's address. A request whose context
 	// already carries an audit.RequestInfo (the host applied
 	// audit.Middleware in front) keeps it.
@@ -38,6 +39,11 @@ type Config struct {
 	// Default: bearer tokens only. Without an Auth.ErrorFunc of its own,
 	// the check's refusals go through ErrorFunc like every other error.
 	Auth session.MiddlewareConfig
+	// RateLimit configures the limits on login, registration and
+	// verification requests (see [RateLimitConfig]): by default 30 logins
+	// and 20 registrations a minute per client IP, 3 verification links an
+	// hour per user, counted in this handler's memory.
+	RateLimit RateLimitConfig
 	// MaxBodyBytes bounds request bodies. Default [DefaultMaxBodyBytes].
 	MaxBodyBytes int64
 	// Logger receives one line per refusal (with its precise reason, which
@@ -62,6 +68,7 @@ type Handler struct {
 	onError  func(http.ResponseWriter, *http.Request, Problem, error)
 	proxies  audit.Proxies
 	auth     func(http.Handler) http.Handler
+	limits   limits
 	root     http.Handler
 }
 
@@ -97,6 +104,10 @@ func New(cfg Config) (*Handler, error) {
 		}
 	}
 	h.auth = cfg.Sessions.RequireAuth(auth)
+	var err error
+	if h.limits, err = h.newLimits(cfg.RateLimit); err != nil {
+		return nil, err
+	}
 	h.root = h.withRequestInfo(SecurityHeaders(h.routes()))
 	return h, nil
 }
@@ -170,8 +181,8 @@ func (h *Handler) routes() http.Handler {
 	mux := http.NewServeMux()
 	authed := func(f http.HandlerFunc) http.Handler { return h.auth(f) }
 
-	mux.HandleFunc("POST /auth/register", h.register)
-	mux.HandleFunc("POST /auth/login", h.login)
+	mux.Handle("POST /auth/register", h.limits.register(http.HandlerFunc(h.register)))
+	mux.Handle("POST /auth/login", h.limits.login(http.HandlerFunc(h.login)))
 	mux.HandleFunc("POST /auth/refresh", h.refresh)
 	mux.HandleFunc("POST /auth/logout", h.logout)
 	mux.Handle("POST /auth/logout-all", authed(h.logoutAll))
@@ -181,7 +192,8 @@ func (h *Handler) routes() http.Handler {
 	mux.Handle("DELETE /me/sessions/{id}", authed(h.revokeSession))
 	mux.Handle("POST /me/sessions/revoke-others", authed(h.revokeOthers))
 	mux.Handle("POST /me/email", authed(h.changeEmail))
-	mux.Handle("POST /auth/email/verify/request", authed(h.requestVerification))
+	// The verification limit counts by user: behind the bearer check.
+	mux.Handle("POST /auth/email/verify/request", h.auth(h.limits.verification(http.HandlerFunc(h.requestVerification))))
 	mux.HandleFunc("POST /auth/email/verify", h.verifyEmail)
 	if h.reset != nil {
 		mux.HandleFunc("POST /auth/password/forgot", h.forgotPassword)

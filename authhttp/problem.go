@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cedrina/cedrina/internal/errs"
+	"github.com/cedrina/cedrina/ratelimit"
 	"github.com/cedrina/cedrina/reset"
 	"github.com/cedrina/cedrina/session"
 	"github.com/cedrina/cedrina/store"
@@ -145,14 +146,16 @@ var (
 //     user.ErrInvalidVerification: 400 [TypeInvalidVerificationToken],
 //     one body for every reason;
 //   - user.ErrAlreadyVerified: 409 [TypeAlreadyVerified];
-//   - reset.ErrRateLimited: 429 [TypeRateLimited] with Retry-After;
+//   - ratelimit.ErrLimited: 429 [TypeRateLimited] with Retry-After, the
+//     time a *ratelimit.LimitedError says to wait (at least a second);
 //   - user.ErrNoNotifier: 501;
 //   - an invalid username, email address, role or tier, and a password
 //     the policy refuses (*user.PasswordError): 422 [TypeInvalidField]
 //     naming the field ("username", "email", "role", "tier",
 //     "password") and the reason, never the value;
 //   - user.ErrNotFound, session.ErrNotFound, store.ErrNotFound: 404;
-//   - store.ErrUnavailable, and a request whose context ran out
+//   - store.ErrUnavailable (a rate-limit store's failure and
+//     ratelimit.ErrFull among them), and a request whose context ran out
 //     (context.DeadlineExceeded): 503 with Retry-After: 1;
 //   - context.Canceled (the client went away): 503;
 //   - anything else: 500, "internal server error".
@@ -184,12 +187,12 @@ func ProblemFor(err error) Problem {
 	case errors.Is(err, user.ErrAlreadyVerified):
 		return Problem{Type: TypeAlreadyVerified, Title: "Already verified", Status: http.StatusConflict,
 			Detail: "the account's email address is verified already"}
-	case errors.Is(err, reset.ErrRateLimited):
+	case errors.Is(err, ratelimit.ErrLimited):
 		p := Problem{Type: TypeRateLimited, Title: "Too many requests", Status: http.StatusTooManyRequests,
 			Detail: "too many requests; try again later", RetryAfter: time.Second}
-		var rl *reset.RateLimitError
-		if errors.As(err, &rl) && rl.RetryAfter > 0 {
-			p.RetryAfter = rl.RetryAfter
+		var le *ratelimit.LimitedError
+		if errors.As(err, &le) && le.Result.RetryAfter > 0 {
+			p.RetryAfter = le.Result.RetryAfter
 		}
 		return p
 	case errors.Is(err, user.ErrNoNotifier):

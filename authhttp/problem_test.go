@@ -13,12 +13,15 @@ import (
 	"unicode/utf8"
 
 	"github.com/cedrina/cedrina/authhttp"
+	"github.com/cedrina/cedrina/ratelimit"
 	"github.com/cedrina/cedrina/session"
 	"github.com/cedrina/cedrina/store"
 	"github.com/cedrina/cedrina/user"
 )
 
 func TestProblemFor(t *testing.T) {
+	limitedErr := fmt.Errorf("wrapped: %w", &ratelimit.LimitedError{Policy: ratelimit.PerMinute("login", 30),
+		Result: ratelimit.Result{Limit: 30, Reset: 41500 * time.Millisecond, RetryAfter: 41500 * time.Millisecond}})
 	cases := []struct {
 		err    error
 		status int
@@ -44,6 +47,9 @@ func TestProblemFor(t *testing.T) {
 		{errors.New("pq: something broke"), 500, "about:blank", ""},
 		{nil, 500, "about:blank", ""},
 		{&authhttp.Problem{Status: 418, Detail: "teapot"}, 418, "", ""},
+		{ratelimit.ErrLimited, 429, authhttp.TypeRateLimited, ""},
+		{limitedErr, 429, authhttp.TypeRateLimited, ""},
+		{ratelimit.ErrFull, 503, "about:blank", ""},
 	}
 	for _, c := range cases {
 		p := authhttp.ProblemFor(c.err)
@@ -67,6 +73,10 @@ func TestProblemFor(t *testing.T) {
 		}
 		if c.status == 503 && c.err == store.ErrUnavailable && rec.Header().Get("Retry-After") != "1" {
 			t.Errorf("%v: Retry-After %q", c.err, rec.Header().Get("Retry-After"))
+		}
+		retry := map[error]string{store.ErrUnavailable: "1", ratelimit.ErrFull: "1", ratelimit.ErrLimited: "1", limitedErr: "42"}
+		if want, ok := retry[c.err]; ok && rec.Header().Get("Retry-After") != want {
+			t.Errorf("%v: Retry-After %q, want %s", c.err, rec.Header().Get("Retry-After"), want)
 		}
 		if c.status >= 500 && body["detail"] == "pq: something broke" {
 			t.Errorf("%v: server error leaked to the client", c.err)

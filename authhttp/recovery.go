@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/cedrina/cedrina/ratelimit"
 	"github.com/cedrina/cedrina/reset"
 	"github.com/cedrina/cedrina/user"
 )
@@ -44,9 +45,12 @@ func (h *Handler) forgotPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := h.reset.Request(r.Context(), req.Email, reset.Meta{}); err != nil {
-		var rl *reset.RateLimitError
-		if errors.As(err, &rl) {
-			h.log.InfoContext(r.Context(), "authhttp: password reset request limited", "limit", rl.Limit)
+		var le *ratelimit.LimitedError
+		if errors.As(err, &le) {
+			// The policy says which limit (per address or per client); the
+			// address itself is never logged.
+			h.log.InfoContext(r.Context(), "authhttp: password reset request limited", "policy", le.Policy.Name)
+			ratelimit.SetHeaders(w.Header(), le.Policy, le.Result)
 		}
 		h.fail(w, r, err)
 		return

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strconv"
 	"time"
@@ -44,12 +45,17 @@ func SetHeaders(h http.Header, p Policy, res Result) {
 	h.Add(RateLimitHeader, name+";r="+strconv.Itoa(max(0, res.Remaining))+";t="+strconv.FormatInt(seconds(t), 10))
 }
 
-// seconds is d in whole seconds, rounded up.
+// seconds is d in whole seconds, rounded up; 0 for d <= 0. It does not
+// overflow, even for the longest Duration.
 func seconds(d time.Duration) int64 {
 	if d <= 0 {
 		return 0
 	}
-	return int64((d + time.Second - 1) / time.Second)
+	s := int64(d / time.Second)
+	if d%time.Second != 0 {
+		s++
+	}
+	return s
 }
 
 // Problem is the problem details object (RFC 9457) of [WriteError]'s
@@ -62,20 +68,23 @@ type Problem struct {
 }
 
 // WriteError answers a request that a rule refused or could not check:
-// for a *LimitedError (errors.Is ErrLimited), 429 Too Many Requests with
-// Retry-After in whole seconds (at least 1); for any other error, 503
-// Service Unavailable with Retry-After: 1. Both are
+// for an error matching [ErrLimited] (a *LimitedError, or a service's
+// error wrapping ErrLimited), 429 Too Many Requests with Retry-After in
+// whole seconds, at least 1 (the *LimitedError's RetryAfter rounded up,
+// 1 without one); for any other error, 503 Service Unavailable with
+// Retry-After: 1. Both are
 // application/problem+json with Cache-Control: no-store, and never name
 // the key or the error's cause.
 func WriteError(w http.ResponseWriter, _ *http.Request, err error) {
 	p := Problem{Type: "about:blank", Title: http.StatusText(http.StatusServiceUnavailable),
 		Status: http.StatusServiceUnavailable, Detail: "the request could not be checked against its rate limit; try again later"}
 	retry := time.Second
-	var le *LimitedError
-	if errors.As(err, &le) {
+	if errors.Is(err, ErrLimited) {
 		p.Title, p.Status = http.StatusText(http.StatusTooManyRequests), http.StatusTooManyRequests
 		p.Detail = "too many requests; try again later"
-		retry = le.Result.RetryAfter
+		if le := (*LimitedError)(nil); errors.As(err, &le) {
+			retry = le.Result.RetryAfter
+		}
 	}
 	body, _ := json.Marshal(p) // strings and an int: cannot fail
 	h := w.Header()
@@ -93,7 +102,7 @@ type Rule struct {
 	Limiter *Limiter
 	// Tier and Tiers choose the limiter by the request's tier (the
 	// signed-in user's tier, say): Tiers[Tier(r)] when present, Limiter
-	// otherwise.
+	// otherwise. Tiers needs Tier, and holds no nil Limiter.
 	Tier  func(r *http.Request) string
 	Tiers map[string]*Limiter
 	// Key is what requests are counted by. Required.
@@ -129,10 +138,14 @@ type MiddlewareConfig struct {
 	ErrorFunc func(w http.ResponseWriter, r *http.Request, err error)
 	// Recorder receives a rate_limit_exceeded event per refused request,
 	// sampled: at most one per policy and key in each of the policy's
-	// windows, and at most AuditRate events per second in all, so that an
-	// attack cannot flood the audit trail. Default: none.
+	// windows (aligned as a fixed window's), and at most AuditRate events
+	// in any interval of one second in all, so that an attack cannot
+	// flood the audit trail. The per-key sampler remembers up to 65,536
+	// keys; while it is full, refusals of keys it does not hold are
+	// bounded by AuditRate alone. Default: none.
 	Recorder audit.Recorder
-	// AuditRate bounds the events recorded per second. Default 10.
+	// AuditRate bounds the events recorded in any one second, 1 to
+	// 100,000 (MaxSlidingLimit). Default 10.
 	AuditRate int
 	// Logger receives store failures and the events that could not be
 	// recorded. Default: discard.
@@ -156,8 +169,8 @@ type Middleware struct {
 // NewMiddleware returns a Middleware for cfg, or an error naming the bad
 // field.
 func NewMiddleware(cfg MiddlewareConfig) (*Middleware, error) {
-	if cfg.AuditRate < 0 {
-		return nil, errs.Configf("ratelimit", "MiddlewareConfig.AuditRate", "%d is negative", cfg.AuditRate)
+	if cfg.AuditRate < 0 || cfg.AuditRate > MaxSlidingLimit {
+		return nil, errs.Configf("ratelimit", "MiddlewareConfig.AuditRate", "%d is outside 1..%d", cfg.AuditRate, MaxSlidingLimit)
 	}
 	m := &Middleware{failOpen: cfg.FailOpen, onError: cfg.ErrorFunc, rec: cfg.Recorder, log: cfg.Logger, now: cfg.Now}
 	if m.onError == nil {
@@ -182,10 +195,12 @@ func NewMiddleware(cfg MiddlewareConfig) (*Middleware, error) {
 		if err != nil {
 			return nil, err
 		}
-		m.overall, err = New(one, Policy{Name: "audit", Algorithm: TokenBucket, Limit: rate, Window: time.Second},
-			Config{Now: m.now})
-		if err != nil {
-			return nil, errs.ConfigErr("ratelimit", "MiddlewareConfig.AuditRate", err)
+		// A sliding window, so that no interval of a second holds more
+		// than rate events (a token bucket would allow twice that: a full
+		// bucket, then its refill).
+		if m.overall, err = New(one, Policy{Name: "audit", Algorithm: SlidingWindow, Limit: rate, Window: time.Second},
+			Config{Now: m.now}); err != nil {
+			return nil, err
 		}
 	}
 	return m, nil
@@ -199,20 +214,38 @@ func NewMiddleware(cfg MiddlewareConfig) (*Middleware, error) {
 // A rule whose store fails answers 503 when it is Sensitive or the
 // middleware does not FailOpen, and is skipped otherwise. A rule without
 // a key for the request (KeyFunc ok false), or without a limiter for its
-// tier, does not apply.
+// tier, does not apply. Limit panics on a rule without a Key, without
+// a Limiter or Tiers, or with Tiers but no Tier or a nil Limiter in
+// Tiers. It copies rules and their Tiers: changing them afterwards
+// changes nothing.
 //
 // Put it inside the mux (wrapping the handler given to Handle) for
 // ByRoute, and after the authentication middleware for ByUser.
 func (m *Middleware) Limit(rules ...Rule) func(http.Handler) http.Handler {
-	for i, ru := range rules {
+	rules = append([]Rule(nil), rules...)
+	for i := range rules {
+		ru := &rules[i]
+		rule := "ratelimit: Limit: rule " + strconv.Itoa(i)
 		if ru.Key == nil {
-			panic("ratelimit: Limit: rule " + strconv.Itoa(i) + " has no Key")
+			panic(rule + " has no Key")
 		}
 		if ru.Limiter == nil && len(ru.Tiers) == 0 {
-			panic("ratelimit: Limit: rule " + strconv.Itoa(i) + " has no Limiter")
+			panic(rule + " has no Limiter")
 		}
+		if len(ru.Tiers) > 0 && ru.Tier == nil {
+			// Tiers would never be consulted: with no Limiter either, the
+			// rule would limit nothing.
+			panic(rule + " has Tiers but no Tier")
+		}
+		for t, l := range ru.Tiers {
+			if l == nil {
+				// A limiter not yet built when the rule was: the tier would
+				// silently get the fallback, or no limit at all.
+				panic(rule + " has a nil Tiers[" + strconv.Quote(t) + "]")
+			}
+		}
+		ru.Tiers = maps.Clone(ru.Tiers)
 	}
-	rules = append([]Rule(nil), rules...)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			for i := range rules {
@@ -234,7 +267,7 @@ func (m *Middleware) Limit(rules ...Rule) func(http.Handler) http.Handler {
 	}
 }
 
-// Check counts one request under key with l, as a rule of [Limit] does,
+// Check counts one request under key with l, as a rule of [Middleware.Limit] does,
 // for handlers that find their key in the request's body (an address):
 // it adds l's RateLimit headers to w and reports whether the request may
 // go on. When it may not, the response is written: ErrorFunc's 429, or
@@ -245,7 +278,9 @@ func (m *Middleware) Check(w http.ResponseWriter, r *http.Request, l *Limiter, k
 	res, err := l.Allow(ctx, key)
 	if err != nil {
 		if ctx.Err() != nil {
-			// The client went away: nothing to answer, nothing to count.
+			// The client went away (or the server gave up on it): not
+			// counted, not the store's failure, so neither logged nor let
+			// through; the answer goes nowhere.
 			m.onError(w, r, err)
 			return false
 		}
@@ -271,12 +306,15 @@ func (m *Middleware) audit(ctx context.Context, p Policy, key string, res Result
 	if m.rec == nil {
 		return
 	}
-	h := HashKey(p, key)
 	// One event per policy, key and window: the sampler's own fixed
 	// window of 1, of the policy's length.
 	once := Policy{Name: "audit." + p.Name, Algorithm: FixedWindow, Limit: 1, Window: p.Window}
 	now := m.now().Truncate(time.Microsecond).UTC()
-	if r, err := m.perKey.Take(ctx, once, key, 1, now); err != nil || !r.Allowed {
+	// A sampler that cannot tell (full: it holds 65,536 keys) lets the
+	// event through to the overall bound, so that filling it with
+	// refusals of many keys does not silence the audit of every other
+	// key for the rest of the window.
+	if r, err := m.perKey.Take(ctx, once, key, 1, now); err == nil && !r.Allowed {
 		return
 	}
 	if r, err := m.overall.Allow(ctx, ""); err != nil || !r.Allowed {
@@ -284,7 +322,7 @@ func (m *Middleware) audit(ctx context.Context, p Policy, key string, res Result
 	}
 	e := audit.Event{Type: audit.RateLimitExceeded, Severity: audit.Warning, Source: "ratelimit",
 		Data: map[string]any{"policy": p.Name, "algorithm": string(p.Algorithm), "limit": p.Quota(),
-			"window_seconds": seconds(p.Window), "key_hash": h.String(),
+			"window_seconds": seconds(p.Window), "key_hash": HashKey(p, key).String(),
 			"retry_after_seconds": max(1, seconds(res.RetryAfter))}}
 	if err := m.rec.Record(ctx, e); err != nil {
 		m.log.ErrorContext(ctx, "ratelimit: rate_limit_exceeded not recorded", "policy", p.Name, "error", err)

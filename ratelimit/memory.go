@@ -21,7 +21,12 @@ var ErrFull = errs.Kind("ratelimit: memory store full", store.ErrUnavailable)
 // default.
 type MemoryConfig struct {
 	// MaxKeys bounds the keys held at once, across policies; a check of
-	// a new key beyond it fails with ErrFull. A key is dropped once its
+	// a new key beyond it fails with ErrFull, and callers fail closed.
+	// Size it for the keys one window of traffic can create: clients
+	// that can mint keys (many addresses, many IPv6 /64s) and fill the
+	// store deny every new key until windows pass, while letting keys be
+	// evicted instead would hand a client that cycles keys a fresh budget.
+	// A key is dropped once its
 	// state has been initial again (its window passed, its bucket full)
 	// for SweepInterval, by the sweep of its shard. Default 1,048,576; a
 	// fixed window or token bucket key costs about 200 bytes, a sliding
@@ -55,8 +60,9 @@ const SweepInterval = 10 * time.Second
 type memShard struct {
 	mu      sync.Mutex
 	m       map[memKey]*memEntry
-	sweepAt int64    // µs
-	_       [40]byte // one shard per cache line
+	sweepAt int64    // µs: the next sweep
+	sweptAt int64    // µs: the last one
+	_       [32]byte // one shard per cache line
 }
 
 // memKey identifies a key's counters: the policy's algorithm and name,
@@ -138,7 +144,12 @@ func (s *MemoryStore) Take(ctx context.Context, p Policy, key string, n int, now
 	e := sh.m[k]
 	if e == nil {
 		if s.keys.Load() >= s.maxKeys {
-			if s.sweep(sh, t); s.keys.Load() >= s.maxKeys {
+			// Full: sweep this shard now, but at most once a second, so
+			// that a flood of new keys does not scan it on every check.
+			if t-sh.sweptAt >= time.Second.Microseconds() {
+				s.sweep(sh, t)
+			}
+			if s.keys.Load() >= s.maxKeys {
 				sh.mu.Unlock()
 				return Result{}, ErrFull
 			}
@@ -175,7 +186,7 @@ func (s *MemoryStore) sweep(sh *memShard, t int64) {
 		}
 	}
 	s.keys.Add(int64(-n))
-	sh.sweepAt = t + SweepInterval.Microseconds()
+	sh.sweptAt, sh.sweepAt = t, t+SweepInterval.Microseconds()
 }
 
 func (e *memEntry) fixed(t, w, limit, n int64) Result {

@@ -123,7 +123,8 @@ func TestMemoryDropsIdleKeys(t *testing.T) {
 // TestMemoryFull: a store of MaxKeys live keys refuses a new key with
 // ErrFull (a store.ErrUnavailable) and the zero Result, keeps counting
 // the keys it holds, and makes room for a new key once one has been
-// idle for SweepInterval, without waiting for the shard's next sweep.
+// idle for SweepInterval, without waiting for the shard's next sweep
+// (a full shard sweeps at most once a second).
 func TestMemoryFull(t *testing.T) {
 	st := newMemory(t, ratelimit.MemoryConfig{MaxKeys: 3, Shards: 1})
 	ctx := context.Background()
@@ -152,8 +153,11 @@ func TestMemoryFull(t *testing.T) {
 	if res, err := st.Take(ctx, hour, "k2", 1, base); err != nil || res.Allowed {
 		t.Errorf("a held key when full: %+v, %v; want denied", res, err)
 	}
-	// k1 idle for SweepInterval: its place goes to k4.
+	// k1 idle for SweepInterval: its place goes to k4, at the first
+	// check a second after the last sweep of the full shard.
 	at := base.Add(464103*time.Microsecond + ratelimit.SweepInterval)
+	full(at, "k4")
+	at = at.Add(time.Second - time.Microsecond)
 	if res, err := st.Take(ctx, hour, "k4", 1, at); err != nil || !res.Allowed {
 		t.Errorf("a 4th key once the 1st is idle: %+v, %v; want admitted", res, err)
 	}

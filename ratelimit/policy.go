@@ -165,7 +165,7 @@ func validName(s string) error {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.') {
-			return fmt.Errorf("%q has a character outside a-z 0-9 _ - .", s)
+			return fmt.Errorf("%q has a character other than a-z, 0-9, '_', '-' and '.'", s)
 		}
 	}
 	return nil

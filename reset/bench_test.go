@@ -42,7 +42,7 @@ func pgBackend(b *testing.B) backend {
 func BenchmarkRequest(b *testing.B) {
 	done := make(handled, 1)
 	e := newEnv(b, pgBackend(b), func(c *reset.Config) {
-		c.PerAddress, c.PerClient, c.Recorder = reset.NoLimit, reset.NoLimit, done
+		c.NoRateLimit, c.Recorder = true, done
 	})
 	e.register(b, "alice")
 	ctx := context.Background()
@@ -85,7 +85,7 @@ func BenchmarkHandle(b *testing.B) {
 		b.Run(who, func(b *testing.B) {
 			done := make(handled, 1)
 			e := newEnv(b, pgBackend(b), func(c *reset.Config) {
-				c.PerAddress, c.PerClient, c.Recorder = reset.NoLimit, reset.NoLimit, done
+				c.NoRateLimit, c.Recorder = true, done
 			})
 			e.register(b, "alice")
 			ctx := context.Background()
@@ -112,7 +112,7 @@ func BenchmarkHandle(b *testing.B) {
 func BenchmarkConfirm(b *testing.B) {
 	for _, name := range []string{"cheap-hash", "default-hash"} {
 		b.Run(name, func(b *testing.B) {
-			e := newEnv(b, pgBackend(b), func(c *reset.Config) { c.PerAddress, c.PerClient = reset.NoLimit, reset.NoLimit })
+			e := newEnv(b, pgBackend(b), func(c *reset.Config) { c.NoRateLimit = true })
 			if name == "default-hash" {
 				users, err := user.NewService(e.ustore, user.Config{Now: e.clock.Now, Sessions: e.sessions})
 				if err != nil {

@@ -19,10 +19,8 @@
 // # Requests
 //
 // [Service.Request] answers the same, in the same time, for every
-// address: it checks the address's form and two rate limits (per address
-// and per client IP, 3 and 20 an hour by default, through the small
-// [Limiter] interface; the in-memory [MemoryLimiter] is the default), puts
-// the request in a queue and returns. Looking the address up, issuing the
+// address: it checks the address's form and two rate limits, puts the
+// request in a queue and returns. Looking the address up, issuing the
 // token and sending the link happen on the service's own goroutines, so
 // neither the database's answer nor the mail server's shows in the
 // response time. For an active account a token of 32 random bytes is
@@ -32,6 +30,24 @@
 // Config.URL with the token as its "token" query parameter, built from
 // configuration only, never from a request header. A request never
 // changes or locks the account.
+//
+// # Rate limits
+//
+// Requests are limited per client IP address (Config.PerClient, by
+// default 20 an hour, an IPv6 client counted by its /64) and then per
+// address asked for (Config.PerAddress, 3 an hour), whether or not an
+// account has it, in fixed windows of the ratelimit package. A request
+// over a limit gets a [*ratelimit.LimitedError] (errors.Is
+// ratelimit.ErrLimited) naming the policy and carrying the state the
+// RateLimit response headers report and when to retry; the HTTP layer
+// answers 429. The counters live in Config.RateLimits, by default a
+// memory store of the service's own: it counts in one process, so
+// several app instances must share a store (store/postgres's or
+// store/redisstore's), or each allows the whole limit. When the store
+// fails, the request is refused with the store's error (matching
+// store.ErrUnavailable where a retry may succeed), never let through
+// unchecked. Config.NoRateLimit turns both limits off, for a host that
+// applies its own and for tests.
 //
 // # Confirmation
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -12,10 +13,13 @@ import (
 	"time"
 
 	"github.com/cedrina/cedrina/audit"
+	"github.com/cedrina/cedrina/internal/errs"
 	"github.com/cedrina/cedrina/internal/secret"
 	"github.com/cedrina/cedrina/internal/testkit"
 	"github.com/cedrina/cedrina/notify"
+	"github.com/cedrina/cedrina/ratelimit"
 	"github.com/cedrina/cedrina/reset"
+	"github.com/cedrina/cedrina/store"
 	"github.com/cedrina/cedrina/store/memory"
 	"github.com/cedrina/cedrina/user"
 )
@@ -44,7 +48,7 @@ func TestNoSecretsOutside(t *testing.T) {
 				}
 				return out.Notify(ctx, m)
 			})
-			c.PerAddress = reset.NoLimit
+			c.NoRateLimit = true
 		})
 		ctx := context.Background()
 		u := e.register(t, "alice")
@@ -105,7 +109,7 @@ func TestNoSecretsOutside(t *testing.T) {
 // usable ones.
 func TestCleanup(t *testing.T) {
 	backends(t, func(t *testing.T, b backend) {
-		e := newEnv(t, b, func(c *reset.Config) { c.PerAddress = reset.NoLimit })
+		e := newEnv(t, b, func(c *reset.Config) { c.NoRateLimit = true })
 		ctx := context.Background()
 		var users []*user.User
 		for _, n := range []string{"user1", "user2", "user3", "user4", "user5"} {
@@ -147,7 +151,7 @@ func TestCloseHandsOver(t *testing.T) {
 	var handed []notify.Message
 	started := make(chan struct{}, 10)
 	e := newEnv(t, backend{db, db.Resets(), db.Users(), db.Sessions(), db.Audit()}, func(c *reset.Config) {
-		c.PerAddress = reset.NoLimit
+		c.NoRateLimit = true
 		c.Notifier = notify.Func(func(ctx context.Context, m notify.Message) error {
 			started <- struct{}{}
 			<-release
@@ -200,6 +204,10 @@ func TestConfig(t *testing.T) {
 		"short TTL":     {func(c *reset.Config) { c.TTL = time.Second }, "reset: Config.TTL: 1s is outside 1m..24h"},
 		"long TTL":      {func(c *reset.Config) { c.TTL = 48 * time.Hour }, "reset: Config.TTL:"},
 		"negative pool": {func(c *reset.Config) { c.Queue.Workers = -1 }, "reset: Config.Queue:"},
+		"address limit": {func(c *reset.Config) { c.PerAddress = ratelimit.PerHour("forgot", 0) },
+			"reset: Config.PerAddress.Limit: 0 is outside 1..1000000000"},
+		"client limit name": {func(c *reset.Config) { c.PerClient = ratelimit.Policy{Limit: 5, Window: time.Hour} },
+			"reset: Config.PerClient.Name: 0 characters; want 1 to 64"},
 	} {
 		cfg := good
 		c.mutate(&cfg)
@@ -221,53 +229,153 @@ func TestConfig(t *testing.T) {
 	s.Close(context.Background())
 }
 
-func TestMemoryLimiter(t *testing.T) {
-	c := testkit.NewClock(time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC))
-	l := reset.NewMemoryLimiter(3, time.Hour, c.Now)
+// TestRateLimits: exactly 3 requests an hour per address and 20 per
+// client IP, an IPv6 client counted by its /64, custom policies, a store
+// shared by two services (two app instances), NoRateLimit, and a failing
+// store that refuses the request (fails closed).
+func TestRateLimits(t *testing.T) {
+	mem := func() backend {
+		db := memory.New()
+		return backend{db, db.Resets(), db.Users(), db.Sessions(), db.Audit()}
+	}
 	ctx := context.Background()
-	for i := range 3 {
-		if ok, _, _ := l.Allow(ctx, "k"); !ok {
-			t.Fatalf("call %d refused", i)
-		}
+	n := 0
+	fresh := func() string { // an address no request asked for yet
+		n++
+		return fmt.Sprintf("user%d@example.com", n)
 	}
-	c.Advance(10 * time.Minute)
-	ok, after, err := l.Allow(ctx, "k")
-	if ok || err != nil || after != 50*time.Minute {
-		t.Fatalf("4th call: %v, %v, %v; want refused, retry after 50m", ok, after, err)
-	}
-	if ok, _, _ := l.Allow(ctx, "other"); !ok {
-		t.Fatal("another key refused")
-	}
-	c.Advance(50 * time.Minute)
-	if ok, _, _ := l.Allow(ctx, "k"); !ok {
-		t.Fatal("refused in the next window")
-	}
-	// Idle keys are forgotten.
-	c.Advance(2 * time.Hour)
-	l.Allow(ctx, "new")
-	if n := l.Len(); n != 1 {
-		t.Fatalf("%d keys remembered, want 1", n)
-	}
-	// Exact under concurrency: 100 goroutines, 3 admitted.
-	c.Advance(time.Hour)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	admitted := 0
-	for range 100 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if ok, _, _ := l.Allow(ctx, "hot"); ok {
-				mu.Lock()
-				admitted++
-				mu.Unlock()
+
+	t.Run("per address", func(t *testing.T) {
+		e := newEnv(t, mem(), nil) // 12:00:00, the start of an hour
+		for i := range 3 {
+			if err := e.svc.Request(ctx, "bob@example.com", reset.Meta{}); err != nil {
+				t.Fatalf("request %d: %v", i+1, err)
 			}
-		}()
-	}
-	wg.Wait()
-	if admitted != 3 {
-		t.Fatalf("%d admitted, want 3", admitted)
-	}
+		}
+		e.clock.Advance(10 * time.Minute)
+		addr := ratelimit.PerHour("password_forgot_address", 3)
+		wantLimited(t, e.svc.Request(ctx, "BOB@Example.com", reset.Meta{}), addr, 50*time.Minute)
+		if err := e.svc.Request(ctx, "carol@example.com", reset.Meta{}); err != nil {
+			t.Fatalf("another address: %v", err)
+		}
+		e.clock.Advance(50*time.Minute - time.Second)
+		wantLimited(t, e.svc.Request(ctx, "bob@example.com", reset.Meta{}), addr, time.Second)
+		e.clock.Advance(time.Second) // 13:00:00, the next window
+		if err := e.svc.Request(ctx, "bob@example.com", reset.Meta{}); err != nil {
+			t.Fatalf("in the next hour: %v", err)
+		}
+	})
+
+	t.Run("per client IP", func(t *testing.T) {
+		e := newEnv(t, mem(), nil)
+		e.clock.Advance(15 * time.Minute)
+		client := ratelimit.PerHour("password_forgot_client", 20)
+		ip := reset.Meta{ClientIP: mustAddr("198.51.100.20")}
+		for i := range 20 {
+			if err := e.svc.Request(ctx, fresh(), ip); err != nil {
+				t.Fatalf("request %d: %v", i+1, err)
+			}
+		}
+		wantLimited(t, e.svc.Request(ctx, fresh(), ip), client, 45*time.Minute)
+		// The same address as an IPv4-mapped IPv6 one is the same client.
+		wantLimited(t, e.svc.Request(ctx, fresh(), reset.Meta{ClientIP: mustAddr("::ffff:198.51.100.20")}), client, 45*time.Minute)
+		if err := e.svc.Request(ctx, fresh(), reset.Meta{ClientIP: mustAddr("198.51.100.21")}); err != nil {
+			t.Fatalf("another client: %v", err)
+		}
+		// The client IP of the request's audit.RequestInfo counts too.
+		rctx := audit.ContextWithRequestInfo(ctx, audit.RequestInfo{ClientIP: mustAddr("198.51.100.20")})
+		wantLimited(t, e.svc.Request(rctx, fresh(), reset.Meta{}), client, 45*time.Minute)
+
+		// IPv6: one budget per /64.
+		for i := range 20 {
+			ip := "2001:db8:1:2::1"
+			if i%2 == 1 {
+				ip = "2001:db8:1:2:ffff:ffff:ffff:ffff"
+			}
+			if err := e.svc.Request(ctx, fresh(), reset.Meta{ClientIP: mustAddr(ip)}); err != nil {
+				t.Fatalf("IPv6 request %d: %v", i+1, err)
+			}
+		}
+		wantLimited(t, e.svc.Request(ctx, fresh(), reset.Meta{ClientIP: mustAddr("2001:db8:1:2::abcd")}), client, 45*time.Minute)
+		if err := e.svc.Request(ctx, fresh(), reset.Meta{ClientIP: mustAddr("2001:db8:1:3::1")}); err != nil {
+			t.Fatalf("the next /64: %v", err)
+		}
+	})
+
+	t.Run("client before address", func(t *testing.T) {
+		// A request the client limit refuses is not counted per address.
+		e := newEnv(t, mem(), func(c *reset.Config) { c.PerClient = ratelimit.PerMinute("forgot_ip", 1) })
+		ip := reset.Meta{ClientIP: mustAddr("192.0.2.5")}
+		if err := e.svc.Request(ctx, "dave@example.com", ip); err != nil {
+			t.Fatal(err)
+		}
+		for range 5 {
+			wantLimited(t, e.svc.Request(ctx, "dave@example.com", ip), ratelimit.PerMinute("forgot_ip", 1), time.Minute)
+		}
+		for i := range 2 {
+			if err := e.svc.Request(ctx, "dave@example.com", reset.Meta{}); err != nil {
+				t.Fatalf("request %d without a client IP: %v", i+2, err)
+			}
+		}
+		wantLimited(t, e.svc.Request(ctx, "dave@example.com", reset.Meta{}), ratelimit.PerHour("password_forgot_address", 3), time.Hour)
+	})
+
+	t.Run("shared store", func(t *testing.T) {
+		st, err := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		shared := func(c *reset.Config) { c.RateLimits = st }
+		one, two := newEnv(t, mem(), shared), newEnv(t, mem(), shared) // two app instances, one clock time
+		for _, e := range []*env{one, two, one} {
+			if err := e.svc.Request(ctx, "erin@example.com", reset.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wantLimited(t, two.svc.Request(ctx, "erin@example.com", reset.Meta{}), ratelimit.PerHour("password_forgot_address", 3), time.Hour)
+	})
+
+	t.Run("off", func(t *testing.T) {
+		e := newEnv(t, mem(), func(c *reset.Config) { c.NoRateLimit = true })
+		ip := reset.Meta{ClientIP: mustAddr("192.0.2.6")}
+		for i := range 50 {
+			if err := e.svc.Request(ctx, "frank@example.com", ip); err != nil {
+				t.Fatalf("request %d: %v", i+1, err)
+			}
+		}
+	})
+
+	t.Run("store failure", func(t *testing.T) {
+		down := errs.Kind("ratestore: connection refused", store.ErrUnavailable)
+		calls := 0
+		e := newEnv(t, mem(), func(c *reset.Config) {
+			c.RateLimits = fakeRateStore{take: func(context.Context, ratelimit.Policy, string, int, time.Time) (ratelimit.Result, error) {
+				calls++
+				return ratelimit.Result{}, down
+			}}
+		})
+		u := e.register(t, "grace")
+		err := e.svc.Request(ctx, string(u.Email), reset.Meta{})
+		if !errors.Is(err, store.ErrUnavailable) || errors.Is(err, ratelimit.ErrLimited) || calls != 1 {
+			t.Fatalf("Request = %v after %d checks; want the store's failure after 1", err, calls)
+		}
+		if want := "ratelimit: password_forgot_address: ratestore: connection refused"; err.Error() != want {
+			t.Errorf("message %q, want %q", err, want)
+		}
+		e.out.None(t) // nothing was queued
+		if got := e.events(t, audit.PasswordResetRequested); len(got) != 0 {
+			t.Errorf("%d events recorded for a refused request", len(got))
+		}
+	})
+}
+
+// fakeRateStore is a ratelimit.Store whose Take is take.
+type fakeRateStore struct {
+	take func(ctx context.Context, p ratelimit.Policy, key string, n int, now time.Time) (ratelimit.Result, error)
+}
+
+func (f fakeRateStore) Take(ctx context.Context, p ratelimit.Policy, key string, n int, now time.Time) (ratelimit.Result, error) {
+	return f.take(ctx, p, key, n, now)
 }
 
 // Confirm survives any token text: a refusal, never a panic or a store

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cedrina/cedrina/audit"
 	"github.com/cedrina/cedrina/internal/secret"
+	"github.com/cedrina/cedrina/ratelimit"
 	"github.com/cedrina/cedrina/reset"
 	"github.com/cedrina/cedrina/session"
 	"github.com/cedrina/cedrina/user"
@@ -85,7 +86,7 @@ func TestConfirmRefusals(t *testing.T) {
 	backends(t, func(t *testing.T, b backend) {
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
-				e := newEnv(t, b, func(c *reset.Config) { c.PerAddress = reset.NoLimit })
+				e := newEnv(t, b, func(c *reset.Config) { c.NoRateLimit = true })
 				u := e.register(t, "u"+secret.Hash(c.name)[:10])
 				tok := c.prepare(t, e, u)
 				err := e.svc.Confirm(context.Background(), tok, "the attacker's passphrase", reset.Meta{})
@@ -309,8 +310,8 @@ func TestConfirmStraddlingLogin(t *testing.T) {
 	})
 }
 
-// Requests are limited per address and per client; a limited request
-// changes nothing and sends nothing.
+// Requests are limited per address and per client, on every backend; a
+// limited request changes nothing and sends nothing.
 func TestRequestRateLimits(t *testing.T) {
 	backends(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b, nil)
@@ -320,17 +321,15 @@ func TestRequestRateLimits(t *testing.T) {
 			e.request(t, u)
 		}
 		err := e.svc.Request(ctx, "alice@example.com", reset.Meta{})
-		var rl *reset.RateLimitError
-		if !errors.As(err, &rl) || !errors.Is(err, reset.ErrRateLimited) || rl.Limit != "address" || rl.RetryAfter <= 0 || rl.RetryAfter > time.Hour {
-			t.Fatalf("4th request: %v", err)
-		}
+		wantLimited(t, err, ratelimit.PerHour("password_forgot_address", 3), time.Hour)
+		e.out.None(t)
 		// Unknown addresses count alike.
 		for range 3 {
 			if err := e.svc.Request(ctx, "ghost@example.com", reset.Meta{}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if err := e.svc.Request(ctx, "ghost@example.com", reset.Meta{}); !errors.Is(err, reset.ErrRateLimited) {
+		if err := e.svc.Request(ctx, "ghost@example.com", reset.Meta{}); !errors.Is(err, ratelimit.ErrLimited) {
 			t.Fatalf("4th request for an unknown address: %v", err)
 		}
 		// Per client: 20 an hour from one IP, whatever the address.
@@ -341,12 +340,26 @@ func TestRequestRateLimits(t *testing.T) {
 			}
 		}
 		err = e.svc.Request(ctx, "fresh@example.com", ip)
-		if !errors.As(err, &rl) || rl.Limit != "client" {
-			t.Fatalf("21st request from one client: %v", err)
-		}
+		wantLimited(t, err, ratelimit.PerHour("password_forgot_client", 20), time.Hour)
 		e.clock.Advance(time.Hour)
 		if err := e.svc.Request(ctx, "alice@example.com", ip); err != nil {
 			t.Fatalf("after an hour: %v", err)
 		}
+		e.out.Next(t)
+		e.out.None(t)
 	})
+}
+
+// wantLimited checks that err is p's refusal of a request made retry
+// before the end of p's fixed window.
+func wantLimited(t *testing.T, err error, p ratelimit.Policy, retry time.Duration) {
+	t.Helper()
+	var le *ratelimit.LimitedError
+	if !errors.As(err, &le) || !errors.Is(err, ratelimit.ErrLimited) {
+		t.Fatalf("err = %v, want a *ratelimit.LimitedError", err)
+	}
+	want := ratelimit.LimitedError{Policy: p, Result: ratelimit.Result{Limit: p.Limit, Reset: retry, RetryAfter: retry}}
+	if *le != want {
+		t.Fatalf("refusal %+v, want %+v", *le, want)
+	}
 }

@@ -3,7 +3,6 @@ package reset
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -15,6 +14,7 @@ import (
 	"github.com/cedrina/cedrina/internal/errs"
 	"github.com/cedrina/cedrina/internal/secret"
 	"github.com/cedrina/cedrina/notify"
+	"github.com/cedrina/cedrina/ratelimit"
 	"github.com/cedrina/cedrina/store"
 	"github.com/cedrina/cedrina/user"
 )
@@ -55,12 +55,30 @@ type Config struct {
 	// TTL is how long a token can be used. Default 30 minutes; at most 24
 	// hours.
 	TTL time.Duration
-	// PerAddress limits requests per address asked for (whether or not an
-	// account has it). Default: 3 per hour, in memory.
-	PerAddress Limiter
-	// PerClient limits requests per client IP address. Default: 20 per
-	// hour, in memory.
-	PerClient Limiter
+	// RateLimits keeps the counters of PerAddress and PerClient. Default:
+	// a ratelimit.NewMemoryStore of the service's own, which counts in
+	// this process only: several app instances behind one load balancer
+	// would each allow the whole limit, so give them a store they share
+	// (store/postgres's, or store/redisstore's), the one the host's other
+	// limits use (policy names keep their counters apart).
+	RateLimits ratelimit.Store
+	// PerAddress limits requests per address asked for, whether or not an
+	// account has it (keyed "address:" and the address in its canonical
+	// form, so its case does not matter). The zero Policy is the default,
+	// ratelimit.PerHour("password_forgot_address", 3); any other policy
+	// replaces it whole, and must be valid.
+	PerAddress ratelimit.Policy
+	// PerClient limits requests per client IP address (ratelimit.IPKey:
+	// an IPv6 client by its /64), from Meta.ClientIP or the
+	// audit.RequestInfo in the context; a request without one is not
+	// counted by it. The zero Policy is the default,
+	// ratelimit.PerHour("password_forgot_client", 20).
+	PerClient ratelimit.Policy
+	// NoRateLimit turns PerAddress and PerClient off. Only for a host that
+	// limits these requests in front of the service, and for tests:
+	// without a limit, anyone can fill an address's mailbox with reset
+	// links.
+	NoRateLimit bool
 	// Recorder receives password_reset_requested and
 	// password_reset_completed. A failure to record the completion undoes
 	// the reset (the event is part of its transaction when the recorder
@@ -89,8 +107,8 @@ type Service struct {
 	out        *notify.Queue
 	base       *url.URL
 	ttl        time.Duration
-	perAddress Limiter
-	perClient  Limiter
+	perAddress *ratelimit.Limiter // nil: not limited
+	perClient  *ratelimit.Limiter
 	rec        audit.Recorder
 	log        *slog.Logger
 	now        func() time.Time
@@ -116,7 +134,7 @@ func NewService(st Store, tx store.Transactor, cfg Config) (*Service, error) {
 		return nil, errs.ConfigErr("reset", "Config.URL", err)
 	}
 	s := &Service{store: st, tx: tx, users: cfg.Users, sessions: cfg.Sessions, base: base, ttl: cfg.TTL,
-		perAddress: cfg.PerAddress, perClient: cfg.PerClient, rec: cfg.Recorder, log: cfg.Logger, now: cfg.Now}
+		rec: cfg.Recorder, log: cfg.Logger, now: cfg.Now}
 	switch {
 	case s.ttl == 0:
 		s.ttl = 30 * time.Minute
@@ -129,11 +147,10 @@ func NewService(st Store, tx store.Transactor, cfg Config) (*Service, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	if s.perAddress == nil {
-		s.perAddress = NewMemoryLimiter(3, time.Hour, s.now)
-	}
-	if s.perClient == nil {
-		s.perClient = NewMemoryLimiter(20, time.Hour, s.now)
+	if !cfg.NoRateLimit {
+		if s.perAddress, s.perClient, err = limiters(cfg, s.now); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.Queue.Logger == nil {
 		cfg.Queue.Logger = s.log
@@ -171,31 +188,45 @@ func (s *Service) meta(ctx context.Context, m Meta) Meta {
 	return m
 }
 
-// Errors of Request.
+// The default rate limits of Request (see Config.PerAddress and
+// Config.PerClient).
 var (
-	// ErrRateLimited: too many requests for this address or from this
-	// client; a *RateLimitError says when to try again.
-	ErrRateLimited = errors.New("reset: too many requests")
-	// ErrBusy: the service has too many requests waiting to be handled;
-	// the request was not taken. Try again later.
-	ErrBusy = errs.Kind("reset: too many requests waiting", store.ErrUnavailable)
+	defaultPerAddress = ratelimit.PerHour("password_forgot_address", 3)
+	defaultPerClient  = ratelimit.PerHour("password_forgot_client", 20)
 )
 
-// RateLimitError is the error of a request over a limit. It matches
-// [ErrRateLimited].
-type RateLimitError struct {
-	// Limit names the limit: "address" or "client".
-	Limit string
-	// RetryAfter is how long until a request may go ahead.
-	RetryAfter time.Duration
+// limiters builds the limiters of cfg's policies on its store, on the
+// service's clock.
+func limiters(cfg Config, now func() time.Time) (perAddress, perClient *ratelimit.Limiter, err error) {
+	st := cfg.RateLimits
+	if st == nil {
+		if st, err = ratelimit.NewMemoryStore(ratelimit.MemoryConfig{}); err != nil {
+			return nil, nil, errs.ConfigErr("reset", "Config.RateLimits", err)
+		}
+	}
+	build := func(field string, p, def ratelimit.Policy) (*ratelimit.Limiter, error) {
+		if p == (ratelimit.Policy{}) {
+			p = def
+		}
+		l, err := ratelimit.New(st, p, ratelimit.Config{Now: now})
+		if err != nil {
+			return nil, errs.Setting("reset", field, err)
+		}
+		return l, nil
+	}
+	if perAddress, err = build("Config.PerAddress", cfg.PerAddress, defaultPerAddress); err != nil {
+		return nil, nil, err
+	}
+	if perClient, err = build("Config.PerClient", cfg.PerClient, defaultPerClient); err != nil {
+		return nil, nil, err
+	}
+	return perAddress, perClient, nil
 }
 
-func (e *RateLimitError) Error() string {
-	return fmt.Sprintf("%s per %s; retry after %v", ErrRateLimited, e.Limit, e.RetryAfter.Round(time.Second))
-}
-
-// Is makes errors.Is(err, ErrRateLimited) hold.
-func (e *RateLimitError) Is(target error) bool { return target == ErrRateLimited }
+// ErrBusy is the error of a Request the service has no room for: too
+// many requests wait to be handled, and this one was not taken. Try
+// again later.
+var ErrBusy = errs.Kind("reset: too many requests waiting", store.ErrUnavailable)
 
 // Request asks for a reset link for the account with address email. It
 // gives the same result, in the same time, whether or not an account has
@@ -208,21 +239,30 @@ func (e *RateLimitError) Is(target error) bool { return target == ErrRateLimited
 // password_reset_requested event is recorded, with its outcome. Nothing
 // about the account changes: a request never locks it or ends a session.
 //
+// The rate limits are checked per client IP first, then per address; a
+// request the first refuses is not counted by the second.
+//
 // Errors: ErrInvalidEmail (user's) when email is not an address; a
-// *RateLimitError (errors.Is ErrRateLimited); ErrBusy; a limiter's error.
+// *ratelimit.LimitedError (errors.Is ratelimit.ErrLimited) naming the
+// policy that refused the request, with its RateLimit-header state and
+// when to retry; ErrBusy; the rate-limit store's failure (matching
+// store.ErrUnavailable when the store says a retry may succeed): the
+// request is then refused, never let through unchecked.
 func (s *Service) Request(ctx context.Context, email string, m Meta) error {
 	addr, err := user.ParseEmail(email)
 	if err != nil {
 		return err
 	}
 	m = s.meta(ctx, m)
-	if m.ClientIP.IsValid() {
-		if err := s.allow(ctx, s.perClient, "client", "reset:client:"+m.ClientIP.Unmap().String()); err != nil {
+	if s.perClient != nil && m.ClientIP.IsValid() {
+		if err := allow(ctx, s.perClient, ratelimit.IPKey(m.ClientIP)); err != nil {
 			return err
 		}
 	}
-	if err := s.allow(ctx, s.perAddress, "address", "reset:address:"+string(addr)); err != nil {
-		return err
+	if s.perAddress != nil {
+		if err := allow(ctx, s.perAddress, "address:"+string(addr)); err != nil {
+			return err
+		}
 	}
 	// The job is dropped either before it ran, or after a run Close
 	// cancelled: handle has then logged whatever it could not finish.
@@ -242,13 +282,15 @@ func (s *Service) Request(ctx context.Context, email string, m Meta) error {
 	return nil
 }
 
-func (s *Service) allow(ctx context.Context, l Limiter, name, key string) error {
-	ok, after, err := l.Allow(ctx, key)
+// allow counts one request under key with l: nil when l admits it, a
+// *ratelimit.LimitedError when it does not, l's failure otherwise.
+func allow(ctx context.Context, l *ratelimit.Limiter, key string) error {
+	res, err := l.Allow(ctx, key)
 	switch {
 	case err != nil:
-		return errs.Wrap("reset", "rate limit per "+name, err)
-	case !ok:
-		return &RateLimitError{Limit: name, RetryAfter: after}
+		return err // names the policy; matches store.ErrUnavailable where the store said so
+	case !res.Allowed:
+		return &ratelimit.LimitedError{Policy: l.Policy(), Result: res}
 	}
 	return nil
 }

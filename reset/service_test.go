@@ -288,7 +288,7 @@ func TestRequestAndConfirm(t *testing.T) {
 // answer; only the known, active one gets a message.
 func TestRequestSameResult(t *testing.T) {
 	backends(t, func(t *testing.T, b backend) {
-		e := newEnv(t, b, func(c *reset.Config) { c.PerAddress, c.PerClient = reset.NoLimit, reset.NoLimit })
+		e := newEnv(t, b, func(c *reset.Config) { c.NoRateLimit = true })
 		ctx := context.Background()
 		alice := e.register(t, "alice")
 		carol := e.register(t, "carol")

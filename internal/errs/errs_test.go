@@ -55,6 +55,26 @@ func TestConfig(t *testing.T) {
 	}
 }
 
+func TestSetting(t *testing.T) {
+	policy := Configf("ratelimit", "Policy.Limit", "0 is outside 1..10")
+	cases := []struct {
+		err  error
+		want string
+	}{
+		{Setting("reset", "Config.PerAddress", policy), "reset: Config.PerAddress.Limit: 0 is outside 1..10"},
+		{Setting("authhttp", "Config.RateLimit.Login", Configf("ratelimit", "Policy", "bad")), "authhttp: Config.RateLimit.Login: bad"},
+		{Setting("reset", "Config.X", errors.New("reset: plain")), "reset: Config.X: plain"},
+	}
+	for _, c := range cases {
+		if got := c.err.Error(); got != c.want {
+			t.Errorf("got %q, want %q", got, c.want)
+		}
+	}
+	if !errors.Is(cases[0].err, policy) {
+		t.Error("Setting does not wrap its cause")
+	}
+}
+
 func TestWrap(t *testing.T) {
 	inner := Kind("user: malformed password hash", errClass)
 	w := Wrap("user", "login of user 5", fmt.Errorf("%w: bad salt", inner))
