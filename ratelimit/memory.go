@@ -166,7 +166,7 @@ func (s *MemoryStore) Take(ctx context.Context, p Policy, key string, n int, now
 	case SlidingWindow:
 		res = e.sliding(t, w, limit, n64)
 	default:
-		res = e.bucket(t, w, limit, int64(p.Burst), n64)
+		res = e.bucket(t, w, limit, int64(p.Quota()), n64)
 	}
 	sh.mu.Unlock()
 	return res, nil
