@@ -29,10 +29,12 @@ import (
 // keys that behave as new; times in 2100, the largest windows and limits
 // without overflow; and canceled contexts.
 //
-// Every time is injected (nothing sleeps), and every subtest uses keys
-// of its own, so a store may be shared between subtests; a store that
-// forgets idle keys by its own clock must not forget a key whose state
-// is not initial as of the times the suite passes (2026 and 2100).
+// Every time is injected (nothing sleeps): times in March 2026 and in
+// 2100, whatever the real clock reads. A store that expires idle keys by
+// its own clock (Redis TTLs) must therefore expire them after the
+// duration the injected times give (idle time minus now), never at the
+// injected instant itself. Every subtest uses keys of its own, so a
+// store may be shared between subtests.
 func RunRateLimitStore(t *testing.T, newStores Factory) {
 	subtests(t, newStores, func(s Stores) bool { return s.RateLimits != nil }, rateLimitCases)
 }
