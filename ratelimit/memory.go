@@ -51,6 +51,22 @@ type MemoryStore struct {
 	seed    maphash.Seed
 	maxKeys int64
 	keys    atomic.Int64 // held, across shards
+
+	// Policies seen, interned: the first few in a list scanned without a
+	// lock (a comparison of strings a Limiter passes every time, which
+	// costs next to nothing), the rest in a map.
+	policies atomic.Pointer[[]*memPolicy]
+	more     sync.Map // memPolicy -> *memPolicy
+	intern   sync.Mutex
+}
+
+// maxListedPolicies is how many policies a MemoryStore keeps in its list.
+const maxListedPolicies = 16
+
+// memPolicy identifies a policy's counters: its algorithm and name.
+type memPolicy struct {
+	alg  Algorithm
+	name string
 }
 
 // SweepInterval is how often, at most, a shard of a [MemoryStore] drops
@@ -65,12 +81,12 @@ type memShard struct {
 	_       [32]byte // one shard per cache line
 }
 
-// memKey identifies a key's counters: the policy's algorithm and name,
-// and the key. Keys stay in the process, so they are kept as given, not
-// hashed: a hash would cost more than the rest of a check.
+// memKey identifies a key's counters: the policy, interned, and the key.
+// Keys stay in the process, so they are kept as given, not hashed: a
+// hash would cost more than the rest of a check.
 type memKey struct {
-	alg       Algorithm
-	name, key string
+	pol *memPolicy
+	key string
 }
 
 // memEntry is one key's state. Fixed window: a is the window's start, b
@@ -135,7 +151,7 @@ func (s *MemoryStore) Take(ctx context.Context, p Policy, key string, n int, now
 		return Result{}, errs.Configf("ratelimit", "Policy.Algorithm", "unknown algorithm %q", string(p.Algorithm))
 	}
 	t := now.UnixMicro()
-	k := memKey{alg: p.Algorithm, name: p.Name, key: key}
+	k := memKey{pol: s.policy(p), key: key}
 	sh := &s.shards[maphash.String(s.seed, key)&s.mask]
 	sh.mu.Lock()
 	if t >= sh.sweepAt {
@@ -170,6 +186,41 @@ func (s *MemoryStore) Take(ctx context.Context, p Policy, key string, n int, now
 	}
 	sh.mu.Unlock()
 	return res, nil
+}
+
+// policy returns p's interned identity.
+func (s *MemoryStore) policy(p Policy) *memPolicy {
+	if list := s.policies.Load(); list != nil {
+		for _, q := range *list {
+			if q.name == p.Name && q.alg == p.Algorithm {
+				return q
+			}
+		}
+		if len(*list) == maxListedPolicies {
+			if q, ok := s.more.Load(memPolicy{alg: p.Algorithm, name: p.Name}); ok {
+				return q.(*memPolicy)
+			}
+		}
+	}
+	s.intern.Lock()
+	defer s.intern.Unlock()
+	var list []*memPolicy
+	if l := s.policies.Load(); l != nil {
+		list = *l
+	}
+	for _, q := range list {
+		if q.name == p.Name && q.alg == p.Algorithm {
+			return q
+		}
+	}
+	q := &memPolicy{alg: p.Algorithm, name: p.Name}
+	if len(list) == maxListedPolicies {
+		v, _ := s.more.LoadOrStore(*q, q)
+		return v.(*memPolicy)
+	}
+	list = append(list[:len(list):len(list)], q)
+	s.policies.Store(&list)
+	return q
 }
 
 // sweep drops the shard's entries that have been idle for SweepInterval
