@@ -12,7 +12,9 @@ import (
 )
 
 // ErrFull is the error of a [MemoryStore] asked to hold a new key when it
-// holds MaxKeys keys that are all still counting. It matches
+// holds MaxKeys keys: those of the new key's shard that have been idle
+// for SweepInterval are dropped first (at most once a second), those of
+// other shards at their shard's next sweep. It matches
 // store.ErrUnavailable: the limiter cannot decide, and callers fail
 // closed.
 var ErrFull = errs.Kind("ratelimit: memory store full", store.ErrUnavailable)
@@ -26,11 +28,12 @@ type MemoryConfig struct {
 	// that can mint keys (many addresses, many IPv6 /64s) and fill the
 	// store deny every new key until windows pass, while letting keys be
 	// evicted instead would hand a client that cycles keys a fresh budget.
-	// A key is dropped once its
-	// state has been initial again (its window passed, its bucket full)
-	// for SweepInterval, by the sweep of its shard. Default 1,048,576; a
-	// fixed window or token bucket key costs about 200 bytes, a sliding
-	// window key 16 bytes more per distinct admitted time it remembers.
+	// A key is dropped once its state has been initial again (its window
+	// passed, its bucket full) for SweepInterval, by the sweep of its
+	// shard. Default 1,048,576. A fixed window or token bucket key costs
+	// about 170 bytes; a sliding window key 16 bytes more per distinct
+	// admitted time it remembers, and the spare room of a growing list
+	// (a full log of 1,000 distinct times measured about 20 KB).
 	MaxKeys int
 	// Shards is the number of independently locked parts, a power of two.
 	// Default 256.
