@@ -491,6 +491,23 @@ func init() {
 	}
 }
 
+func init() {
+	// 00007_rate_limit_state: a sliding window's admitted times and a
+	// token bucket's level, both nullable without a default so that rows
+	// of the original system still insert; no new index.
+	additions[7] = func(ts []table) []table {
+		for i := range ts {
+			if ts[i].name == "rate_limit_records" {
+				ts[i].columns = append(ts[i].columns,
+					column{"hits", "ARRAY", 0, "", true},
+					column{"level", "bigint", 0, "", true},
+				)
+			}
+		}
+		return ts
+	}
+}
+
 // checkSchema compares the current schema of db with want.
 func checkSchema(t *testing.T, db *sql.DB, want []table) {
 	t.Helper()

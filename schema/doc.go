@@ -70,10 +70,18 @@
 //     verifies and when it expires and was spent; token_hash unique;
 //     deleted with the user. Indexes for a user's tokens and for the
 //     cleanup of spent and expired ones.
+//   - 00007_rate_limit_state.sql: rate_limit_records.hits (a sliding
+//     window's admitted times, in microseconds since the Unix epoch, oldest
+//     first) and rate_limit_records.level (a token bucket's level, in
+//     1/window-in-microseconds of a token), both nullable, so that the two
+//     algorithms are exact; the SDK keeps one row per key for them, under
+//     window_start 1970-01-01 (the epoch), whose window_end is when the
+//     state is initial again.
 //
 // Tokens and sessions that can no longer be used stay in their tables
-// until a cleanup pass deletes them: session.Cleanup, reset.Cleanup and
-// user.CleanupVerifications, which `cedrina cleanup` runs in turn.
+// until a cleanup pass deletes them: session.Cleanup, reset.Cleanup,
+// user.CleanupVerifications and ratelimit.Cleanup (rate limit rows whose
+// window_end has passed), which `cedrina cleanup` runs in turn.
 //
 // # Index choices
 //

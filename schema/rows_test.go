@@ -123,15 +123,18 @@ func TestOriginalRowsInsert(t *testing.T) {
 
 	var count int
 	var rlMeta string
+	var hits sql.NullString
+	var level sql.NullInt64
 	err = db.QueryRowContext(ctx, `
 		INSERT INTO rate_limit_records (key_hash, algorithm, window_start, window_end, limit_value)
 		VALUES ('k', 'fixed_window', date_trunc('minute', now()), date_trunc('minute', now()) + interval '1 minute', 10)
-		RETURNING request_count, metadata::text`).Scan(&count, &rlMeta)
+		RETURNING request_count, metadata::text, hits::text, level`).Scan(&count, &rlMeta, &hits, &level)
 	if err != nil {
 		t.Fatalf("insert rate limit record: %v", err)
 	}
-	if count != 1 || rlMeta != "{}" {
-		t.Errorf("rate limit defaults: request_count=%d metadata=%s", count, rlMeta)
+	if count != 1 || rlMeta != "{}" || hits.Valid || level.Valid {
+		t.Errorf("rate limit defaults: request_count=%d metadata=%s hits=%v level=%v, want 1, {}, NULL, NULL",
+			count, rlMeta, hits, level)
 	}
 }
 
