@@ -84,6 +84,7 @@ type DB struct {
 	x              *sqlx.DB
 	acquireTimeout time.Duration
 	owned          bool
+	rateLimit      rateLimitStmts // prepared on first use
 }
 
 var _ store.Transactor = (*DB)(nil)
@@ -170,12 +171,15 @@ func NewFromSQL(db *sql.DB, cfg Config) (*DB, error) {
 // SQLX returns the underlying pool.
 func (db *DB) SQLX() *sqlx.DB { return db.x }
 
-// Close closes the pool if [Open] opened it; a wrapped pool stays open.
+// Close closes the statements the DB prepared (those of
+// [RateLimitStore]), and the pool if [Open] opened it; a wrapped pool
+// stays open.
 func (db *DB) Close() error {
+	err := db.rateLimit.close()
 	if !db.owned {
-		return nil
+		return err
 	}
-	return db.x.Close()
+	return errors.Join(err, db.x.Close())
 }
 
 // Ping checks that the server answers.
