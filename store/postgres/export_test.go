@@ -19,3 +19,20 @@ func CleanupPasses(at time.Time, idle time.Duration, limit int) []CleanupPass {
 	}
 	return out
 }
+
+// RateLimitReruns returns how many times s ran a check's statement again
+// because the key's row was inserted after the statement's snapshot.
+func RateLimitReruns(s *RateLimitStore) int64 { return s.reruns.Load() }
+
+// RateLimitStatements returns the statements of [RateLimitStore.Take],
+// by algorithm, durable and asynchronous.
+func RateLimitStatements() map[string][2]string {
+	return map[string][2]string{
+		"fixed_window":   rateLimitStatements[rlFixed],
+		"sliding_window": rateLimitStatements[rlSliding],
+		"token_bucket":   rateLimitStatements[rlBucket],
+	}
+}
+
+// RateLimitCleanup is the statement of [RateLimitStore.DeleteExpired].
+const RateLimitCleanup = rateLimitCleanup

@@ -85,10 +85,13 @@ func micros(expr string) string {
 //     evaluates its WHERE on it). It returns a row only when it admitted.
 //   - den runs when up did not admit: it reads (or, for a token bucket,
 //     writes the refill into) the version up locked, with FOR UPDATE or
-//     UPDATE, which follow the row to its latest version. A row that a
-//     concurrent transaction inserted after the snapshot is invisible to
-//     it, and then the statement returns no row: Take runs it again, with
-//     a new snapshot (see rerun).
+//     UPDATE, which follow the row from the version in the snapshot to
+//     its latest one. They recheck their WHERE on the latest version only
+//     for a row whose snapshot version passed it, so den selects the row
+//     by its key alone: up has just found, on the version it locked, that
+//     the request is denied. A row that a concurrent transaction inserted
+//     after the snapshot is invisible to it, and then the statement
+//     returns no row: Take runs it again, with a new snapshot (see run).
 //
 // NOT EXISTS of a CTE is a one-time filter, so den scans nothing when up
 // admitted or cur answered.
@@ -155,9 +158,8 @@ WITH cur AS (
 	RETURNING request_count, (extract(epoch FROM window_end) * 1000000)::bigint - $4::bigint AS newest
 ), den AS (
 	SELECT h, cardinality(h) - width_bucket($2::bigint - $4::bigint, h) AS c
-	FROM (SELECT COALESCE(hits, '{}') AS h FROM rate_limit_records
+	FROM (SELECT {H} AS h FROM rate_limit_records r
 		WHERE key_hash = $1 AND algorithm = 'sliding_window' AND window_start = timestamptz 'epoch'
-			AND window_end > $3::timestamptz
 			AND NOT EXISTS (SELECT FROM cur WHERE c + $6::int > $5::int) AND NOT EXISTS (SELECT FROM up)
 		FOR UPDATE) x
 )
@@ -201,7 +203,7 @@ WITH cur AS (
 			$7::bigint - s.x / $8::bigint, $7::int
 		FROM (SELECT {x1:r} AS x, {a1:r} AS a1) s)
 	WHERE r.key_hash = $1 AND r.algorithm = 'token_bucket' AND r.window_start = timestamptz 'epoch'
-		AND NOT EXISTS (SELECT FROM cur) AND NOT EXISTS (SELECT FROM up) AND {x1:r} < $6::bigint
+		AND NOT EXISTS (SELECT FROM cur) AND NOT EXISTS (SELECT FROM up)
 	RETURNING level
 )
 SELECT true, level FROM up
@@ -407,13 +409,16 @@ func (s *RateLimitStore) Take(ctx context.Context, p ratelimit.Policy, key strin
 // it again is the same check.
 func (s *RateLimitStore) run(ctx context.Context, i int, args []any, dest ...any) error {
 	if st, ok := ctx.Value(txKey{}).(*txState); ok && st.db == s.db {
-		stmt, err := s.db.rateLimit.get(ctx, s.db, i, 0)
-		if err != nil {
-			return err
+		// The transaction holds a connection; preparing on the pool would
+		// need another, which a full pool might never free. The prepared
+		// statement is used when there is one, else the text.
+		query := func() *sql.Row { return st.tx.QueryRowContext(ctx, rateLimitStatements[i][0], args...) }
+		if stmt := s.db.rateLimit.stmts[i][0].Load(); stmt != nil {
+			ts := st.tx.StmtContext(ctx, stmt)
+			defer ts.Close()
+			query = func() *sql.Row { return ts.QueryRowContext(ctx, args...) }
 		}
-		ts := st.tx.StmtContext(ctx, stmt)
-		defer ts.Close()
-		return translate(ctx, s.scan(ctx, ts, args, dest))
+		return translate(ctx, s.scan(query, dest))
 	}
 	v := 0
 	if s.async {
@@ -425,16 +430,18 @@ func (s *RateLimitStore) run(ctx context.Context, i int, args []any, dest ...any
 	}
 	actx, cancel := context.WithTimeout(ctx, s.db.acquireTimeout)
 	defer cancel()
-	err = s.scan(actx, stmt, args, dest)
+	err = s.scan(func() *sql.Row { return stmt.QueryRowContext(actx, args...) }, dest)
 	if err != nil && ctx.Err() == nil && actx.Err() != nil {
 		return translate(ctx, fmt.Errorf("postgres: rate limit: no answer within %v: %w", s.db.acquireTimeout, ErrPoolTimeout))
 	}
 	return translate(ctx, err)
 }
 
-func (s *RateLimitStore) scan(ctx context.Context, stmt *sql.Stmt, args []any, dest []any) error {
+// scan runs query until it returns a row, at most maxRateLimitRuns times,
+// and scans the row into dest.
+func (s *RateLimitStore) scan(query func() *sql.Row, dest []any) error {
 	for range maxRateLimitRuns {
-		err := stmt.QueryRowContext(ctx, args...).Scan(dest...)
+		err := query().Scan(dest...)
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
