@@ -19,7 +19,8 @@ import (
 
 func TestConformanceWithOpen(t *testing.T) {
 	// The same suite on a pool made by Open, with its defaults
-	// (binary_parameters=yes), as hosts get it.
+	// (binary_parameters=yes), as hosts get it; the rate limits with
+	// asynchronous commits.
 	storetest.Run(t, func(t *testing.T) storetest.Stores {
 		db, err := postgres.Open(context.Background(), pgtest.URL(t), postgres.Config{})
 		if err != nil {
@@ -29,7 +30,8 @@ func TestConformanceWithOpen(t *testing.T) {
 		if err := schema.Migrate(context.Background(), db.SQLX().DB); err != nil {
 			t.Fatal(err)
 		}
-		return storetest.Stores{Tx: db, Users: db.Users(), Audit: db.Audit(), Sessions: db.Sessions(), Resets: db.Resets()}
+		return storetest.Stores{Tx: db, Users: db.Users(), Audit: db.Audit(), Sessions: db.Sessions(), Resets: db.Resets(),
+			RateLimits: db.RateLimits(postgres.RateLimitConfig{AsyncCommit: true})}
 	})
 }
 

@@ -14,7 +14,8 @@ func TestConformance(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return storetest.Stores{Tx: db, Users: db.Users(), Audit: db.Audit(), Sessions: db.Sessions(), Resets: db.Resets()}
+		return storetest.Stores{Tx: db, Users: db.Users(), Audit: db.Audit(), Sessions: db.Sessions(), Resets: db.Resets(),
+			RateLimits: db.RateLimits(postgres.RateLimitConfig{})}
 	})
 }
 
@@ -26,6 +27,7 @@ func TestConformancePgx(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return storetest.Stores{Tx: db, Users: db.Users(), Audit: db.Audit(), Sessions: db.Sessions(), Resets: db.Resets()}
+		return storetest.Stores{Tx: db, Users: db.Users(), Audit: db.Audit(), Sessions: db.Sessions(), Resets: db.Resets(),
+			RateLimits: db.RateLimits(postgres.RateLimitConfig{})}
 	})
 }

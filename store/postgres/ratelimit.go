@@ -129,35 +129,36 @@ UNION ALL SELECT false, c FROM den`
 
 // Sliding window: $1 key_hash, $2 now (µs), $3 now, $4 window (µs),
 // $5 limit, $6 n. hits holds the admitted times, oldest first, one element
-// per request; those after now-window are live. width_bucket(x, hits)
-// is the number of elements <= x (a binary search of the sorted array),
-// so the live ones are hits[width_bucket(now-window, hits)+1:]. The
-// admitted request's times are max(now, newest held), so hits stays
+// per request. r = max(now, newest held) is the time the request counts
+// at, and the times after r-window are live. width_bucket(x, hits) is the
+// number of elements <= x (a binary search of the sorted array), so
+// {d:h} = width_bucket(r-window, h) elements are no longer live and the
+// live ones are h[{d:h}+1:]. The request's times are r, so hits stays
 // sorted. The denied answer returns the newest time and the k-th oldest
-// live one, k = c+n-limit, which is element cardinality+n-limit.
-// {H} is the row's times, or none when its window_end has passed.
+// live one, k = c+n-limit, which is element cardinality+n-limit. {H} is
+// the row's times, or none when its window_end has passed.
 const rateLimitSliding = `
 WITH cur AS (
-	SELECT h, cardinality(h) - width_bucket($2::bigint - $4::bigint, h) AS c
+	SELECT h, cardinality(h) - {d:h} AS c
 	FROM (SELECT COALESCE(hits, '{}') AS h FROM rate_limit_records
 		WHERE key_hash = $1 AND algorithm = 'sliding_window' AND window_start = timestamptz 'epoch'
 			AND window_end > $3::timestamptz) x
 ), up AS (
 	INSERT INTO rate_limit_records AS r (key_hash, algorithm, window_start, window_end, request_count,
 		limit_value, hits, created_at, updated_at)
-	SELECT $1, 'sliding_window', timestamptz 'epoch', ` + `{ts:$2::bigint + $4::bigint}` + `, $6::int, $5::int,
+	SELECT $1, 'sliding_window', timestamptz 'epoch', {ts:$2::bigint + $4::bigint}, $6::int, $5::int,
 		array_fill($2::bigint, ARRAY[$6::int]), $3::timestamptz, $3::timestamptz
 	WHERE NOT EXISTS (SELECT FROM cur WHERE c + $6::int > $5::int)` + asyncMark + `
 	ON CONFLICT (key_hash, algorithm, window_start) DO UPDATE
 	SET (hits, request_count, window_end, limit_value, updated_at) = (
 		SELECT s.live || array_fill(s.r, ARRAY[$6::int]), cardinality(s.live) + $6::int, {ts:s.r + $4::bigint},
 			$5::int, $3::timestamptz
-		FROM (SELECT h[width_bucket($2::bigint - $4::bigint, h) + 1:] AS live, GREATEST($2::bigint, h[cardinality(h)]) AS r
+		FROM (SELECT h[{d:h} + 1:] AS live, GREATEST($2::bigint, h[cardinality(h)]) AS r
 			FROM (SELECT {H} AS h) a) s)
-	WHERE cardinality({H}) - width_bucket($2::bigint - $4::bigint, {H}) + $6::int <= $5::int
+	WHERE (SELECT cardinality(h) - {d:h} FROM (SELECT {H} AS h) a) + $6::int <= $5::int
 	RETURNING request_count, (extract(epoch FROM window_end) * 1000000)::bigint - $4::bigint AS newest
 ), den AS (
-	SELECT h, cardinality(h) - width_bucket($2::bigint - $4::bigint, h) AS c
+	SELECT h, cardinality(h) - {d:h} AS c
 	FROM (SELECT {H} AS h FROM rate_limit_records r
 		WHERE key_hash = $1 AND algorithm = 'sliding_window' AND window_start = timestamptz 'epoch'
 			AND NOT EXISTS (SELECT FROM cur WHERE c + $6::int > $5::int) AND NOT EXISTS (SELECT FROM up)
@@ -214,6 +215,9 @@ UNION ALL SELECT false, level FROM den`
 func expand(q string) string {
 	frag := map[string]func(arg string) string{
 		"ts": micros,
+		"d": func(h string) string {
+			return `width_bucket(GREATEST($2::bigint, ` + h + `[cardinality(` + h + `)]) - $4::bigint, ` + h + `)`
+		},
 		"H": func(string) string {
 			return `(CASE WHEN r.window_end > $3::timestamptz THEN COALESCE(r.hits, '{}') ELSE '{}' END)`
 		},

@@ -87,7 +87,7 @@ func rlSequence(r *rand.Rand, p ratelimit.Policy, count int, back bool) []rlStep
 // store, the reference: every Result must be equal, field by field.
 // Times only move forward here, except for the token bucket, whose rule
 // for an older time (no refill, a stays) both stores apply alike; see
-// TestRateLimitOlderTimes for the windows.
+// TestRateLimitOlderTimes for the windows, where the two differ.
 func TestRateLimitDifferential(t *testing.T) {
 	t.Parallel()
 	for _, async := range []bool{false, true} {
@@ -418,6 +418,87 @@ func TestRateLimitTwoInstances(t *testing.T) {
 				t.Fatal(err)
 			}
 			hotKey(t, p, one.RateLimits(postgres.RateLimitConfig{}), two.RateLimits(postgres.RateLimitConfig{AsyncCommit: true}))
+		})
+	}
+}
+
+// TestRateLimitOlderTimes: checks whose clock reading is older than one
+// the key has seen get the answers of the rule in ratelimit.Store.
+//
+//   - A sliding window counts an older reading at its newest time, and
+//     counts as live the times after that minus the window, even after a
+//     denied check with a later reading (the memory store forgets them
+//     then, and admits a third request in one window: its bug).
+//   - A fixed window counts a reading of an older window in that window's
+//     row, which this store keeps (the memory store counts it in the
+//     newest window; the rule allows either).
+//   - A token bucket never refills backwards: a denied check moves the
+//     time of its last change forward too.
+func TestRateLimitOlderTimes(t *testing.T) {
+	t.Parallel()
+	sec := func(n int) time.Time { return rlBase.Add(time.Duration(n) * time.Second) }
+	deny := func(limit, remaining int, reset, retry time.Duration) ratelimit.Result {
+		return ratelimit.Result{Limit: limit, Remaining: remaining, Reset: reset, RetryAfter: retry}
+	}
+	admit := func(limit, remaining int, reset time.Duration) ratelimit.Result {
+		return ratelimit.Result{Allowed: true, Limit: limit, Remaining: remaining, Reset: reset}
+	}
+	type check struct {
+		at   time.Time
+		n    int
+		want ratelimit.Result
+	}
+	for _, c := range []struct {
+		name   string
+		p      ratelimit.Policy
+		checks []check
+	}{
+		{"sliding after a denied later reading",
+			ratelimit.Policy{Name: "older", Algorithm: ratelimit.SlidingWindow, Limit: 2, Window: 10 * time.Second},
+			[]check{
+				{sec(0), 1, admit(2, 1, 10*time.Second)},
+				{sec(5), 1, admit(2, 0, 10*time.Second)},
+				// r = 10: live after 0, +5 only; 1+2 > 2.
+				{sec(10), 2, deny(2, 1, 5*time.Second, 5*time.Second)},
+				// r = max(3, 5) = 5: live after -5, +0 and +5; 2+1 > 2,
+				// and the first of them leaves at +10.
+				{sec(3), 1, deny(2, 0, 12*time.Second, 7*time.Second)},
+			}},
+		{"sliding older reading counts at the newest",
+			ratelimit.Policy{Name: "older", Algorithm: ratelimit.SlidingWindow, Limit: 2, Window: 10 * time.Second},
+			[]check{
+				{sec(5), 1, admit(2, 1, 10*time.Second)},
+				{sec(3), 1, admit(2, 0, 12*time.Second)}, // held at +5
+				{sec(14), 1, deny(2, 0, time.Second, time.Second)},
+				{sec(15), 1, admit(2, 1, 10*time.Second)},
+			}},
+		{"fixed older window",
+			ratelimit.Policy{Name: "older", Algorithm: ratelimit.FixedWindow, Limit: 1, Window: 10 * time.Second},
+			[]check{
+				{sec(15), 1, admit(1, 0, 5*time.Second)},
+				{sec(21), 1, admit(1, 0, 9*time.Second)},
+				{sec(19), 1, deny(1, 0, time.Second, time.Second)}, // window [10, 20)
+				{sec(22), 1, deny(1, 0, 8*time.Second, 8*time.Second)},
+			}},
+		{"bucket after a denied later reading",
+			ratelimit.Policy{Name: "older", Algorithm: ratelimit.TokenBucket, Limit: 1, Window: 10 * time.Second, Burst: 2},
+			[]check{
+				{sec(0), 2, admit(2, 0, 20*time.Second)},
+				// Refilled to half a token at +5, denied; a = +5.
+				{sec(5), 1, deny(2, 0, 15*time.Second, 5*time.Second)},
+				// No refill from +5 back to +3: still half a token.
+				{sec(3), 1, deny(2, 0, 15*time.Second, 5*time.Second)},
+				{sec(10), 1, admit(2, 0, 20*time.Second)},
+			}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			st, _ := rateLimits(t, postgres.RateLimitConfig{})
+			for i, ch := range c.checks {
+				if got := take(t, t.Context(), st, c.p, "k", ch.n, ch.at); got != ch.want {
+					t.Errorf("check %d (n %d at +%v): %+v, want %+v", i+1, ch.n, ch.at.Sub(rlBase), got, ch.want)
+				}
+			}
 		})
 	}
 }
