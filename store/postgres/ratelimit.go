@@ -171,7 +171,7 @@ UNION ALL SELECT false, c, h[cardinality(h)], h[cardinality(h) + $6::int - $5::i
 // Token bucket: $1 key_hash, $2 now (µs), $3 now, $4 limit (the refill
 // per window), $5 full (burst×window), $6 cost (n×window), $7 burst,
 // $8 window (µs). level is x, updated_at is a (the time of the last
-// change). {x0} is the level capped at full (a NULL level is full), {a0}
+// change); the statement returns both after the check. {x0} is the level capped at full (a NULL level is full), {a0}
 // the time of the last change (NULL: now); {x1} and {a1} are the refill
 // to now: full when the row's window_end has passed (as for a deleted
 // row), else x0 + (now-a0)×limit capped at full, computed without
@@ -180,7 +180,7 @@ UNION ALL SELECT false, c, h[cardinality(h)], h[cardinality(h) + $6::int - $5::i
 // the bucket is full again, a1 + ceil((full-x)/limit).
 const rateLimitBucket = `
 WITH cur AS (
-	SELECT s.x0 AS level FROM rate_limit_records r, LATERAL (SELECT {x0:r} AS x0, {a0:r} AS a0) s
+	SELECT s.x0 AS level, s.a0 AS a FROM rate_limit_records r, LATERAL (SELECT {x0:r} AS x0, {a0:r} AS a0) s
 	WHERE r.key_hash = $1 AND r.algorithm = 'token_bucket' AND r.window_start = timestamptz 'epoch'
 		AND r.window_end > $3::timestamptz AND $2::bigint <= s.a0 AND s.x0 < $6::bigint
 ), up AS (
@@ -196,7 +196,7 @@ WITH cur AS (
 			$7::bigint - s.x / $8::bigint, $7::int
 		FROM (SELECT {x1:r} - $6::bigint AS x, {a1:r} AS a1) s)
 	WHERE {x1:r} >= $6::bigint
-	RETURNING level
+	RETURNING level, {a0:r} AS a
 ), den AS (
 	UPDATE rate_limit_records AS r
 	SET (level, updated_at, window_end, request_count, limit_value) = (
@@ -205,11 +205,11 @@ WITH cur AS (
 		FROM (SELECT {x1:r} AS x, {a1:r} AS a1) s)
 	WHERE r.key_hash = $1 AND r.algorithm = 'token_bucket' AND r.window_start = timestamptz 'epoch'
 		AND NOT EXISTS (SELECT FROM cur) AND NOT EXISTS (SELECT FROM up)
-	RETURNING level
+	RETURNING level, {a0:r} AS a
 )
-SELECT true, level FROM up
-UNION ALL SELECT false, level FROM cur
-UNION ALL SELECT false, level FROM den`
+SELECT true, level, a FROM up
+UNION ALL SELECT false, level, a FROM cur
+UNION ALL SELECT false, level, a FROM den`
 
 // expand replaces the {name:arg} fragments of a statement.
 func expand(q string) string {
@@ -390,12 +390,12 @@ func (s *RateLimitStore) Take(ctx context.Context, p ratelimit.Policy, key strin
 	case ratelimit.TokenBucket:
 		burst := int64(q)
 		full, cost := burst*w, nn*w
-		var x int64
-		err = s.run(ctx, rlBucket, []any{hash, t, now, limit, full, cost, burst, w}, &res.Allowed, &x)
+		var x, a int64
+		err = s.run(ctx, rlBucket, []any{hash, t, now, limit, full, cost, burst, w}, &res.Allowed, &x, &a)
 		res.Remaining = int(x / w)
-		res.Reset = usec(ceilDiv(full-x, limit))
+		res.Reset = usec(a + ceilDiv(full-x, limit) - t)
 		if !res.Allowed {
-			res.RetryAfter = usec(ceilDiv(cost-x, limit))
+			res.RetryAfter = usec(a + ceilDiv(cost-x, limit) - t)
 		}
 	default:
 		return ratelimit.Result{}, fmt.Errorf("postgres: rate limit: unknown algorithm %q", string(p.Algorithm))

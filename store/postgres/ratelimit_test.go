@@ -85,9 +85,11 @@ func rlSequence(r *rand.Rand, p ratelimit.Policy, count int, back bool) []rlStep
 // TestRateLimitDifferential runs the same random checks on the
 // PostgreSQL store (durable and asynchronous commits) and on the memory
 // store, the reference: every Result must be equal, field by field.
-// Times only move forward here, except for the token bucket, whose rule
-// for an older time (no refill, a stays) both stores apply alike; see
-// TestRateLimitOlderTimes for the windows, where the two differ.
+// Times go back now and then (older clock readings) for sliding windows
+// and token buckets; for fixed windows they only move forward, since the
+// memory store counts an older window's request in the newest window and
+// this store in that window's own row (the rule allows both; see
+// TestRateLimitOlderTimes).
 func TestRateLimitDifferential(t *testing.T) {
 	t.Parallel()
 	for _, async := range []bool{false, true} {
@@ -103,7 +105,7 @@ func TestRateLimitDifferential(t *testing.T) {
 				r := rand.New(rand.NewPCG(seed, 7))
 				ctx := t.Context()
 				allowed := 0
-				for i, s := range rlSequence(r, p, 300, p.Algorithm == ratelimit.TokenBucket) {
+				for i, s := range rlSequence(r, p, 300, p.Algorithm != ratelimit.FixedWindow) {
 					want, err := mem.Take(ctx, p, s.key, s.n, s.at)
 					if err != nil {
 						t.Fatal(err)
@@ -427,13 +429,13 @@ func TestRateLimitTwoInstances(t *testing.T) {
 //
 //   - A sliding window counts an older reading at its newest time, and
 //     counts as live the times after that minus the window, even after a
-//     denied check with a later reading (the memory store forgets them
-//     then, and admits a third request in one window: its bug).
+//     denied check with a later reading (a denial changes nothing).
 //   - A fixed window counts a reading of an older window in that window's
 //     row, which this store keeps (the memory store counts it in the
 //     newest window; the rule allows either).
 //   - A token bucket never refills backwards: a denied check moves the
-//     time of its last change forward too.
+//     time of its last change forward too, and Reset and RetryAfter
+//     count from that time.
 func TestRateLimitOlderTimes(t *testing.T) {
 	t.Parallel()
 	sec := func(n int) time.Time { return rlBase.Add(time.Duration(n) * time.Second) }
@@ -486,8 +488,9 @@ func TestRateLimitOlderTimes(t *testing.T) {
 				{sec(0), 2, admit(2, 0, 20*time.Second)},
 				// Refilled to half a token at +5, denied; a = +5.
 				{sec(5), 1, deny(2, 0, 15*time.Second, 5*time.Second)},
-				// No refill from +5 back to +3: still half a token.
-				{sec(3), 1, deny(2, 0, 15*time.Second, 5*time.Second)},
+				// No refill from +5 back to +3: still half a token, which
+				// is full at +20 and has a token at +10.
+				{sec(3), 1, deny(2, 0, 17*time.Second, 7*time.Second)},
 				{sec(10), 1, admit(2, 0, 20*time.Second)},
 			}},
 	} {
