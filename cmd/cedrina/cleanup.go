@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cedrina/cedrina/ratelimit"
 	"github.com/cedrina/cedrina/reset"
 	"github.com/cedrina/cedrina/session"
 	"github.com/cedrina/cedrina/store/postgres"
@@ -25,6 +26,9 @@ Deletes what can no longer be used, table by table, in this order:
 	                            refresh token history
 	password reset tokens       spent and expired tokens
 	email verification tokens   spent and expired tokens
+	rate limit records          counters whose window ended, sliding windows
+	                            and token buckets back to their initial
+	                            state, a minute ago or more
 
 and prints one line per table: "deleted N <table> in <duration>". Each
 table is emptied in batches, pausing between batches so that applications
@@ -61,6 +65,9 @@ func cleanupParts(db *postgres.DB, batch int, idle time.Duration) []cleanupPart 
 		}},
 		{"email verification tokens", func(ctx context.Context) (int64, error) {
 			return user.CleanupVerifications(ctx, db.Users(), user.CleanupConfig{Batch: batch})
+		}},
+		{"rate limit records", func(ctx context.Context) (int64, error) {
+			return ratelimit.Cleanup(ctx, db.RateLimits(postgres.RateLimitConfig{}), ratelimit.CleanupConfig{Batch: batch})
 		}},
 	}
 }

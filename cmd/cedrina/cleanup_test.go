@@ -13,10 +13,14 @@ import (
 //
 //   - 10 sessions: 5 expired, 3 idle for two days, 2 live;
 //   - 7 password reset tokens: 3 expired, 2 spent, 2 live;
-//   - 5 email verification tokens: 2 expired, 2 spent, 1 live.
+//   - 5 email verification tokens: 2 expired, 2 spent, 1 live;
+//   - 5 rate limit records: 2 fixed windows that ended 2 minutes and 90
+//     seconds ago, a token bucket full again 5 minutes ago, a fixed
+//     window that ended 30 seconds ago (within the minute of grace) and a
+//     live sliding window.
 //
-// cleanup deletes 8 sessions, 5 reset tokens and 4 verification tokens of
-// them.
+// cleanup deletes 8 sessions, 5 reset tokens, 4 verification tokens and
+// 3 rate limit records of them.
 func seedCleanup(t *testing.T, db *sql.DB, prefix string) {
 	t.Helper()
 	ctx := context.Background()
@@ -40,7 +44,14 @@ INSERT INTO email_verification_tokens (user_id, email, token_hash, used_at, expi
 SELECT $1, $2::text || '@example.com', $2::text || 'v' || g,
 	CASE WHEN g BETWEEN 3 AND 4 THEN now() END,
 	CASE WHEN g <= 2 THEN now() - interval '1 hour' ELSE now() + interval '1 day' END
-FROM generate_series(1, 5) AS g`,
+FROM generate_series(1, 5) AS g`, `
+INSERT INTO rate_limit_records (key_hash, algorithm, window_start, window_end, request_count, limit_value, level, hits)
+SELECT $2::text || 'l' || g, CASE g WHEN 3 THEN 'token_bucket' WHEN 5 THEN 'sliding_window' ELSE 'fixed_window' END,
+	CASE WHEN g IN (3, 5) THEN timestamptz 'epoch' ELSE now() - interval '1 hour' END,
+	now() + CASE g WHEN 1 THEN interval '-2 minutes' WHEN 2 THEN interval '-90 seconds' WHEN 3 THEN interval '-5 minutes'
+		WHEN 4 THEN interval '-30 seconds' ELSE interval '1 minute' END,
+	1, 10, CASE g WHEN 3 THEN 0 END, CASE g WHEN 5 THEN ARRAY[1]::bigint[] END
+FROM generate_series(1, 5) AS g WHERE $1::int > 0`,
 	} {
 		if _, err := db.ExecContext(ctx, q, uid, prefix); err != nil {
 			t.Fatal(err)
@@ -49,12 +60,13 @@ FROM generate_series(1, 5) AS g`,
 }
 
 // expectRows checks how many rows each cleaned table holds.
-func expectRows(t *testing.T, db *sql.DB, sessions, resets, verifications int) {
+func expectRows(t *testing.T, db *sql.DB, sessions, resets, verifications, rateLimits int) {
 	t.Helper()
 	for _, c := range []struct {
 		table string
 		want  int
-	}{{"sessions", sessions}, {"password_reset_tokens", resets}, {"email_verification_tokens", verifications}} {
+	}{{"sessions", sessions}, {"password_reset_tokens", resets}, {"email_verification_tokens", verifications},
+		{"rate_limit_records", rateLimits}} {
 		var got int
 		if err := db.QueryRowContext(context.Background(), `SELECT count(*) FROM `+c.table).Scan(&got); err != nil || got != c.want {
 			t.Errorf("%d rows left in %s (%v), want %d", got, c.table, err, c.want)
@@ -69,7 +81,7 @@ func TestCleanup(t *testing.T) {
 	t.Parallel()
 	cli(t, nil, "cleanup", "--batch", "0").expect(t, exitUsage, `^$`, `must be positive`)
 	cli(t, nil, "cleanup", "extra").expect(t, exitUsage, `^$`, `unexpected argument`)
-	cli(t, nil, "help", "cleanup").expect(t, exitOK, `(?s)cedrina cleanup.*password reset tokens.*email verification tokens`, "")
+	cli(t, nil, "help", "cleanup").expect(t, exitOK, `(?s)cedrina cleanup.*password reset tokens.*email verification tokens.*rate limit records`, "")
 
 	url := pgtest.URL(t)
 	db, err := sql.Open("postgres", url)
@@ -83,12 +95,14 @@ func TestCleanup(t *testing.T) {
 	seedCleanup(t, db, "u")
 	env := map[string]string{"DATABASE_URL": url}
 	const line = ` in \d+(\.\d+)?[mµn]?s\n`
+	cli(t, env, "cleanup", "--batch", "2").expect(t, exitOK,
+		`^deleted 8 sessions`+line+`deleted 5 password reset tokens`+line+`deleted 4 email verification tokens`+line+
+			`deleted 3 rate limit records`+line+`$`, "")
+	expectRows(t, db, 2, 2, 1, 2)
 	cli(t, env, "cleanup", "--batch", "3").expect(t, exitOK,
-		`^deleted 8 sessions`+line+`deleted 5 password reset tokens`+line+`deleted 4 email verification tokens`+line+`$`, "")
-	expectRows(t, db, 2, 2, 1)
-	cli(t, env, "cleanup", "--batch", "3").expect(t, exitOK,
-		`^deleted 0 sessions`+line+`deleted 0 password reset tokens`+line+`deleted 0 email verification tokens`+line+`$`, "")
-	expectRows(t, db, 2, 2, 1)
+		`^deleted 0 sessions`+line+`deleted 0 password reset tokens`+line+`deleted 0 email verification tokens`+line+
+			`deleted 0 rate limit records`+line+`$`, "")
+	expectRows(t, db, 2, 2, 1, 2)
 }
 
 // TestCleanupFailure: when a table fails, cleanup stops there, exits 1,
@@ -126,14 +140,14 @@ CREATE TRIGGER fail_fourth_delete BEFORE DELETE ON password_reset_tokens
 	env := map[string]string{"DATABASE_URL": url}
 	cli(t, env, "cleanup", "--batch", "3").expect(t, exitFailure, `^deleted 8 sessions in \S+\n$`,
 		`^cedrina: cleanup: password reset tokens: reset: cleanup: .*injected failure.* `+
-			`\(3 password reset tokens deleted before the error; skipped: email verification tokens\)\n$`)
-	expectRows(t, db, 2, 4, 5)
+			`\(3 password reset tokens deleted before the error; skipped: email verification tokens, rate limit records\)\n$`)
+	expectRows(t, db, 2, 4, 5, 5)
 
 	// The last table fails: nothing is skipped.
-	if _, err := db.ExecContext(ctx, `DROP TRIGGER fail_fourth_delete ON password_reset_tokens; DROP TABLE email_verification_tokens`); err != nil {
+	if _, err := db.ExecContext(ctx, `DROP TRIGGER fail_fourth_delete ON password_reset_tokens; DROP TABLE rate_limit_records`); err != nil {
 		t.Fatal(err)
 	}
 	cli(t, env, "cleanup").expect(t, exitFailure,
-		`^deleted 0 sessions in \S+\ndeleted 2 password reset tokens in \S+\n$`,
-		`^cedrina: cleanup: email verification tokens: .*migrate up.* \(0 email verification tokens deleted before the error\)\n$`)
+		`^deleted 0 sessions in \S+\ndeleted 2 password reset tokens in \S+\ndeleted 4 email verification tokens in \S+\n$`,
+		`^cedrina: cleanup: rate limit records: .*migrate up.* \(0 rate limit records deleted before the error\)\n$`)
 }

@@ -75,7 +75,10 @@
 // deletes what can no longer be used, table by table: ended, expired and
 // idle sessions (session.Cleanup), then spent and expired password reset
 // tokens (reset.Cleanup), then spent and expired email verification tokens
-// (user.CleanupVerifications). Each table is emptied in batches of --batch
+// (user.CleanupVerifications), then rate limit records whose state has
+// been initial again for a minute (ratelimit.Cleanup: a fixed window that
+// ended, a sliding window a window past its newest request, a token
+// bucket full again). Each table is emptied in batches of --batch
 // rows (default 1000), pausing between them so that applications sharing
 // the database keep their latency; run it from cron or a scheduler. --idle
 // should match the applications' session.Config.IdleTimeout (default 24h).
@@ -84,12 +87,13 @@
 //	deleted 8 sessions in 12ms
 //	deleted 3 password reset tokens in 2ms
 //	deleted 0 email verification tokens in 1ms
+//	deleted 1204 rate limit records in 9ms
 //
 // When a table fails, cleanup stops there and exits 1; the lines printed
 // before stand, and the error names the table, how many of its rows were
 // deleted before the error, and the tables skipped:
 //
-//	cedrina: cleanup: password reset tokens: <reason> (3 password reset tokens deleted before the error; skipped: email verification tokens)
+//	cedrina: cleanup: password reset tokens: <reason> (3 password reset tokens deleted before the error; skipped: email verification tokens, rate limit records)
 //
 // # Adding a command
 //

@@ -57,7 +57,7 @@ func init() {
 	commands = []command{
 		{name: "migrate", summary: "apply, roll back or list schema migrations", run: runMigrate},
 		{name: "audit", summary: "verify the audit trail's hash chain, archive old events", run: runAudit},
-		{name: "cleanup", summary: "delete ended, expired and idle sessions and spent or expired tokens", run: runCleanup},
+		{name: "cleanup", summary: "delete ended, expired and idle sessions, spent or expired tokens and idle rate limit records", run: runCleanup},
 		{name: "help", summary: "show help for a command", run: runHelp},
 	}
 }
