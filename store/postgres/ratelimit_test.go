@@ -54,22 +54,27 @@ type rlStep struct {
 
 // rlSequence returns count random checks of p on three keys. Times move
 // forward by random steps from 0 to twice the window, often by nothing or
-// by a microsecond; with back set, one step in four goes back by up to
-// half a window instead.
+// by a microsecond, now and then by three to five windows; with back set, one step in four goes back by up to
+// half a window instead, never to more than a window before the latest
+// time so far.
 func rlSequence(r *rand.Rand, p ratelimit.Policy, count int, back bool) []rlStep {
 	w := p.Window.Microseconds()
 	at := rlBase.UnixMicro() + r.Int64N(w)
+	hi := at
 	steps := make([]rlStep, count)
 	for i := range steps {
+		hi = max(hi, at)
 		switch k := r.IntN(8); {
 		case back && k < 2:
-			at -= r.Int64N(w/2 + 1)
+			at = max(at-r.Int64N(w/2+1), hi-w)
 		case k < 3:
 			// the same time
 		case k < 4:
 			at++
 		case k < 7:
 			at += r.Int64N(w/3 + 1)
+		case r.IntN(4) == 0:
+			at += 3*w + r.Int64N(2*w+1) // every key idle
 		default:
 			at += r.Int64N(2*w + 1)
 		}
@@ -84,7 +89,10 @@ func rlSequence(r *rand.Rand, p ratelimit.Policy, count int, back bool) []rlStep
 
 // TestRateLimitDifferential runs the same random checks on the
 // PostgreSQL store (durable and asynchronous commits) and on the memory
-// store, the reference: every Result must be equal, field by field.
+// store, the reference: every Result must be equal, field by field. Every
+// fifth check, a cleanup deletes what was initial a window before the
+// latest time so far (no check goes back further), which must change no
+// answer.
 // Times go back now and then (older clock readings) for sliding windows
 // and token buckets; for fixed windows they only move forward, since the
 // memory store counts an older window's request in the newest window and
@@ -104,8 +112,19 @@ func TestRateLimitDifferential(t *testing.T) {
 				seed := uint64(time.Now().UnixNano())
 				r := rand.New(rand.NewPCG(seed, 7))
 				ctx := t.Context()
-				allowed := 0
+				allowed, deleted := 0, 0
+				hi := rlBase
 				for i, s := range rlSequence(r, p, 300, p.Algorithm != ratelimit.FixedWindow) {
+					if i%5 == 4 {
+						n, err := pg.DeleteExpired(ctx, hi.Add(-p.Window), 1000)
+						if err != nil {
+							t.Fatal(err)
+						}
+						deleted += n
+					}
+					if s.at.After(hi) {
+						hi = s.at
+					}
 					want, err := mem.Take(ctx, p, s.key, s.n, s.at)
 					if err != nil {
 						t.Fatal(err)
@@ -124,6 +143,9 @@ func TestRateLimitDifferential(t *testing.T) {
 				}
 				if allowed < 30 || allowed > 270 {
 					t.Errorf("%d of 300 checks admitted: the sequence does not exercise both answers", allowed)
+				}
+				if deleted == 0 {
+					t.Error("the cleanups deleted nothing: the sequence does not exercise them")
 				}
 			})
 		}
