@@ -83,6 +83,82 @@
 // short statement bounded by the batch, skipping rows other transactions
 // hold.
 //
+// # Rate limits
+//
+// [RateLimitStore] keeps the state of package ratelimit's limits in
+// rate_limit_records, under key_hash = [ratelimit.HashKey] of the policy
+// and the key in lower-case hex: the key itself (a client IP, an address)
+// never reaches the database. A fixed window has one row per key and
+// window: window_start aligned to the Unix epoch, window_end its end,
+// request_count the requests admitted, limit_value the limit. A sliding
+// window and a token bucket have one row per key, under the constant
+// window_start 1970-01-01 00:00:00 UTC: hits holds a sliding window's
+// admitted times (microseconds since the epoch, oldest first, one per
+// request), level a bucket's level in 1/window-in-microseconds of a token
+// with updated_at the time of its last change; their window_end is the
+// time the state is initial again (the newest time plus the window; the
+// bucket full). Times are the caller's (the Limiter's clock), passed as
+// integer microseconds and stored exactly: the server's clock plays no
+// part.
+//
+// Each check is one prepared statement: a WITH whose INSERT ... ON
+// CONFLICT (key_hash, algorithm, window_start) DO UPDATE ... WHERE <the
+// request fits> RETURNING computes the new state on the server, from the
+// latest committed version of the row, under its row lock. Checks of one
+// key from any number of goroutines, connections and app instances take
+// turns on that row, and each sees the state the previous one left, as
+// ratelimit.Store requires; no state is read into Go and written back.
+// A check locks one row, so checks never deadlock one another, and at
+// PostgreSQL's default isolation (READ COMMITTED) none fails with a
+// serialization error: 1,000 concurrent checks of one key all get their
+// answer. A denial that would change nothing (a full fixed or sliding
+// window; an empty bucket at a reading no later than its last change) is
+// answered from the statement's snapshot, with no lock and no write, so a
+// flood of refused requests costs reads only. When the ON CONFLICT branch
+// finds the request does not fit, the same statement reads the row's
+// latest version (FOR UPDATE; for a token bucket an UPDATE, since a
+// denial moves its clock and refill forward). A row that another check
+// inserted after the statement took its snapshot is invisible to that
+// read; the statement then returns nothing, having changed nothing, and
+// Take runs it once more.
+//
+// Instances sharing the database share every key exactly, but each
+// counts with its own clock: skew between instances shifts windows by
+// the skew (an instance whose clock runs ahead opens the next fixed
+// window early; a reading older than one the key has seen counts as at
+// the newer time in a sliding window, and refills nothing in a bucket).
+// Keep the instances' clocks synchronized.
+//
+// In a caller's transaction ([DB.InTx]) a check runs in it and the key's
+// row stays locked until it ends: other checks of the key wait for it.
+// Keep such transactions short, or check outside them. Elsewhere
+// Config.AcquireTimeout bounds the whole check, the wait for a connection
+// and the statement.
+//
+// By default every check that changes a row is a durable commit: the
+// server answers once its WAL is on disk, and on a busy key checks queue
+// behind that flush. RateLimitConfig.AsyncCommit evaluates
+// set_config('synchronous_commit', 'off', true) inside the check's own
+// statement: it lasts until the end of that statement's transaction, which
+// is the statement itself, so no other statement of the connection, and no
+// other table, is affected (in a caller's transaction it is not applied
+// at all). The server then answers before the WAL flush. What a server
+// crash (not an application's, not a lost connection) can lose is the
+// admissions of its last moments, up to three times wal_writer_delay
+// (600 ms by default): after the restart the keys they counted admit that
+// many requests more than their limits. Nothing else: the database stays
+// consistent, and a denial is never lost, since it writes nothing. For a
+// rate limiter that is usually a fair price for about twice the checks
+// per second; for a login limit that guards against password guessing it
+// buys an attacker a few guesses per server crash.
+//
+// Rows stay after their state is initial again; ratelimit.Cleanup (with
+// the store as its ratelimit.Expirer) or `cedrina cleanup` deletes them in
+// short batches: rows whose window_end passed, picked through
+// idx_rate_limit_records_window_end, skipping rows a check holds. Deleting
+// such a row changes no check's answer; the cleanup's grace (a minute by
+// default) covers checks whose clock reading is older than the cleanup's.
+//
 // # Errors
 //
 // Driver errors are translated in one place: no rows becomes the domain's
@@ -103,7 +179,9 @@
 //
 // Columns that the schema leaves nullable are read as nullable: a NULL
 // is_active reads as inactive (fail closed), a NULL counter as 0, a NULL
-// role or tier as "". A reset token whose is_used is NULL reads as unused
+// role or tier as "". A rate limit row's NULL request_count reads as 0,
+// a NULL hits as no admitted time, a NULL level as a full bucket, a NULL
+// updated_at as the check's time. A reset token whose is_used is NULL reads as unused
 // (the column's default) and can be consumed; one whose security_context
 // holds no integer security_stamp reads without a stamp.
 package postgres
