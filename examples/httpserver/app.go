@@ -231,8 +231,5 @@ func (a *app) healthz(w http.ResponseWriter, r *http.Request) {
 // rate_limit_records table, which every instance on the database shares,
 // so that a limit holds across all of them.
 func postgresRateLimits(db *postgres.DB) (ratelimit.Store, error) {
-	// TODO(ratelimit-pg): return db.RateLimits(postgres.RateLimitConfig{}), nil
-	// once store/postgres has it; until then, this process's memory.
-	_ = db
-	return ratelimit.NewMemoryStore(ratelimit.MemoryConfig{})
+	return db.RateLimits(postgres.RateLimitConfig{}), nil
 }
