@@ -324,6 +324,11 @@ func testRateBucketRounding(t *testing.T, st Stores) {
 // once, and returns their Results.
 func raceTakes(t *testing.T, st Stores, key string, p ratelimit.Policy, n int, at time.Time, count int) []ratelimit.Result {
 	t.Helper()
+	// One race at a time in the process: each fills its store's whole
+	// connection pool, and a SQL server's connection limit is shared by
+	// every subtest running in parallel.
+	racing <- struct{}{}
+	defer func() { <-racing }()
 	res := make([]ratelimit.Result, count)
 	errs := race(count, func(i int) (err error) {
 		res[i], err = st.RateLimits.Take(context.Background(), p, key, n, at)
@@ -336,6 +341,9 @@ func raceTakes(t *testing.T, st Stores, key string, p ratelimit.Policy, n int, a
 	}
 	return res
 }
+
+// racing admits one raceTakes at a time.
+var racing = make(chan struct{}, 1)
 
 // checkRace checks concurrent Results: exactly admit were admitted, their
 // Remaining values are exactly first, first-step, ..., one each (the
