@@ -77,6 +77,11 @@
 //     algorithms are exact; the SDK keeps one row per key for them, under
 //     window_start 1970-01-01 (the epoch), whose window_end is when the
 //     state is initial again.
+//   - 00008_rate_limit_indexes.sql: idx_rate_limit_records_algorithm and
+//     idx_rate_limit_records_window_start are dropped: they narrow no
+//     lookup (three algorithms; one window_start for every key counting
+//     in a window), cost two index writes per insert, and led the planner
+//     away from the unique index of a rate limit check.
 //
 // Tokens and sessions that can no longer be used stay in their tables
 // until a cleanup pass deletes them: session.Cleanup, reset.Cleanup,
