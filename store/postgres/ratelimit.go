@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -211,7 +212,8 @@ SELECT true, level, a FROM up
 UNION ALL SELECT false, level, a FROM cur
 UNION ALL SELECT false, level, a FROM den`
 
-// expand replaces the {name:arg} fragments of a statement.
+// expand replaces the {name:arg} fragments of a statement with their
+// SQL.
 func expand(q string) string {
 	frag := map[string]func(arg string) string{
 		"ts": micros,
@@ -236,33 +238,19 @@ func expand(q string) string {
 	frag["a1"] = func(r string) string {
 		return `(CASE WHEN ` + r + `.window_end <= $3::timestamptz THEN $2::bigint ELSE GREATEST(` + frag["a0"](r) + `, $2::bigint) END)`
 	}
-	var b strings.Builder
-	for {
-		i := strings.Index(q, "{")
-		// '{}' is an empty array literal, not a fragment.
-		for i >= 0 && strings.HasPrefix(q[i:], "{}") {
-			j := strings.Index(q[i+2:], "{")
-			if j < 0 {
-				i = -1
-				break
-			}
-			i += 2 + j
-		}
-		if i < 0 {
-			b.WriteString(q)
-			return b.String()
-		}
-		j := strings.Index(q[i:], "}")
-		name, arg, _ := strings.Cut(q[i+1:i+j], ":")
-		f, ok := frag[name]
+	return fragment.ReplaceAllStringFunc(q, func(m string) string {
+		sub := fragment.FindStringSubmatch(m)
+		f, ok := frag[sub[1]]
 		if !ok {
-			panic("postgres: rate limit statement: unknown fragment " + name)
+			panic("postgres: rate limit statement: unknown fragment " + m)
 		}
-		b.WriteString(q[:i])
-		b.WriteString(f(arg))
-		q = q[i+j+1:]
-	}
+		return f(sub[2])
+	})
 }
+
+// fragment matches {name} and {name:arg} in a statement; '{}', an empty
+// array, is not one.
+var fragment = regexp.MustCompile(`\{([A-Za-z]\w*)(?::([^}]*))?\}`)
 
 // rateLimitStatements holds each algorithm's statement, synchronous
 // ([0]) and asynchronous ([1]).
