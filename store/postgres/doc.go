@@ -122,6 +122,15 @@
 // read; the statement then returns nothing, having changed nothing, and
 // Take runs it once more.
 //
+// The statements are prepared once per connection, and PostgreSQL plans
+// a prepared statement once for all its arguments after its first five
+// runs. Planned on a new table before its first ANALYZE, a check reads
+// the table sequentially, and keeps doing so as the table grows, until
+// autovacuum analyzes it (after its first 50 rows, within
+// autovacuum_naptime, a minute by default) and the plans are made again,
+// through the unique index. A host that disables autovacuum runs ANALYZE
+// rate_limit_records itself once the table has rows.
+//
 // Instances sharing the database share every key exactly, but each
 // counts with its own clock: skew between instances shifts windows by
 // the skew (an instance whose clock runs ahead opens the next fixed
@@ -147,7 +156,9 @@
 // admissions of its last moments, up to three times wal_writer_delay
 // (600 ms by default): after the restart the keys they counted admit that
 // many requests more than their limits. Nothing else: the database stays
-// consistent, and a denial is never lost, since it writes nothing. For a
+// consistent, a refused request writes nothing that matters after a
+// restart (a token bucket's refill, the only write of a denial, is
+// recomputed by the next check), and other tables are untouched. For a
 // rate limiter that is usually a fair price for about twice the checks
 // per second; for a login limit that guards against password guessing it
 // buys an attacker a few guesses per server crash.
