@@ -108,10 +108,13 @@
 // key from any number of goroutines, connections and app instances take
 // turns on that row, and each sees the state the previous one left, as
 // ratelimit.Store requires; no state is read into Go and written back.
-// A check locks one row, so checks never deadlock one another, and at
-// PostgreSQL's default isolation (READ COMMITTED) none fails with a
-// serialization error: 1,000 concurrent checks of one key all get their
-// answer. A denial that would change nothing (a full fixed or sliding
+// A check locks one row, and at PostgreSQL's default isolation (READ
+// COMMITTED) none fails with a serialization error: 1,000 concurrent
+// checks of one key all get their answer. PostgreSQL's speculative
+// insertion (INSERT ... ON CONFLICT) can, rarely, report a deadlock
+// between two first inserts of one key; the victim's statement changed
+// nothing, and Take runs it again (outside a caller's transaction, which
+// the deadlock aborts). A denial that would change nothing (a full fixed or sliding
 // window; an empty bucket at a reading no later than its last change) is
 // answered from the statement's snapshot, with no lock and no write, so a
 // flood of refused requests costs reads only. When the ON CONFLICT branch

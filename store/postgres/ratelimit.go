@@ -40,8 +40,9 @@ type RateLimitConfig struct {
 type RateLimitStore struct {
 	db    *DB
 	async bool
-	// reruns counts the checks whose first statement found the key's row
-	// inserted after its snapshot and was run again.
+	// reruns counts the statements run again: the key's row was inserted
+	// after the statement's snapshot, or the statement was a deadlock's
+	// victim.
 	reruns atomic.Int64
 }
 
@@ -322,14 +323,16 @@ func (p *rateLimitStmts) close() error {
 
 // maxRateLimitRuns bounds the statements one check runs. A rerun needs
 // the key's row to be inserted after the statement's snapshot was taken
-// and then to deny; the next statement's snapshot sees that row, so a
+// and then to deny (the next statement's snapshot sees that row, so a
 // second rerun only happens if a cleanup deleted the row and another
-// instance inserted it again in between.
+// instance inserted it again in between), or a deadlock of two first
+// inserts of one key (see scan).
 const maxRateLimitRuns = 4
 
 // errRateLimitRaced is the error of a check whose every run raced with a
-// concurrent insert of its key's row. It matches store.ErrUnavailable.
-var errRateLimitRaced = &unavailableError{cause: errors.New("postgres: rate limit: the key's row changed under every attempt")}
+// concurrent insert of its key's row, or was a deadlock's victim. It
+// matches store.ErrUnavailable.
+var errRateLimitRaced = &unavailableError{cause: errors.New("postgres: rate limit: no answer after 4 runs (the key's row inserted under each, or a deadlock)")}
 
 // Take implements [ratelimit.Store] with one statement (see the package
 // documentation). The row's key_hash is [ratelimit.HashKey](p, key) in
@@ -410,7 +413,7 @@ func (s *RateLimitStore) run(ctx context.Context, i int, args []any, dest ...any
 			defer ts.Close()
 			query = func() *sql.Row { return ts.QueryRowContext(ctx, args...) }
 		}
-		return translate(ctx, s.scan(query, dest))
+		return translate(ctx, s.scan(query, dest, false))
 	}
 	v := 0
 	if s.async {
@@ -422,7 +425,7 @@ func (s *RateLimitStore) run(ctx context.Context, i int, args []any, dest ...any
 	}
 	actx, cancel := context.WithTimeout(ctx, s.db.acquireTimeout)
 	defer cancel()
-	err = s.scan(func() *sql.Row { return stmt.QueryRowContext(actx, args...) }, dest)
+	err = s.scan(func() *sql.Row { return stmt.QueryRowContext(actx, args...) }, dest, true)
 	if err != nil && ctx.Err() == nil && actx.Err() != nil {
 		return translate(ctx, fmt.Errorf("postgres: rate limit: no answer within %v: %w", s.db.acquireTimeout, ErrPoolTimeout))
 	}
@@ -430,10 +433,19 @@ func (s *RateLimitStore) run(ctx context.Context, i int, args []any, dest ...any
 }
 
 // scan runs query until it returns a row, at most maxRateLimitRuns times,
-// and scans the row into dest.
-func (s *RateLimitStore) scan(query func() *sql.Row, dest []any) error {
+// and scans the row into dest. With own set (the statement is its own
+// transaction), a deadlock runs it again too: two checks that insert one
+// new key's row at once can deadlock inside PostgreSQL's speculative
+// insertion (INSERT ... ON CONFLICT), rarely, and the victim's statement
+// changed nothing. In a caller's transaction the deadlock aborted the
+// transaction, and the error goes back to the caller.
+func (s *RateLimitStore) scan(query func() *sql.Row, dest []any, own bool) error {
 	for range maxRateLimitRuns {
 		err := query().Scan(dest...)
+		if se, ok := asServerError(err); own && ok && se.code == "40P01" {
+			s.reruns.Add(1)
+			continue
+		}
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
