@@ -159,6 +159,9 @@ type Filter struct {
 	// v<i>. (Casbin's field filters: a filter from field 2 is Values
 	// with two leading "".)
 	Values []string
+	// Exact makes Values the rule's whole value list: an empty value
+	// matches only an empty one, and the rule has no value beyond them.
+	Exact bool
 	// Inactive includes inactive rules; by default only active ones.
 	Inactive bool
 }
@@ -167,6 +170,9 @@ type Filter struct {
 func (f Filter) Match(r Rule) bool {
 	if f.Type != "" && r.Type != f.Type || !f.Inactive && !r.Active {
 		return false
+	}
+	if f.Exact {
+		return slices.Equal(r.Values, Trim(f.Values))
 	}
 	for i, v := range f.Values {
 		if v == "" {
