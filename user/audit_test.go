@@ -183,6 +183,58 @@ func TestAuditTrail(t *testing.T) {
 	})
 }
 
+// TestSetRoleRecordsActor: the role_changed event keeps the role and,
+// when the context names who acted, says so in "by" (a user's id or a
+// named actor); without an actor it has no "by".
+func TestSetRoleRecordsActor(t *testing.T) {
+	withAudit(t, func(t *testing.T, users user.Store, events audit.Store) {
+		a, err := audit.NewService(events, audit.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := newService(t, users, user.Config{Recorder: a})
+		ctx := context.Background()
+		u, err := s.Register(ctx, user.Registration{Username: "quinn", Email: "quinn@example.com", Password: goodPassword})
+		if err != nil {
+			t.Fatal(err)
+		}
+		steps := []struct {
+			ctx  context.Context
+			role user.Role
+			by   any // nil: no "by"
+		}{
+			{ctx, user.RoleAdmin, nil},
+			{audit.ContextWithActor(ctx, audit.Actor{UserID: 7}), user.RoleUser, "7"},
+			{audit.ContextWithActor(ctx, audit.Actor{Name: "cli"}), user.RoleAdmin, "cli"},
+			{audit.ContextWithActor(ctx, audit.Actor{}), "AUDITOR", nil},
+		}
+		for _, st := range steps {
+			if _, err := s.SetRole(st.ctx, u.ID, st.role); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var got []audit.Event
+		for _, e := range allEvents(t, a) {
+			if e.Type == audit.RoleChanged {
+				got = append(got, e)
+			}
+		}
+		if len(got) != len(steps) {
+			t.Fatalf("%d role_changed events, want %d", len(got), len(steps))
+		}
+		for i, st := range steps {
+			e := got[i]
+			by, ok := e.Data["by"]
+			if e.Data["role"] != string(st.role) || by != st.by || ok != (st.by != nil) {
+				t.Errorf("event %d: data %v, want role %s by %v", i, e.Data, st.role, st.by)
+			}
+			if e.UserID == nil || *e.UserID != u.ID {
+				t.Errorf("event %d: user %v, want the user whose role changed (%d)", i, e.UserID, u.ID)
+			}
+		}
+	})
+}
+
 // TestNoSecretsRecorded runs the flows with a capturing logger on both
 // services and searches every log line and every stored event for the
 // passwords and hashes used.

@@ -606,14 +606,22 @@ func (s *Service) UpdateProfile(ctx context.Context, id int64, p ProfileUpdate) 
 	return u, err
 }
 
-// SetRole changes the user's role. Errors: ErrInvalidRole, ErrNotFound.
+// SetRole changes the user's role. The role_changed event names the
+// user whose role changed; when ctx carries an actor
+// (audit.ContextWithActor: the administrator, or "cli"), its data also
+// holds "by", the actor as audit.Actor.String spells it. Errors:
+// ErrInvalidRole, ErrNotFound.
 func (s *Service) SetRole(ctx context.Context, id int64, role Role) (*User, error) {
 	if err := role.Validate(); err != nil {
 		return nil, err
 	}
 	u, err := s.store.SetRole(ctx, id, role, s.clock())
 	if err == nil {
-		s.record(ctx, audit.RoleChanged, audit.Warning, id, u.UpdatedAt, map[string]any{"role": string(role)})
+		data := map[string]any{"role": string(role)}
+		if a, ok := audit.ActorFromContext(ctx); ok && a.String() != "" {
+			data["by"] = a.String()
+		}
+		s.record(ctx, audit.RoleChanged, audit.Warning, id, u.UpdatedAt, data)
 	}
 	return u, err
 }
