@@ -484,4 +484,3 @@ func NewEnforcer(m Model, st Store) (*casbin.Enforcer, error) {
 	}
 	return casbin.NewEnforcer(cm, persist.Adapter(NewAdapter(st)))
 }
-
