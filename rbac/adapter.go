@@ -2,7 +2,7 @@ package rbac
 
 import (
 	"context"
-		"fmt"
+	"fmt"
 	"strings"
 	"time"
 

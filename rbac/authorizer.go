@@ -273,7 +273,7 @@ func (a *Authorizer) Allowed(ctx context.Context, subject, object, action string
 	if a.decide(subject, object, action, attrs) {
 		return true
 	}
-	a.denied(ctx, []string{subject}, object, action, attrs)
+	a.denied(ctx, subject, "", object, action, attrs)
 	return false
 }
 
@@ -291,21 +291,28 @@ func UserSubject(id int64) string { return "user:" + strconv.FormatInt(id, 10) }
 // A nil p is denied.
 func (a *Authorizer) AllowedPrincipal(ctx context.Context, p *session.Principal, object, action string, attrs ...string) bool {
 	if p == nil {
-		a.denied(ctx, nil, object, action, attrs)
+		a.denied(ctx, "", "", object, action, attrs)
 		return false
 	}
 	role := Subject(p.Role)
 	if a.decide(role, object, action, attrs) || a.decide(UserSubject(p.UserID), object, action, attrs) {
 		return true
 	}
-	a.denied(ctx, []string{role, UserSubject(p.UserID)}, object, action, attrs)
+	a.denied(ctx, role, UserSubject(p.UserID), object, action, attrs)
 	return false
 }
 
-// denied records an authorization_denied event.
-func (a *Authorizer) denied(ctx context.Context, subjects []string, object, action string, attrs []string) {
+// denied records an authorization_denied event for the subjects that
+// were checked (none when there was no principal).
+func (a *Authorizer) denied(ctx context.Context, s1, s2, object, action string, attrs []string) {
 	if a.rec == nil {
 		return
+	}
+	var subjects []string
+	for _, s := range []string{s1, s2} {
+		if s != "" {
+			subjects = append(subjects, s)
+		}
 	}
 	data := map[string]any{"subjects": subjects, "object": object, "action": action}
 	if len(attrs) > 0 {
@@ -477,4 +484,3 @@ func NewEnforcer(m Model, st Store) (*casbin.Enforcer, error) {
 	}
 	return casbin.NewEnforcer(cm, persist.Adapter(NewAdapter(st)))
 }
-
