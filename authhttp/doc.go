@@ -43,6 +43,17 @@
 //	POST   /auth/password/reset   {token, password}             204 (with Config.Reset)
 //	GET    /.well-known/jwks.json                               200 JWK set
 //
+// With Config.Authorizer, the administration routes (see
+// "Administration"), each Bearer and allowed by the policy:
+//
+//	GET    /admin/audit           ?user_id&type&severity&from&to&correlation_id&limit&cursor  200 AuditPage (with Config.Audit)
+//	GET    /admin/audit/verify    ?from&to                      200 ChainVerification (with Config.Audit)
+//	POST   /admin/users/{id}/role {role}                        200 UserView
+//	GET    /admin/policies        ?ptype&v0..v5&inactive        200 {rules: [RuleView, ...]}
+//	POST   /admin/policies        {ptype, values} or {rules: [{ptype, values}, ...]}  201 {changed} (200 when 0)
+//	DELETE /admin/policies        {id}                          200 RuleView (deactivated)
+//	DELETE /admin/policies        {ptype, values}               200 {removed}
+//
 // "login" is a username or an email address. A token response is the
 // OAuth 2.0 one: {access_token, token_type: "Bearer", expires_in,
 // refresh_token}, with password_change_required: true when the password
@@ -129,6 +140,55 @@
 // is unverified, the old one is told of the change and the new one gets
 // a verification link. Sessions go on.
 //
+// # Administration
+//
+// Give the handler an rbac.Authorizer (Config.Authorizer) and it serves
+// the routes under /admin/: the audit trail, the users' roles and the
+// authorization policy itself. Each route is behind the bearer check,
+// then behind the Authorizer (rbac.Authorizer.RequireWith): the object
+// checked is the route's pattern with its wildcards written as Casbin
+// path parameters ("/admin/users/:id/role", "/admin/policies"), the
+// action is the request's method, and the subjects are the signed-in
+// user's role, lower-cased ("admin" for ADMIN), and the user itself
+// ("user:42"). A request the policy does not allow gets 403 problem+json
+// (through Config.ErrorFunc), which names neither the rule nor the role,
+// and, with a recorder on the Authorizer, an authorization_denied event.
+// [AdminRules] is the default policy, "p, admin, /admin/*, *": ADMIN
+// may do all of it, nobody else anything. Narrower rules grant one
+// route, "p, auditor, /admin/audit, GET". The role comes with the
+// session on every request, so a role change takes effect on the user's
+// very next request, as does a policy change on this instance (the
+// Authorizer rebuilds its index before the change returns) and, on
+// PostgreSQL with store/postgres's PolicyWatcher, on the other
+// instances within the notification's delay.
+//
+// Every change is made as the signed-in user
+// (audit.ContextWithActor): it is recorded as the rules' created_by and
+// updated_by and as "by" in the role_changed and policy_changed events.
+//
+// GET /admin/audit lists audit events newest first ([AuditEventView]),
+// by keyset pages: "next" is the cursor of the following page, "" after
+// the last one; pass it back as cursor with the same filters. type and
+// severity may repeat (any of them); from and to are RFC 3339 times
+// (from <= time < to); limit is 1 to 1000, default 50. GET
+// /admin/audit/verify walks the hash chain (audit.Service.Verify, from
+// and to being chain positions) and answers 200 whatever it finds: a
+// [ChainVerification] with "intact": true and where the chain ends, or
+// "intact": false with the first break (seq, id, reason), or with
+// "key_mismatch" when the server's audit key is not the chain's (then
+// nothing was checked). It reads the whole range; keep it for operators.
+//
+// POST /admin/policies adds rules, active, in one transaction (a rule
+// that exists inactive is reactivated); DELETE /admin/policies with an id
+// deactivates that rule, which stays in the table with its history and is
+// no longer enforced, and with ptype and values deletes the identical
+// active rule. A rule the table or the Authorizer's model cannot hold is
+// 422 [TypeInvalidRule] and changes nothing.
+//
+// An unknown query parameter, or one given twice, is 400
+// [TypeInvalidParameter], as is a malformed one; the problem's parameter
+// member names it.
+//
 // # Problems
 //
 // Every error is an application/problem+json body (RFC 9457, [Problem])
@@ -139,6 +199,9 @@
 //   - 400 [TypeInvalidResetToken], [TypeInvalidVerificationToken]: a
 //     reset or verification token was refused; one body whether it is
 //     unknown, malformed, used or expired;
+//   - 400 [TypeInvalidParameter]: a query or path parameter of an admin
+//     route is unknown, repeated or malformed; the parameter member
+//     names it;
 //   - 401 [TypeInvalidCredentials]: a login was refused; one body for an
 //     unknown account, a wrong password, a locked or deactivated account,
 //     so that the answer tells an attacker nothing about the account;
@@ -148,13 +211,17 @@
 //     protected route without a valid access token;
 //   - 403 [TypeWrongPassword]: a password or address change with a
 //     wrong current password (counted like a failed login);
-//   - 404: no such resource or session;
+//   - 403 "about:blank": an admin route the policy does not allow the
+//     signed-in user;
+//   - 404: no such resource, session, user (admin) or rule (admin);
 //   - 409 [TypeTaken]: the username or email address has an account
 //     (the field member says which); 409 [TypeConflict]: the account
 //     changed during the request; 409 [TypeAlreadyVerified]: a
 //     verification link asked for an address that is verified already;
 //   - 422 [TypeInvalidField]: a field failed validation; the field member
 //     names it and the detail says why, never quoting the value;
+//   - 422 [TypeInvalidRule]: a policy rule the table or the model cannot
+//     hold;
 //   - 429 [TypeRateLimited] with Retry-After and the RateLimit headers:
 //     too many logins, registrations or verification requests, or reset
 //     requests for an address or from a client (see "Rate limits");
@@ -166,7 +233,8 @@
 //
 // Hosts that write their own handlers use the same pieces: [DecodeJSON],
 // [WriteJSON], [WriteProblem], [ProblemFor] (the error → status mapping),
-// [TokenResponse], [UserView] and [SessionView]. Config.ErrorFunc
+// [TokenResponse], [UserView], [SessionView], [AuditEventView] and
+// [RuleView]. Config.ErrorFunc
 // reshapes every error body of the handler.
 //
 // # Limits

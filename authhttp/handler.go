@@ -9,6 +9,7 @@ import (
 
 	"github.com/cedrina/cedrina/audit"
 	"github.com/cedrina/cedrina/internal/errs"
+	"github.com/cedrina/cedrina/rbac"
 	"github.com/cedrina/cedrina/reset"
 	"github.com/cedrina/cedrina/session"
 	"github.com/cedrina/cedrina/user"
@@ -27,6 +28,21 @@ type Config struct {
 	// Reset, when set, serves POST /auth/password/forgot and POST
 	// /auth/password/reset. Without it those paths answer 404.
 	Reset *reset.Service
+	// Authorizer, when set, serves the administration routes under
+	// /admin/ (see "Administration" in the package documentation): each
+	// behind the bearer check, then allowed only to the users its policy
+	// lets do the route's method on the route's pattern
+	// ("/admin/users/:id/role"), and 403 for everyone else. AdminRules is
+	// the default policy: the role ADMIN may do all of it. The routes
+	// check without attributes: use the default model, rbac.RBAC (or
+	// Attributes, whose missing attributes are "*"). Without an
+	// Authorizer, /admin/ paths answer 404 like any unknown path.
+	Authorizer *rbac.Authorizer
+	// Audit, when set with Authorizer, serves GET /admin/audit (the
+	// audit trail, paged) and GET /admin/audit/verify (its hash chain
+	// checked). Give it the audit.Service the services' recorder writes
+	// through, with the same Key. Without it those two paths answer 404.
+	Audit *audit.Service
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
 	// believed for the client IP that sessions and audit events record
 	// and the rate limits count by.
@@ -63,6 +79,8 @@ type Handler struct {
 	users    *user.Service
 	sessions *session.Service
 	reset    *reset.Service
+	authz    *rbac.Authorizer
+	audit    *audit.Service
 	log      *slog.Logger
 	maxBody  int64
 	onError  func(http.ResponseWriter, *http.Request, Problem, error)
@@ -83,7 +101,8 @@ func New(cfg Config) (*Handler, error) {
 	case cfg.MaxBodyBytes < 0:
 		return nil, errs.Configf("authhttp", "Config.MaxBodyBytes", "%d is negative", cfg.MaxBodyBytes)
 	}
-	h := &Handler{users: cfg.Users, sessions: cfg.Sessions, reset: cfg.Reset, log: cfg.Logger, maxBody: cfg.MaxBodyBytes,
+	h := &Handler{users: cfg.Users, sessions: cfg.Sessions, reset: cfg.Reset, authz: cfg.Authorizer, audit: cfg.Audit,
+		log: cfg.Logger, maxBody: cfg.MaxBodyBytes,
 		onError: cfg.ErrorFunc, proxies: append(audit.Proxies(nil), cfg.TrustedProxies...)}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -128,10 +147,14 @@ func authProblem(status int) Problem {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.root.ServeHTTP(w, r) }
 
 // Mount registers the handler on mux for its paths only (/auth/, /me,
-// /me/ and /.well-known/jwks.json), for a host whose mux has its own
-// catch-all "/".
+// /me/ and /.well-known/jwks.json, and /admin/ with Config.Authorizer),
+// for a host whose mux has its own catch-all "/".
 func (h *Handler) Mount(mux *http.ServeMux) {
-	for _, p := range []string{"/auth/", "/me", "/me/", "/.well-known/jwks.json"} {
+	paths := []string{"/auth/", "/me", "/me/", "/.well-known/jwks.json"}
+	if h.authz != nil {
+		paths = append(paths, "/admin/")
+	}
+	for _, p := range paths {
 		mux.Handle(p, h)
 	}
 }
@@ -225,6 +248,7 @@ func (h *Handler) routes() http.Handler {
 		}
 		h.methodNotAllowed("DELETE").ServeHTTP(w, r)
 	})
+	h.adminRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, &Problem{Status: http.StatusNotFound, Detail: "no such resource"})
 	})

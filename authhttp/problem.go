@@ -11,6 +11,7 @@ import (
 
 	"github.com/cedrina/cedrina/internal/errs"
 	"github.com/cedrina/cedrina/ratelimit"
+	"github.com/cedrina/cedrina/rbac"
 	"github.com/cedrina/cedrina/reset"
 	"github.com/cedrina/cedrina/session"
 	"github.com/cedrina/cedrina/store"
@@ -60,6 +61,14 @@ const (
 	// TypeMalformedRequest (400, 413, 415): the body is not the single
 	// JSON object the route takes.
 	TypeMalformedRequest = typeBase + "TypeMalformedRequest"
+	// TypeInvalidParameter (400): a query or path parameter is unknown,
+	// repeated or malformed; the problem's parameter member names it.
+	TypeInvalidParameter = typeBase + "TypeInvalidParameter"
+	// TypeInvalidRule (422): a policy rule does not fit the policy table
+	// (type, number and length of values, characters) or the access
+	// control model (how many values its rules have, a valid object
+	// pattern); nothing was changed.
+	TypeInvalidRule = typeBase + "TypeInvalidRule"
 )
 
 // Problem is a problem details object (RFC 9457), the body of every
@@ -81,6 +90,10 @@ type Problem struct {
 	// problem is about, for 409 and 422: "username", "email", "password",
 	// "new_password".
 	Field string `json:"field,omitempty"`
+	// Parameter (an extension member) is the query or path parameter
+	// that a 400 [TypeInvalidParameter] problem is about: "limit",
+	// "cursor", "id".
+	Parameter string `json:"parameter,omitempty"`
 	// RetryAfter, when positive, is sent as the Retry-After header (whole
 	// seconds, at least 1).
 	RetryAfter time.Duration `json:"-"`
@@ -153,6 +166,9 @@ var (
 //     the policy refuses (*user.PasswordError): 422 [TypeInvalidField]
 //     naming the field ("username", "email", "role", "tier",
 //     "password") and the reason, never the value;
+//   - rbac.ErrInvalidRule: 422 [TypeInvalidRule]; the detail does not
+//     quote the rule (the error, logged, says what is wrong with it);
+//   - rbac.ErrNotFound: 404, "no such rule";
 //   - user.ErrNotFound, session.ErrNotFound, store.ErrNotFound: 404;
 //   - store.ErrUnavailable (a rate-limit store's failure and
 //     ratelimit.ErrFull among them), and a request whose context ran out
@@ -210,6 +226,11 @@ func ProblemFor(err error) Problem {
 		return invalidField("tier", "invalid tier")
 	case errors.As(err, &pe):
 		return invalidField("password", passwordDetail(pe))
+	case errors.Is(err, rbac.ErrInvalidRule):
+		return Problem{Type: TypeInvalidRule, Title: "Invalid rule", Status: http.StatusUnprocessableEntity,
+			Detail: "the rule does not fit the policy table or the access control model"}
+	case errors.Is(err, rbac.ErrNotFound):
+		return Problem{Status: http.StatusNotFound, Detail: "no such rule"}
 	case errors.Is(err, store.ErrNotFound):
 		return Problem{Status: http.StatusNotFound, Detail: "no such resource"}
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
