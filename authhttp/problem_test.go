@@ -14,6 +14,7 @@ import (
 
 	"github.com/cedrina/cedrina/authhttp"
 	"github.com/cedrina/cedrina/ratelimit"
+	"github.com/cedrina/cedrina/rbac"
 	"github.com/cedrina/cedrina/session"
 	"github.com/cedrina/cedrina/store"
 	"github.com/cedrina/cedrina/user"
@@ -50,6 +51,10 @@ func TestProblemFor(t *testing.T) {
 		{ratelimit.ErrLimited, 429, authhttp.TypeRateLimited, ""},
 		{limitedErr, 429, authhttp.TypeRateLimited, ""},
 		{ratelimit.ErrFull, 503, "about:blank", ""},
+		{rbac.ErrInvalidRule, 422, authhttp.TypeInvalidRule, ""},
+		{fmt.Errorf("%w: v1 contains a control character", rbac.ErrInvalidRule), 422, authhttp.TypeInvalidRule, ""},
+		{rbac.ErrNotFound, 404, "about:blank", ""},
+		{fmt.Errorf("deactivate: %w", rbac.ErrNotFound), 404, "about:blank", ""},
 	}
 	for _, c := range cases {
 		p := authhttp.ProblemFor(c.err)
@@ -77,6 +82,12 @@ func TestProblemFor(t *testing.T) {
 		retry := map[error]string{store.ErrUnavailable: "1", ratelimit.ErrFull: "1", ratelimit.ErrLimited: "1", limitedErr: "42"}
 		if want, ok := retry[c.err]; ok && rec.Header().Get("Retry-After") != want {
 			t.Errorf("%v: Retry-After %q, want %s", c.err, rec.Header().Get("Retry-After"), want)
+		}
+		if errors.Is(c.err, rbac.ErrInvalidRule) && strings.Contains(body["detail"].(string), "character") {
+			t.Errorf("%v: the detail quotes the error: %v", c.err, body["detail"])
+		}
+		if errors.Is(c.err, rbac.ErrNotFound) && body["detail"] != "no such rule" {
+			t.Errorf("%v: detail %v", c.err, body["detail"])
 		}
 		if c.status >= 500 && body["detail"] == "pq: something broke" {
 			t.Errorf("%v: server error leaked to the client", c.err)
