@@ -130,10 +130,10 @@ func TestAllowedPrincipal(t *testing.T) {
 		act  string
 		want bool
 	}{
-		{&session.Principal{UserID: 1, Role: user.RoleAdmin}, "PUT", true},  // ADMIN checks as admin
-		{&session.Principal{UserID: 2, Role: user.RoleUser}, "PUT", false},  // user may only read
-		{&session.Principal{UserID: 7, Role: user.RoleUser}, "PUT", true},   // user 7 also holds editor
-		{&session.Principal{UserID: 2, Role: user.RoleUser}, "GET", true},   //
+		{&session.Principal{UserID: 1, Role: user.RoleAdmin}, "PUT", true}, // ADMIN checks as admin
+		{&session.Principal{UserID: 2, Role: user.RoleUser}, "PUT", false}, // user may only read
+		{&session.Principal{UserID: 7, Role: user.RoleUser}, "PUT", true},  // user 7 also holds editor
+		{&session.Principal{UserID: 2, Role: user.RoleUser}, "GET", true},  //
 		{&session.Principal{UserID: 3, Role: user.Role("GUEST")}, "GET", false},
 		{nil, "GET", false},
 	} {
