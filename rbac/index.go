@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 // keyMatch2Param is what Casbin's keyMatch2 rewrites into a segment match.
@@ -52,7 +53,7 @@ type index struct {
 // itself).
 func compilePattern(p string) (*regexp.Regexp, error) {
 	src := keyMatch2Pattern(p)
-	if src == "^"+regexp.QuoteMeta(p)+"$" {
+	if src == "^"+regexp.QuoteMeta(p)+"$" && utf8.ValidString(p) {
 		return nil, nil
 	}
 	return regexp.Compile(src)
