@@ -16,6 +16,7 @@ import (
 	"github.com/cedrina/cedrina/audit"
 	"github.com/cedrina/cedrina/authhttp"
 	"github.com/cedrina/cedrina/notify"
+	"github.com/cedrina/cedrina/rbac"
 	"github.com/cedrina/cedrina/reset"
 	"github.com/cedrina/cedrina/session"
 	"github.com/cedrina/cedrina/store/memory"
@@ -189,6 +190,61 @@ func Example() {
 	// 401 Unauthorized {"type":"https://pkg.go.dev/github.com/cedrina/cedrina/authhttp#TypeInvalidCredentials","title":"Invalid credentials","status":401,"detail":"invalid credentials"}
 	// Bearer 900
 	// hello, user 1
+}
+
+// A host serves the administration routes with an Authorizer and
+// bootstraps its first administrator in code: the default admin policy,
+// then the ADMIN role for one account.
+func Example_admin() {
+	ctx := context.Background()
+	db := memory.New()
+	trail, err := audit.NewService(db.Audit(), audit.Config{})
+	check(err)
+	key, err := session.GenerateKey(session.EdDSA, "")
+	check(err)
+	keys, err := session.NewKeySet(key)
+	check(err)
+	sessions, err := session.NewService(db.Sessions(), session.Config{Keys: keys, Issuer: "https://auth.example.com", Audience: []string{"api"}})
+	check(err)
+	users, err := user.NewService(db.Users(), user.Config{Sessions: sessions, Recorder: trail})
+	check(err)
+	// The rules: rbac.NewMemoryStore in one process; on PostgreSQL, the
+	// casbin_rules table through store/postgres, with its PolicyWatcher.
+	az, err := rbac.New(ctx, rbac.Config{Store: rbac.NewMemoryStore(), Recorder: trail})
+	check(err)
+	defer az.Close(ctx)
+	api, err := authhttp.New(authhttp.Config{Users: users, Sessions: sessions, Authorizer: az, Audit: trail})
+	check(err)
+
+	// Bootstrap, once: the admin policy (adding it again changes
+	// nothing), then make an existing account ADMIN. The actor names who
+	// did it in the audit trail.
+	boot := audit.ContextWithActor(ctx, audit.Actor{Name: "bootstrap"})
+	_, err = az.AddRules(boot, authhttp.AdminRules()...)
+	check(err)
+	alice, err := users.Register(ctx, user.Registration{Username: "alice", Email: "alice@example.com", Password: "correct horse battery staple"})
+	check(err)
+	_, err = users.SetRole(boot, alice.ID, user.RoleAdmin)
+	check(err)
+
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	res, err := http.Post(srv.URL+"/auth/login", "application/json",
+		strings.NewReader(`{"login":"alice","password":"correct horse battery staple"}`))
+	check(err)
+	var tok authhttp.TokenResponse
+	check(decode(res, &tok))
+	req, _ := http.NewRequest("GET", srv.URL+"/admin/policies", nil)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	res, err = http.DefaultClient.Do(req)
+	check(err)
+	var list authhttp.RuleList
+	check(decode(res, &list))
+	for _, r := range list.Rules {
+		fmt.Println(res.StatusCode, r.Type, r.Values, r.CreatedBy)
+	}
+	// Output:
+	// 200 p [admin /admin/* *] bootstrap
 }
 
 // decode reads a JSON response body into v.
