@@ -36,8 +36,8 @@
 // failed (malformed URL, unreachable server, failed migration, down with
 // nothing applied); 2 for a bad command line (unknown command or action,
 // bad flag) or a missing database URL; 3 when audit verify finds the chain
-// broken; 4 when audit verify or replay is given another key than the one
-// the chain is sealed with.
+// broken; 4 when audit verify or replay, or user set-role, is given
+// another key than the one the chain is sealed with.
 //
 // # audit
 //
@@ -67,6 +67,26 @@
 // records nothing and exits 4. When the application keys the chain
 // (audit.Config.Key), pass the same key in hex in a file, with --key-file
 // or CEDRINA_AUDIT_KEY_FILE.
+//
+// # user
+//
+//	cedrina user set-role (--id N | --username NAME | --email ADDR) --role ROLE [--key-file FILE]
+//
+// sets the role (users.role) of the one account named by exactly one of
+// --id, --username and --email, through the user service as the
+// application does: sessions carry the user's current role, so the
+// user's next request has the new one. It prints
+//
+//	user 42 (alice): role ADMIN (was USER)
+//
+// and records a role_changed event whose data names the actor "cli" ("by")
+// in the audit trail. As that event must join the hash chain, the command
+// takes the chain's key like audit verify (--key-file or
+// CEDRINA_AUDIT_KEY_FILE) and, under another key than the chain's,
+// changes nothing and exits 4. It exits 1 when no account matches. This
+// is how a deployment gets its first administrator: with the admin policy
+// the application seeds (authhttp.AdminRules, "p, admin, /admin/*, *"),
+// ADMIN opens every route under /admin/.
 //
 // # cleanup
 //

@@ -57,6 +57,7 @@ func init() {
 	commands = []command{
 		{name: "migrate", summary: "apply, roll back or list schema migrations", run: runMigrate},
 		{name: "audit", summary: "verify the audit trail's hash chain, archive old events", run: runAudit},
+		{name: "user", summary: "set an account's role (make the first administrator)", run: runUser},
 		{name: "cleanup", summary: "delete ended, expired and idle sessions, spent or expired tokens and idle rate limit records", run: runCleanup},
 		{name: "help", summary: "show help for a command", run: runHelp},
 	}
