@@ -12,6 +12,7 @@ import (
 	"github.com/cedrina/cedrina/authhttp"
 	"github.com/cedrina/cedrina/notify"
 	"github.com/cedrina/cedrina/ratelimit"
+	"github.com/cedrina/cedrina/rbac"
 	"github.com/cedrina/cedrina/reset"
 	"github.com/cedrina/cedrina/session"
 	"github.com/cedrina/cedrina/store"
@@ -36,6 +37,13 @@ type stores struct {
 	// ping checks the database for /healthz; nil when there is nothing to
 	// check (the in-memory store).
 	ping func(context.Context) error
+	// rules keeps the authorization policy; nil means an
+	// rbac.MemoryStore of the app's own.
+	rules rbac.Store
+	// policyWatcher reports the policy changes of other instances (on
+	// PostgreSQL, store/postgres's PolicyWatcher); nil when the rules
+	// store is its own watcher or there are no other instances.
+	policyWatcher rbac.Watcher
 }
 
 // appConfig configures the services. The zero value is the SDK's defaults.
@@ -61,6 +69,9 @@ type appConfig struct {
 	// verification requests); its Store and Recorder are the app's.
 	// Disabled also turns off the reset service's limits.
 	rateLimit authhttp.RateLimitConfig
+	// noSeedPolicy leaves the policy alone at start; by default, a policy
+	// without any active rule gets authhttp.AdminRules.
+	noSeedPolicy bool
 }
 
 // app is the program's HTTP side: the SDK's API (package authhttp) on
@@ -71,6 +82,8 @@ type app struct {
 	users   *user.Service  // closed at shutdown: it sends messages
 	resets  *reset.Service // likewise
 	events  *audit.Writer  // nil without an audit store
+	trail   *audit.Service // likewise
+	authz   *rbac.Authorizer
 	proxies audit.Proxies
 	timeout time.Duration
 	ping    func(context.Context) error
@@ -85,8 +98,9 @@ const (
 // newApp builds the services and the API on them. With an audit store,
 // account and session events go through a batched audit writer that
 // close flushes. The user and reset services send their messages through
-// cfg.notifier.
-func newApp(log *slog.Logger, st stores, cfg appConfig) (*app, error) {
+// cfg.notifier. The Authorizer loads the policy with ctx (and seeds it,
+// unless cfg.noSeedPolicy) and serves the API's /admin/ routes.
+func newApp(ctx context.Context, log *slog.Logger, st stores, cfg appConfig) (*app, error) {
 	a := &app{log: log, ping: st.ping, proxies: cfg.proxies, timeout: cfg.timeout}
 	if a.timeout == 0 {
 		a.timeout = handlerTimeout
@@ -105,11 +119,10 @@ func newApp(log *slog.Logger, st stores, cfg appConfig) (*app, error) {
 			"reset_url", resetURL, "verify_url", verifyURL)
 	}
 	if st.audit != nil {
-		svc, err := audit.NewService(st.audit, cfg.audit)
-		if err != nil {
+		if a.trail, err = audit.NewService(st.audit, cfg.audit); err != nil {
 			return nil, err
 		}
-		if a.events, err = svc.NewWriter(audit.WriterConfig{}); err != nil {
+		if a.events, err = a.trail.NewWriter(audit.WriterConfig{}); err != nil {
 			return nil, err
 		}
 		cfg.users.Recorder = a.events
@@ -167,14 +180,58 @@ func newApp(log *slog.Logger, st stores, cfg appConfig) (*app, error) {
 		a.users.Close(context.Background()) // nothing was queued
 		return nil, err
 	}
+	if a.authz, err = newAuthorizer(ctx, log, st, a.events, !cfg.noSeedPolicy); err != nil {
+		a.resets.Close(context.Background())
+		a.users.Close(context.Background())
+		return nil, err
+	}
 	a.api, err = authhttp.New(authhttp.Config{Users: a.users, Sessions: sessions, Reset: a.resets,
-		TrustedProxies: cfg.proxies, RateLimit: rl, Logger: log})
+		Authorizer: a.authz, Audit: a.trail, TrustedProxies: cfg.proxies, RateLimit: rl, Logger: log})
 	if err != nil {
+		a.authz.Close(context.Background())
 		a.resets.Close(context.Background())
 		a.users.Close(context.Background())
 		return nil, err
 	}
 	return a, nil
+}
+
+// newAuthorizer loads the policy from st.rules (a memory store of its
+// own when nil), following the changes st.policyWatcher reports, and
+// records policy changes and denials through rec (nil: none). With seed,
+// a policy that has no active rule gets the default admin policy,
+// authhttp.AdminRules: the role ADMIN may use every /admin/ route.
+// Several instances starting at once on an empty table may each seed it;
+// adding a rule that is already active changes nothing.
+func newAuthorizer(ctx context.Context, log *slog.Logger, st stores, rec *audit.Writer, seed bool) (*rbac.Authorizer, error) {
+	rules := st.rules
+	if rules == nil {
+		rules = rbac.NewMemoryStore()
+	}
+	cfg := rbac.Config{Store: rules, Watcher: st.policyWatcher, Logger: log}
+	if rec != nil {
+		cfg.Recorder = rec
+	}
+	az, err := rbac.New(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if !seed {
+		return az, nil
+	}
+	active, err := az.Rules(ctx, rbac.Filter{})
+	if err == nil && len(active) == 0 {
+		var n int
+		n, err = az.AddRules(audit.ContextWithActor(ctx, audit.Actor{Name: "bootstrap"}), authhttp.AdminRules()...)
+		if n > 0 {
+			log.Info("seeded the admin policy: the role ADMIN may use every /admin/ route", "rule", "p, admin, /admin/*, *")
+		}
+	}
+	if err != nil {
+		az.Close(context.Background())
+		return nil, err
+	}
+	return az, nil
 }
 
 // close stops the services once the server takes no more requests: the
@@ -189,6 +246,10 @@ func newApp(log *slog.Logger, st stores, cfg appConfig) (*app, error) {
 func (a *app) close(ctx context.Context) error {
 	err := a.resets.Close(ctx)
 	err = errors.Join(err, a.users.Close(ctx))
+	// The Authorizer stops following changes (waiting, until ctx ends,
+	// for a reload in progress) before the audit writer it records to
+	// closes.
+	err = errors.Join(err, a.authz.Close(ctx))
 	if a.events != nil {
 		err = errors.Join(err, a.events.Close(ctx))
 	}

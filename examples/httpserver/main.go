@@ -20,6 +20,7 @@ import (
 	"github.com/cedrina/cedrina/audit"
 	"github.com/cedrina/cedrina/authhttp"
 	"github.com/cedrina/cedrina/ratelimit"
+	"github.com/cedrina/cedrina/rbac"
 	"github.com/cedrina/cedrina/schema"
 	"github.com/cedrina/cedrina/session"
 	"github.com/cedrina/cedrina/store/memory"
@@ -83,6 +84,10 @@ type options struct {
 	// loginLimit and registerLimit are the requests per minute per client
 	// IP of POST /auth/login and POST /auth/register.
 	loginLimit, registerLimit int
+	// seedPolicy gives a policy without any active rule the default
+	// admin policy at start (authhttp.AdminRules); false with
+	// -seed-policy=false.
+	seedPolicy bool
 }
 
 // parseOptions reads the flags in args, with DATABASE_URL from getenv as
@@ -113,6 +118,9 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 			"-rate-limit=false turns every limit off, for a server behind a proxy that limits")
 	fs.IntVar(&o.loginLimit, "login-limit", 30, "POST /auth/login `requests` per minute per client IP")
 	fs.IntVar(&o.registerLimit, "register-limit", 20, "POST /auth/register `requests` per minute per client IP")
+	fs.BoolVar(&o.seedPolicy, "seed-policy", true,
+		"when the authorization policy has no active rule at start, add the default admin\n"+
+			"policy, \"p, admin, /admin/*, *\": users whose role is ADMIN may use every /admin/ route")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, err
@@ -179,7 +187,8 @@ func serve(ctx context.Context, log *slog.Logger, o options, ready func(addr str
 
 	cfg := appConfig{users: user.Config{Logger: log}, audit: audit.Config{Logger: log}, proxies: o.proxies,
 		publicURL: o.publicURL, rateLimit: authhttp.RateLimitConfig{Disabled: !o.rateLimit,
-			Login: ratelimit.PerMinute("login", o.loginLimit), Register: ratelimit.PerMinute("register", o.registerLimit)}}
+			Login: ratelimit.PerMinute("login", o.loginLimit), Register: ratelimit.PerMinute("register", o.registerLimit)},
+		noSeedPolicy: !o.seedPolicy}
 	if o.jwtKeyFile != "" {
 		if cfg.sessions.Keys, err = loadKey(log, o.jwtKeyFile); err != nil {
 			return err
@@ -193,7 +202,7 @@ func serve(ctx context.Context, log *slog.Logger, o options, ready func(addr str
 	if cfg.publicURL == "" {
 		cfg.publicURL = defaultPublicURL(ln.Addr())
 	}
-	a, err := newApp(log, st, cfg)
+	a, err := newApp(ctx, log, st, cfg)
 	if err != nil {
 		return err
 	}
@@ -261,7 +270,7 @@ func openStores(ctx context.Context, log *slog.Logger, databaseURL string) (stor
 			return stores{}, nil, err
 		}
 		return stores{tx: db, users: db.Users(), sessions: db.Sessions(), resets: db.Resets(), audit: db.Audit(),
-			rateLimits: limits}, func() {}, nil
+			rateLimits: limits, rules: rbac.NewMemoryStore()}, func() {}, nil
 	}
 	if err := checkDatabaseURL(databaseURL); err != nil {
 		return stores{}, nil, err

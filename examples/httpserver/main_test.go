@@ -130,7 +130,7 @@ func newTestApp(t *testing.T, st stores, cfg appConfig) (*app, *logBuffer) {
 	if cfg.publicURL == "" {
 		cfg.publicURL = "https://app.example.com"
 	}
-	a, err := newApp(log, st, cfg)
+	a, err := newApp(context.Background(), log, st, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +334,9 @@ func TestAuditEvents(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			st := memStores()
-			a, logs := newTestApp(t, st, appConfig{proxies: tt.proxies})
+			// Without the seeded policy's policy_changed event, which no
+			// request made.
+			a, logs := newTestApp(t, st, appConfig{proxies: tt.proxies, noSeedPolicy: true})
 			h := a.routes()
 			send := func(method, path, token, body, id string) *httptest.ResponseRecorder {
 				hd := []string{"X-Forwarded-For", "198.51.100.7, 203.0.113.9", "User-Agent", "audit-test/1.0", "X-Request-ID", id}
@@ -444,12 +446,14 @@ func TestParseOptions(t *testing.T) {
 			options{addr: "127.0.0.1:8080", rateLimit: true, loginLimit: 5, registerLimit: 7}},
 		{"no rate limits", []string{"-rate-limit=false"}, noEnv,
 			options{addr: "127.0.0.1:8080", rateLimit: false, loginLimit: 30, registerLimit: 20}},
+		{"no policy seeding", []string{"-seed-policy=false"}, noEnv, options{addr: "127.0.0.1:8080"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.want.loginLimit == 0 { // the rate limits' defaults
 				tt.want.rateLimit, tt.want.loginLimit, tt.want.registerLimit = true, 30, 20
 			}
+			tt.want.seedPolicy = !slices.Contains(tt.args, "-seed-policy=false")
 			got, err := parseOptions(tt.args, tt.getenv, io.Discard)
 			if err != nil || !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got %+v, %v; want %+v", got, err, tt.want)
@@ -485,6 +489,7 @@ func TestParseOptions(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "-database-url") || !strings.Contains(out.String(), "-login-limit") ||
 		!strings.Contains(out.String(), "-register-limit") || !strings.Contains(out.String(), "-rate-limit") ||
+		!strings.Contains(out.String(), "-seed-policy") ||
 		strings.Contains(out.String(), "env-secret") {
 		t.Errorf("usage shows the environment's URL, or no flags:\n%s", &out)
 	}
