@@ -89,7 +89,9 @@ func TestMatrix(t *testing.T) {
 		t.Fatalf("AddRules = %d, %v", n, err)
 	}
 	allowed := map[string]bool{
+		// admin's "*" action on /admin/* is any action, even "get" and "*".
 		"admin GET /admin/users": true, "admin PUT /admin/users": true, "admin DELETE /admin/users": true,
+		"admin get /admin/users": true, "admin * /admin/users": true,
 		"admin GET /me": true, "admin GET /docs/1": true, "admin PUT /docs/1": true,
 		"editor GET /me": true, "editor GET /docs/1": true, "editor PUT /docs/1": true,
 		"user GET /me": true, "user GET /docs/1": true,
