@@ -24,7 +24,7 @@ func ExampleRBAC() {
 	_, err = az.AddRules(ctx,
 		rbac.Rule{Type: "p", Values: []string{"admin", "/admin/*", "*"}},
 		rbac.Rule{Type: "p", Values: []string{"user", "/docs/:id", "GET"}},
-		rbac.Rule{Type: "g", Values: []string{"admin", "user"}},     // admin holds user's permissions
+		rbac.Rule{Type: "g", Values: []string{"admin", "user"}},    // admin holds user's permissions
 		rbac.Rule{Type: "g", Values: []string{"user:42", "admin"}}, // and user 42 is an admin
 	)
 	if err != nil {
