@@ -213,6 +213,23 @@
 // replace; rules the number of rules it inserted, reactivated, changed
 // or deleted); it is informational: a subscriber reloads on any.
 //
+// [PolicyWatcher] holds a connection of its own (lib/pq's Listener, on the
+// connection string the host passes) that LISTENs on the channel, and
+// calls its subscribers ([PolicyWatcher.Subscribe], [rbac.Watcher]) for
+// each notification. Notifications sent while its connection is down are
+// lost, so after each reconnection it calls its subscribers too: they
+// reload the whole policy. It reconnects after WatcherConfig.MinReconnect
+// (10 ms by default), doubling the wait after each failed attempt up to
+// WatcherConfig.MaxReconnect (1 second), and pings its idle connection
+// every WatcherConfig.PingInterval (30 seconds) so that a connection that
+// died silently is noticed. NewPolicyWatcher returns once it listens, or
+// the error of its first connection; create it before loading the policy,
+// so that no change committed between the load and the LISTEN goes
+// unseen. [PolicyWatcher.Casbin] adapts it to Casbin's persist.Watcher
+// (SetUpdateCallback, Update, Close) for a host that drives a Casbin
+// enforcer itself. Close ends the connection and the watcher's
+// goroutines.
+//
 // # Errors
 //
 // Driver errors are translated in one place: no rows becomes the domain's

@@ -18,8 +18,9 @@ import (
 )
 
 // PolicyChannel is the LISTEN/NOTIFY channel on which a [RuleStore]
-// announces changes of the active rules, unless it is given another
-// ([DB.RulesOn]).
+// announces changes of the active rules, and on which a [PolicyWatcher]
+// listens, unless both are given another ([DB.RulesOn],
+// WatcherConfig.Channel).
 const PolicyChannel = "cedrina_rbac"
 
 // RuleStore implements [rbac.Store] on the casbin_rules table. See the
