@@ -104,3 +104,10 @@ func TestMemoryRuleStoreIDs(t *testing.T) {
 		t.Fatalf("rules %+v, want one with id 3", got)
 	}
 }
+
+func TestMemoryCasbinAdapterConformance(t *testing.T) {
+	storetest.RunCasbinAdapter(t, func(t *testing.T) (storetest.CasbinAdapter, rbac.Store) {
+		st := rbac.NewMemoryStore()
+		return rbac.NewAdapter(st), st
+	})
+}

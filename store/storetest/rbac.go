@@ -47,6 +47,7 @@ var ruleCases = map[string]func(*testing.T, rbac.Store){
 	"AddAllOrNothing":     testRuleAddAllOrNothing,
 	"Actors":              testRuleActors,
 	"Filter":              testRuleFilter,
+	"FilterExact":         testRuleExact,
 	"Remove":              testRuleRemove,
 	"RemoveNeedsType":     testRuleRemoveNeedsType,
 	"SetActive":           testRuleSetActive,
