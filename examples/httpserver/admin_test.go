@@ -2,15 +2,19 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/cedrina/cedrina/audit"
+	"github.com/cedrina/cedrina/internal/pgtest"
 	"github.com/cedrina/cedrina/rbac"
+	"github.com/cedrina/cedrina/store/postgres"
 	"github.com/cedrina/cedrina/user"
 )
 
@@ -125,5 +129,89 @@ func TestAdminNoSeed(t *testing.T) {
 	c.want("GET", "/admin/policies", tok["access_token"].(string), nil, http.StatusForbidden)
 	if rules, err := a.authz.Rules(context.Background(), rbac.Filter{Inactive: true}); err != nil || len(rules) != 0 {
 		t.Errorf("rules %v, %v", rules, err)
+	}
+}
+
+// TestRunAdminPostgres runs the real program on PostgreSQL: the policy is
+// in casbin_rules, seeded at start, and alice is made ADMIN from outside
+// the program as `cedrina user set-role` does it, through a user service
+// on the same database with the actor "cli". The rules the flow wrote
+// are in the table, with the acting admin, and the role change and the
+// policy changes are in the audit trail.
+func TestRunAdminPostgres(t *testing.T) {
+	t.Parallel()
+	dbURL := pgtest.URL(t)
+	addr, logs, stop, wait := startRun(t, func(k string) string {
+		if k == "DATABASE_URL" {
+			return dbURL
+		}
+		return ""
+	})
+	ctx := context.Background()
+	db, err := postgres.Open(ctx, dbURL, postgres.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	trail, err := audit.NewService(db.Audit(), audit.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, err := user.NewService(db.Users(), user.Config{Recorder: trail})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var aliceID int64
+	alice := adminFlow(t, "http://"+addr, trail, func(id int64) {
+		aliceID = id
+		if _, err := users.SetRole(audit.ContextWithActor(ctx, audit.Actor{Name: "cli"}), id, user.RoleAdmin); err != nil {
+			t.Fatal(err)
+		}
+	})
+	stop()
+	if err := wait(); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	logs.noSecrets(t, testPassword, alice, dbURL)
+	if !strings.Contains(logs.String(), "seeded the admin policy") {
+		t.Errorf("no seeding in the log:\n%s", logs)
+	}
+
+	rules, err := db.Rules().Rules(ctx, rbac.Filter{Inactive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rules) != 1 || rules[0].Line() != "p, admin, /admin/*, *" || rules[0].CreatedBy != "bootstrap" {
+		t.Errorf("rules after the flow: %+v", rules)
+	}
+	// Every event is stored by now: the writer was closed at shutdown.
+	p, err := trail.Query(ctx, audit.Query{Types: []audit.EventType{audit.RoleChanged, audit.PolicyChanged}, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for i := len(p.Events) - 1; i >= 0; i-- {
+		e := p.Events[i]
+		got = append(got, fmt.Sprintf("%s %v %v", e.Type, e.Data["by"], e.Data["operation"]))
+	}
+	by := strconv.FormatInt(aliceID, 10)
+	want := []string{"policy_changed bootstrap add", "role_changed cli <nil>",
+		"policy_changed " + by + " add", "policy_changed " + by + " remove"}
+	if !slices.Equal(got, want) {
+		t.Errorf("events %q, want %q", got, want)
+	}
+	// A second start finds the policy and leaves it alone.
+	_, logs2, stop2, wait2 := startRun(t, func(k string) string {
+		if k == "DATABASE_URL" {
+			return dbURL
+		}
+		return ""
+	})
+	stop2()
+	if err := wait2(); err != nil {
+		t.Fatalf("second run: %v", err)
+	}
+	if strings.Contains(logs2.String(), "seeded the admin policy") {
+		t.Errorf("seeded again:\n%s", logs2)
 	}
 }

@@ -51,6 +51,10 @@
 //	                   registration, verification and password reset
 //	                   requests), for a server behind a proxy that limits;
 //	                   default on
+//	--seed-policy      when the authorization policy has no active rule at
+//	                   start, add the default admin policy "p, admin, /admin/*, *"
+//	                   (ADMIN may use every /admin/ route); -seed-policy=false
+//	                   leaves an empty policy empty; default on
 //
 // # Trying it with curl
 //
@@ -170,6 +174,12 @@
 //	DELETE /me/sessions/{id}            Bearer: 204
 //	POST   /me/sessions/revoke-others   Bearer: 204
 //	GET    /.well-known/jwks.json       the public keys of the access tokens
+//	GET    /admin/audit                 Bearer, allowed by the policy: 200 a page of audit events
+//	GET    /admin/audit/verify          Bearer, allowed: 200 the hash chain checked
+//	POST   /admin/users/{id}/role       Bearer, allowed {role}: 200 with the account
+//	GET    /admin/policies              Bearer, allowed: 200 the policy's rules
+//	POST   /admin/policies              Bearer, allowed {ptype, values}: 201 rules added
+//	DELETE /admin/policies              Bearer, allowed {id} or {ptype, values}: 200
 //
 // Every error, the program's own included (405, a panic's 500, a
 // database that does not answer), is an application/problem+json body;
@@ -177,6 +187,49 @@
 // to the log only. Every response carries Cache-Control: no-store (but
 // the key set, which is cacheable), X-Content-Type-Options: nosniff and a
 // Content-Security-Policy that allows nothing.
+//
+// # Administration
+//
+// The /admin/ routes (package authhttp documents them) are guarded by an
+// rbac.Authorizer: the policy decides who may use which route with which
+// method, and everyone else gets 403. On PostgreSQL the policy is the
+// casbin_rules table, shared by every instance: a change made through one
+// instance holds on that instance for the very next request, and reaches
+// the others through PostgreSQL LISTEN/NOTIFY (store/postgres's
+// PolicyWatcher, on a connection of its own that reconnects and reloads
+// after an outage) within milliseconds. In memory the policy is this
+// process's. At start, a policy without any active rule gets the default
+// admin policy, "p, admin, /admin/*, *": users whose role is ADMIN may do
+// everything under /admin/ (--seed-policy=false leaves it empty).
+//
+// Nobody is ADMIN at first. On PostgreSQL, make the first administrator
+// with the operator tool, after alice registered; her next request
+// carries the role:
+//
+//	go run ./cmd/cedrina user set-role --username alice --role ADMIN --database-url "$DATABASE_URL"
+//
+// (A host makes its first administrator in code with user.Service.SetRole
+// instead; the in-memory store can only be reached that way.) Then, with
+// alice's access token:
+//
+//	curl -s "http://$ADDR/admin/audit?limit=5" -H "Authorization: Bearer $ACCESS_TOKEN"
+//	curl -s "http://$ADDR/admin/audit?type=login_failure&from=2026-01-01T00:00:00Z" -H "Authorization: Bearer $ACCESS_TOKEN"
+//	curl -s http://$ADDR/admin/audit/verify -H "Authorization: Bearer $ACCESS_TOKEN"
+//	curl -s http://$ADDR/admin/policies -H "Authorization: Bearer $ACCESS_TOKEN"
+//
+// Each page of GET /admin/audit ends with "next": pass it back as
+// cursor= (with the same filters) for the following page; it is "" after
+// the last one. Let every user read the audit trail, then take it back:
+//
+//	curl -s -X POST http://$ADDR/admin/policies -H "Authorization: Bearer $ACCESS_TOKEN" \
+//	  -H 'Content-Type: application/json' -d '{"ptype":"p","values":["user","/admin/audit","GET"]}'
+//	curl -s -X DELETE http://$ADDR/admin/policies -H "Authorization: Bearer $ACCESS_TOKEN" \
+//	  -H 'Content-Type: application/json' -d '{"ptype":"p","values":["user","/admin/audit","GET"]}'
+//
+// DELETE with {"id": N} instead deactivates rule N: it stays in the table
+// with its history and is no longer enforced. Every change records who
+// made it (created_by, updated_by, and a policy_changed or role_changed
+// audit event); denied requests are recorded as authorization_denied.
 //
 // # Keys and sessions
 //

@@ -260,7 +260,8 @@ func serve(ctx context.Context, log *slog.Logger, o options, ready func(addr str
 // library never migrates by itself; an application does it explicitly,
 // here at start-up (schema.Migrate takes an advisory lock, so several
 // instances starting at once migrate exactly once). The returned func
-// closes the database.
+// closes the database (and, on PostgreSQL, the policy watcher's
+// connection); close the Authorizer that follows the watcher first.
 func openStores(ctx context.Context, log *slog.Logger, databaseURL string) (stores, func(), error) {
 	if databaseURL == "" {
 		log.Info("using the in-memory store: data is lost on exit")
@@ -290,9 +291,24 @@ func openStores(ctx context.Context, log *slog.Logger, databaseURL string) (stor
 		db.Close()
 		return stores{}, nil, err
 	}
+	// The policy is in casbin_rules, shared by every instance: each change
+	// notifies (LISTEN/NOTIFY) and the watcher, listening on a connection
+	// of its own before the policy is first loaded, tells this instance's
+	// Authorizer to reload.
+	watcher, err := postgres.NewPolicyWatcher(databaseURL, postgres.WatcherConfig{DB: db.SQLX().DB, Logger: log})
+	if err != nil {
+		db.Close()
+		return stores{}, nil, fmt.Errorf("listening for policy changes: %w", err)
+	}
 	log.Info("using PostgreSQL", "schema_version", schema.Latest())
+	closeAll := func() {
+		if err := watcher.Close(); err != nil {
+			log.Error("closing the policy watcher", "error", err)
+		}
+		db.Close()
+	}
 	return stores{tx: db, users: db.Users(), sessions: db.Sessions(), resets: db.Resets(), audit: db.Audit(),
-		rateLimits: limits, ping: db.Ping}, func() { db.Close() }, nil
+		rateLimits: limits, ping: db.Ping, rules: db.Rules(), policyWatcher: watcher}, closeAll, nil
 }
 
 // loadKey reads the access-token signing key from a PEM file. Its kid is
