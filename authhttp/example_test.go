@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 
 	"github.com/cedrina/cedrina/audit"
@@ -20,6 +21,7 @@ import (
 	"github.com/cedrina/cedrina/reset"
 	"github.com/cedrina/cedrina/session"
 	"github.com/cedrina/cedrina/store/memory"
+	"github.com/cedrina/cedrina/store/postgres"
 	"github.com/cedrina/cedrina/user"
 )
 
@@ -246,6 +248,47 @@ func Example_admin() {
 	// Output:
 	// 200 p [admin /admin/* *] bootstrap
 }
+
+// On PostgreSQL, every instance follows the policy in casbin_rules: a
+// PolicyWatcher tells each instance's Authorizer of the changes made
+// through the others. (It needs a server, so it is compiled, not run.)
+func Example_policyWatcher() {
+	ctx := context.Background()
+	databaseURL := os.Getenv("DATABASE_URL")
+	db, err := postgres.Open(ctx, databaseURL, postgres.Config{}) // then schema.Migrate
+	check(err)
+	defer db.Close()
+	// Listen first, on a connection of its own: no change committed after
+	// this returns is missed; after a lost connection it reloads.
+	watcher, err := postgres.NewPolicyWatcher(databaseURL, postgres.WatcherConfig{DB: db.SQLX().DB})
+	check(err)
+	defer watcher.Close() // after the Authorizer's Close: defers run last in, first out
+	trail, err := audit.NewService(db.Audit(), audit.Config{})
+	check(err)
+	az, err := rbac.New(ctx, rbac.Config{Store: db.Rules(), Watcher: watcher, Recorder: trail})
+	check(err)
+	defer az.Close(ctx)
+	users, sessions := newServices(db)
+	api, err := authhttp.New(authhttp.Config{Users: users, Sessions: sessions, Authorizer: az, Audit: trail})
+	check(err)
+	listen(api) // until shutdown
+}
+
+// newServices builds the session and user services on db.
+func newServices(db *postgres.DB) (*user.Service, *session.Service) {
+	key, err := session.GenerateKey(session.EdDSA, "") // production loads one: session.ParsePrivateKeyPEM
+	check(err)
+	keys, err := session.NewKeySet(key)
+	check(err)
+	sessions, err := session.NewService(db.Sessions(), session.Config{Keys: keys, Issuer: "https://auth.example.com", Audience: []string{"api"}})
+	check(err)
+	users, err := user.NewService(db.Users(), user.Config{Sessions: sessions})
+	check(err)
+	return users, sessions
+}
+
+// listen serves h on :8080 until the server fails.
+func listen(h http.Handler) { log.Print(http.ListenAndServe(":8080", h)) }
 
 // decode reads a JSON response body into v.
 func decode(res *http.Response, v any) error {

@@ -65,6 +65,8 @@ func TestReadmeHostProgram(t *testing.T) {
 func TestReadmeExamples(t *testing.T) {
 	for _, c := range []struct{ file, fn string }{
 		{"authhttp/example_test.go", "Example_services"},
+		{"authhttp/example_test.go", "Example_admin"},
+		{"authhttp/example_test.go", "Example_policyWatcher"},
 		{"store/postgres/example_test.go", "Example"},
 		{"ratelimit/readme_example_test.go", "Example_limiter"},
 		{"ratelimit/readme_example_test.go", "Example_middleware"},
