@@ -36,8 +36,8 @@
 // failed (malformed URL, unreachable server, failed migration, down with
 // nothing applied); 2 for a bad command line (unknown command or action,
 // bad flag) or a missing database URL; 3 when audit verify finds the chain
-// broken; 4 when audit verify or replay, or user set-role, is given
-// another key than the one the chain is sealed with.
+// broken; 4 when audit verify or replay, user set-role or a policy
+// change is given another key than the one the chain is sealed with.
 //
 // # audit
 //
@@ -87,6 +87,37 @@
 // is how a deployment gets its first administrator: with the admin policy
 // the application seeds (authhttp.AdminRules, "p, admin, /admin/*, *"),
 // ADMIN opens every route under /admin/.
+//
+// # policy
+//
+//	cedrina policy list [--inactive]
+//	cedrina policy add TYPE V0 [V1 ...]
+//	cedrina policy remove TYPE V0 [V1 ...]
+//	cedrina policy deactivate|activate ID
+//
+// works on the authorization policy in the casbin_rules table, through
+// an rbac.Authorizer on store/postgres's rule store as the applications
+// do: add makes a rule active (reactivating an inactive copy, leaving an
+// active one alone), remove deletes the identical active rule (exit 1
+// when there is none), deactivate keeps a rule with its history but stops
+// enforcing it, activate enforces it again (exit 1 for an unknown id),
+// and list prints the active rules, or every rule with --inactive:
+//
+//	ID  STATE   RULE                           UPDATED AT            CREATED BY  UPDATED BY
+//	1   active  p, admin, /admin/*, *          2026-01-02T15:04:05Z  bootstrap   bootstrap
+//	2   active  p, auditor, /admin/audit, GET  2026-01-02T15:09:41Z  cli         cli
+//
+//	2 rules
+//
+// A rule must fit the applications' model: --model rbac (the default),
+// domains or abac, or --model-file with a Casbin model of their own; one
+// that does not is refused (exit 2) and nothing changes. Every change is
+// made as the actor "cli" (created_by, updated_by) and recorded as a
+// policy_changed event, so the audit key rules of user set-role apply
+// (--key-file; exit 4 under another key). The store notifies the change
+// through PostgreSQL (NOTIFY in the change's transaction) and the
+// applications' policy watchers reload: running servers enforce it
+// within milliseconds.
 //
 // # cleanup
 //
