@@ -162,7 +162,7 @@ func newAdapter(g *gorm.DB, cfg Config, op string) (*Adapter, error) {
 	casbingorm.TurnOffAutoMigrate(db)
 	a := &Adapter{
 		db:      db,
-		active:  db.Where("is_active = ? AND ptype <> ''", true),
+		active:  db.Where("is_active = ? AND ptype <> ''", true).Session(&gorm.Session{}),
 		channel: cfg.Channel,
 		log:     cfg.logger(),
 		now:     cfg.Now,

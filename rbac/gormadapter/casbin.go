@@ -42,9 +42,10 @@ func (a *Adapter) LoadPolicy(m model.Model) error { return a.LoadPolicyCtx(conte
 // LoadPolicyCtx loads the active rules (is_active = true), in id order,
 // into m. A rule with fewer values than its type's definition in m gets
 // "" for the missing ones (the table keeps unused values NULL). A rule
-// of a type m does not define fails the whole load, as Casbin's own
-// adapters do; m is then partly filled (Casbin's Enforcer loads into a
-// copy and keeps its policy).
+// of a type m does not define, or with more values than its definition,
+// fails the whole load with an error matching rbac.ErrInvalidRule; m is
+// then partly filled (Casbin's Enforcer loads into a copy and keeps its
+// policy).
 func (a *Adapter) LoadPolicyCtx(ctx context.Context, m model.Model) error {
 	rules, err := a.Rules(ctx, rbac.Filter{})
 	if err != nil {
@@ -57,17 +58,27 @@ func (a *Adapter) LoadPolicyCtx(ctx context.Context, m model.Model) error {
 	return nil
 }
 
-// load adds rules to m.
+// load adds rules to m, each padded with "" to its definition's number
+// of fields. A rule of a type the model lacks (an empty one included), or
+// with more values than its definition, fails the load with an error
+// matching rbac.ErrInvalidRule: Casbin would fail every decision on it.
 func load(m model.Model, rules []rbac.Rule) error {
 	for _, r := range rules {
-		if r.Type == "" {
-			return fmt.Errorf("rule %d has an empty ptype", r.ID)
+		var ast *model.Assertion
+		if r.Type != "" {
+			ast = m[r.Type[:1]][r.Type]
 		}
-		values := r.Values
-		if ast, ok := m[r.Type[:1]][r.Type]; ok && len(values) < len(ast.Tokens) {
-			values = append(slices.Clone(values), make([]string, len(ast.Tokens)-len(values))...)
+		if ast == nil {
+			return fmt.Errorf("%w: rule %d: the model has no type %q", rbac.ErrInvalidRule, r.ID, r.Type)
 		}
-		if err := persist.LoadPolicyArray(append([]string{r.Type}, values...), m); err != nil {
+		n := len(ast.Tokens)
+		if len(r.Values) > n {
+			return fmt.Errorf("%w: rule %d: %d values for %d fields", rbac.ErrInvalidRule, r.ID, len(r.Values), n)
+		}
+		line := make([]string, 1+n)
+		line[0] = r.Type
+		copy(line[1:], r.Values)
+		if err := persist.LoadPolicyArray(line, m); err != nil {
 			return fmt.Errorf("rule %d (%s): %w", r.ID, r.Line(), err)
 		}
 	}
@@ -274,10 +285,12 @@ func (a *Adapter) RemoveFilteredPolicyCtx(ctx context.Context, sec, ptype string
 	return err
 }
 
-// fieldFilter is Casbin's field filter as an rbac.Filter.
+// fieldFilter is Casbin's field filter as an rbac.Filter: fieldIndex and
+// fieldValues must lie within v0 to v5, else the error matches
+// rbac.ErrInvalidRule.
 func fieldFilter(ptype string, fieldIndex int, fieldValues []string) (rbac.Filter, error) {
-	if fieldIndex < 0 || fieldIndex >= rbac.MaxValues {
-		return rbac.Filter{}, fmt.Errorf("%w: field index %d, want 0 to %d", rbac.ErrInvalidRule, fieldIndex, rbac.MaxValues-1)
+	if fieldIndex < 0 || fieldIndex+len(fieldValues) > rbac.MaxValues {
+		return rbac.Filter{}, fmt.Errorf("%w: field %d and %d values, beyond v0 to v%d", rbac.ErrInvalidRule, fieldIndex, len(fieldValues), rbac.MaxValues-1)
 	}
 	return rbac.Filter{Type: ptype, Values: append(make([]string, fieldIndex), fieldValues...)}, nil
 }

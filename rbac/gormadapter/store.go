@@ -109,7 +109,7 @@ const chunk = 1000
 // f.Values has at most rbac.MaxValues positions that can match; a
 // non-empty value beyond them matches no rule.
 func (a *Adapter) Rules(ctx context.Context, f rbac.Filter) ([]rbac.Rule, error) {
-	rows, err := a.rows(a.db.WithContext(ctx), f, false)
+	rows, err := selectMatching(a.db.WithContext(ctx), f)
 	if err != nil {
 		return nil, fmt.Errorf("gormadapter: rules: %w", translate(ctx, err))
 	}
@@ -176,16 +176,13 @@ func all(values []string, ok func(string) bool) bool {
 // (PostgreSQL would round).
 func stamp(now time.Time) time.Time { return now.UTC().Truncate(time.Microsecond) }
 
-// rows reads the rows of f, locking them (FOR UPDATE) when lock is set.
-func (a *Adapter) rows(db *gorm.DB, f rbac.Filter, lock bool) ([]row, error) {
+// selectMatching reads the rows of f in id order.
+func selectMatching(db *gorm.DB, f rbac.Filter) ([]row, error) {
 	cond, args, ok := where(f)
 	if !ok {
 		return nil, nil
 	}
 	q := selectRows + " WHERE " + cond + " ORDER BY id"
-	if lock {
-		q += " FOR UPDATE"
-	}
 	var rows []row
 	err := db.Raw(q, args...).Scan(&rows).Error
 	return rows, err
@@ -202,6 +199,9 @@ func (a *Adapter) rows(db *gorm.DB, f rbac.Filter, lock bool) ([]row, error) {
 func (a *Adapter) Add(ctx context.Context, rules []rbac.Rule, by string, now time.Time) (int, error) {
 	if err := check(rules, by); err != nil {
 		return 0, fmt.Errorf("gormadapter: add: %w", err)
+	}
+	if len(rules) == 0 {
+		return 0, ctx.Err()
 	}
 	return a.change(ctx, "add", by, func(tx *gorm.DB) (int, error) {
 		return add(tx, rules, by, now)
