@@ -102,7 +102,7 @@ func (r *ruleRow) toRule() rbac.Rule {
 
 // ruleFilter returns the WHERE clause (with its leading space, or "")
 // and arguments that select f's rules, active ones only unless
-// f.Inactive. ok is false when no row can match f: a value beyond v5, or
+// f.Inactive, the whole value list with f.Exact. ok is false when no row can match f: a value beyond v5, or
 // a string PostgreSQL cannot hold (NUL, invalid UTF-8), which the server
 // would refuse rather than compare.
 func ruleFilter(f rbac.Filter) (where string, args []any, ok bool) {
@@ -117,8 +117,22 @@ func ruleFilter(f rbac.Filter) (where string, args []any, ok bool) {
 		args = append(args, f.Type)
 		conds = append(conds, fmt.Sprintf("ptype = $%d", len(args)))
 	}
-	for i, v := range f.Values {
+	values := f.Values
+	if f.Exact {
+		// The whole value list: an empty value and every value past the
+		// list is NULL (or, written by another system, empty).
+		if values = rbac.Trim(values); len(values) > rbac.MaxValues {
+			return "", nil, false
+		}
+		for i := len(values); i < rbac.MaxValues; i++ {
+			conds = append(conds, fmt.Sprintf("COALESCE(v%d, '') = ''", i))
+		}
+	}
+	for i, v := range values {
 		if v == "" {
+			if f.Exact {
+				conds = append(conds, fmt.Sprintf("COALESCE(v%d, '') = ''", i))
+			}
 			continue
 		}
 		if i >= rbac.MaxValues || !storable(v) {
