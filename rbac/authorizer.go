@@ -186,7 +186,11 @@ func (a *Authorizer) load(ctx context.Context) (*decider, error) {
 	}
 	d := &decider{at: a.now()}
 	if a.model.kind != kindCasbin {
-		d.ix = buildIndex(a.model.kind, rules, func(r Rule, err error) {
+		var prev *index
+		if old := a.state.Load(); old != nil {
+			prev = old.ix
+		}
+		d.ix = buildIndex(a.model.kind, rules, prev, func(r Rule, err error) {
 			a.log.WarnContext(ctx, "rbac: rule skipped: the model cannot use it", "rule_id", r.ID, "error", err)
 		})
 		return d, nil

@@ -163,7 +163,7 @@ func TestIndexAgreesWithCasbin(t *testing.T) {
 				}
 				e := casbinEnforcer(t, tc.model, rules)
 				a := &Authorizer{model: tc.model}
-				a.state.Store(&decider{ix: buildIndex(tc.model.kind, rules, func(r Rule, err error) { t.Fatalf("rule %v skipped: %v", r, err) })})
+				a.state.Store(&decider{ix: buildIndex(tc.model.kind, rules, nil, func(r Rule, err error) { t.Fatalf("rule %v skipped: %v", r, err) })})
 				for range requests {
 					q := tc.request(r)
 					if r.IntN(2) == 0 {

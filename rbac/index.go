@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 // keyMatch2Param is what Casbin's keyMatch2 rewrites into a segment match.
@@ -45,6 +46,10 @@ type index struct {
 	kind     kind
 	subjects map[dkey][]*perms
 	rules    int // active rules indexed
+	// compiled are the object patterns compiled for this index (nil for a
+	// literal), which the next rebuild reuses: compiling is most of a
+	// rebuild's cost, and a change rarely touches many patterns.
+	compiled map[string]*regexp.Regexp
 }
 
 // compilePattern compiles a keyMatch2 pattern as Casbin matches it. It
@@ -52,7 +57,7 @@ type index struct {
 // itself).
 func compilePattern(p string) (*regexp.Regexp, error) {
 	src := keyMatch2Pattern(p)
-	if src == "^"+regexp.QuoteMeta(p)+"$" {
+	if src == "^"+regexp.QuoteMeta(p)+"$" && utf8.ValidString(p) {
 		return nil, nil
 	}
 	return regexp.Compile(src)
@@ -63,8 +68,10 @@ func compilePattern(p string) (*regexp.Regexp, error) {
 const maxHierarchy = 10
 
 // buildIndex indexes rules (active ones, as loaded) for the model kind k.
-// Rules the model cannot use are skipped and reported through skip.
-func buildIndex(k kind, rules []Rule, skip func(Rule, error)) *index {
+// Rules the model cannot use are skipped and reported through skip. prev,
+// if not nil, is the index this one replaces: its compiled patterns are
+// reused.
+func buildIndex(k kind, rules []Rule, prev *index, skip func(Rule, error)) *index {
 	parity := map[kind]int{kindRBAC: 3, kindDomains: 4, kindABAC: 6}[k]
 	garity := 2
 	if k == kindDomains {
@@ -79,7 +86,11 @@ func buildIndex(k kind, rules []Rule, skip func(Rule, error)) *index {
 		}
 		nodes[dom][s] = struct{}{}
 	}
-	ix := &index{kind: k, subjects: map[dkey][]*perms{}}
+	ix := &index{kind: k, subjects: map[dkey][]*perms{}, compiled: map[string]*regexp.Regexp{}}
+	var cache map[string]*regexp.Regexp
+	if prev != nil {
+		cache = prev.compiled
+	}
 	seen := map[string]struct{}{}
 	for _, r := range rules {
 		if !r.Active {
@@ -106,10 +117,16 @@ func buildIndex(k kind, rules []Rule, skip func(Rule, error)) *index {
 			}
 			var re *regexp.Regexp
 			if k != kindABAC {
-				var err error
-				if re, err = compilePattern(obj); err != nil {
-					skip(r, fmt.Errorf("%w: object pattern: %v", ErrInvalidRule, err))
-					continue
+				var ok bool
+				if re, ok = ix.compiled[obj]; !ok {
+					if re, ok = cache[obj]; !ok {
+						var err error
+						if re, err = compilePattern(obj); err != nil {
+							skip(r, fmt.Errorf("%w: object pattern: %v", ErrInvalidRule, err))
+							continue
+						}
+					}
+					ix.compiled[obj] = re
 				}
 			}
 			seen[line] = struct{}{}

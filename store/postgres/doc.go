@@ -173,6 +173,63 @@
 // such a row changes no check's answer; the cleanup's grace (a minute by
 // default) covers checks whose clock reading is older than the cleanup's.
 //
+// # Policy rules
+//
+// [RuleStore] ([DB.Rules]) keeps rbac's policy rules in casbin_rules, one
+// row per Casbin policy line: ptype the rule's type ("p", "g", ...), v0
+// to v5 its values, with the values a rule does not have stored as NULL
+// (an empty value between two others is stored as the empty string),
+// is_active whether it is enforced, created_by and updated_by the actor
+// (NULL for none), created_at and updated_at the change's time as the
+// caller gives it, in microseconds (truncated). NULL and the empty
+// string are the same missing value, and trailing ones are dropped on
+// reading, so rows that another Casbin adapter wrote with empty strings
+// read, and match, as the store's own. A NULL is_active reads as
+// inactive: the active rules are those WHERE is_active. Rules are read in
+// id order.
+//
+// Every change (Add, Remove, SetActive, Replace) runs in one transaction,
+// the context's ([DB.InTx]) or its own, and first takes a
+// transaction-level advisory lock (pg_advisory_xact_lock) of its own key,
+// held until the transaction ends: changes of the rules from every
+// connection and every instance take turns, and each sees what the
+// previous one committed. So 50 concurrent Adds of one rule insert it
+// once, and Add reactivates an inactive row (the lowest id) rather than
+// inserting a second one. Only the rule store's own writes take the lock;
+// reads never wait for it. Add and Replace send the whole batch as array
+// parameters to one statement, whatever its size; Remove is one DELETE.
+// A change inside a host's long transaction holds the lock until that
+// transaction ends, delaying other changes of the rules (not reads).
+//
+// A change that alters the active rules also runs
+// SELECT pg_notify(channel, payload) in its transaction, so that
+// PostgreSQL delivers the notification when the change commits, and never
+// when it rolls back. The channel is [PolicyChannel] ("cedrina_rbac") by
+// default; [DB.RulesOn] gives a store another one. Channels are
+// database-wide, not per schema: applications (or tests) that keep rules
+// apart in one database, each in its own schema, need a channel each, and
+// their watchers must listen on it. The payload is a small JSON document
+// naming the change, {"op":"add","rules":2} (op add, remove, set_active or
+// replace; rules the number of rules it inserted, reactivated, changed
+// or deleted); it is informational: a subscriber reloads on any.
+//
+// [PolicyWatcher] holds a connection of its own (lib/pq's Listener, on the
+// connection string the host passes) that LISTENs on the channel, and
+// calls its subscribers ([PolicyWatcher.Subscribe], [rbac.Watcher]) for
+// each notification. Notifications sent while its connection is down are
+// lost, so after each reconnection it calls its subscribers too: they
+// reload the whole policy. It reconnects after WatcherConfig.MinReconnect
+// (10 ms by default), doubling the wait after each failed attempt up to
+// WatcherConfig.MaxReconnect (1 second), and pings its idle connection
+// every WatcherConfig.PingInterval (30 seconds) so that a connection that
+// died silently is noticed. NewPolicyWatcher returns once it listens, or
+// the error of its first connection; create it before loading the policy,
+// so that no change committed between the load and the LISTEN goes
+// unseen. [PolicyWatcher.Casbin] adapts it to Casbin's persist.Watcher
+// (SetUpdateCallback, Update, Close) for a host that drives a Casbin
+// enforcer itself. Close ends the connection and the watcher's
+// goroutines.
+//
 // # Errors
 //
 // Driver errors are translated in one place: no rows becomes the domain's
@@ -192,7 +249,7 @@
 // # Rows from other systems
 //
 // Columns that the schema leaves nullable are read as nullable: a NULL
-// is_active reads as inactive (fail closed), a NULL counter as 0, a NULL
+// is_active reads as inactive (fail closed; a policy rule's too), a NULL counter as 0, a NULL
 // role or tier as "". A rate limit row's NULL request_count reads as 0,
 // a NULL hits as no admitted time, a NULL level as a full bucket, a NULL
 // updated_at as the check's time. A reset token whose is_used is NULL reads as unused

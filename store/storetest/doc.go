@@ -29,20 +29,26 @@
 // is the shortest complete instance; store/postgres runs the same suites
 // on a fresh PostgreSQL schema per subtest. To run one suite, call
 // [RunUserStore], [RunSessionStore], [RunAuditStore], [RunResetStore],
-// [RunRateLimitStore] or [RunTransactor] instead of [Run].
+// [RunRateLimitStore], [RunRuleStore] or [RunTransactor] instead of [Run].
 //
 // A rate limit store ([ratelimit.Store]) goes in Stores.RateLimits;
 // [RunRateLimitStore] needs nothing else, and passes every time it
 // checks explicitly, so it never sleeps. ratelimit's own MemoryStore
 // runs it from ratelimit/memory_test.go.
 //
+// A policy rule store ([rbac.Store]) goes in Stores.Rules, or straight
+// to [RunRuleStore], which takes a function returning a fresh store
+// rather than a Factory: rbac's own MemoryStore runs it from
+// rbac/memory_test.go. When the store is also an [rbac.Watcher], the
+// suite checks its notifications too.
+//
 // The suites check what the Store interfaces' doc comments promise: the
 // sentinel errors, unique constraints that hold under concurrency (50
 // parallel creations of one username give exactly one success), atomic
 // counters (100 parallel failed logins count 100), rate limits exact
 // under 1,000 concurrent checks and equal to a reference model of each
-// algorithm, times kept in UTC at
-// microsecond precision, JSON documents that round-trip, and transactions
+// algorithm, a policy rule that 50 concurrent Adds store once, times
+// kept in UTC at microsecond precision, JSON documents that round-trip, and transactions
 // that commit, roll back on error and on panic, and nest.
 //
 // Subtests run in parallel, each on the stores the factory returns for

@@ -7,6 +7,7 @@ import (
 
 	"github.com/cedrina/cedrina/audit"
 	"github.com/cedrina/cedrina/ratelimit"
+	"github.com/cedrina/cedrina/rbac"
 	"github.com/cedrina/cedrina/reset"
 	"github.com/cedrina/cedrina/session"
 	"github.com/cedrina/cedrina/store"
@@ -23,6 +24,7 @@ type Stores struct {
 	Sessions   session.Store
 	Resets     reset.Store
 	RateLimits ratelimit.Store
+	Rules      rbac.Store
 }
 
 // Factory returns fresh, empty stores for one test. It is called once per
@@ -38,6 +40,15 @@ func Run(t *testing.T, newStores Factory) {
 	t.Run("Sessions", func(t *testing.T) { RunSessionStore(t, newStores) })
 	t.Run("Resets", func(t *testing.T) { RunResetStore(t, newStores) })
 	t.Run("RateLimits", func(t *testing.T) { RunRateLimitStore(t, newStores) })
+	t.Run("Rules", func(t *testing.T) {
+		RunRuleStore(t, func(t *testing.T) rbac.Store {
+			s := newStores(t)
+			if s.Rules == nil {
+				t.Skip("storetest: the adapter does not provide this store")
+			}
+			return s.Rules
+		})
+	})
 }
 
 // subtests runs each case in parallel with fresh stores, skipping when
