@@ -20,8 +20,10 @@ import (
 	"github.com/cedrina/cedrina/rbac"
 )
 
-// DefaultChannel is the NOTIFY channel of Config.Channel's default: the
-// channel Cedrina's PostgreSQL policy watcher listens on.
+// DefaultChannel is Config.Channel's default: store/postgres's
+// PolicyChannel, which its RuleStore notifies on and its PolicyWatcher
+// listens on (the package does not import store/postgres; a test checks
+// that the two are equal).
 const DefaultChannel = "cedrina_rbac"
 
 // table is the table the adapter works on, found through the connection's
@@ -30,9 +32,9 @@ const table = "casbin_rules"
 
 // lockSQL takes the transaction-level advisory lock that serialises every
 // change of casbin_rules, so that two concurrent Adds of one line never
-// make two active rows. The key, (0x0cab, 0), is the one Cedrina's own
-// PostgreSQL rule store takes: the two may change one table side by side.
-// It is released at commit or rollback.
+// make two active rows. The key, (0x0cab, 0), is the one store/postgres's
+// RuleStore takes, so the two may change one table side by side (a test
+// races them). It is released at commit or rollback.
 const lockSQL = "SELECT pg_advisory_xact_lock(3243, 0)"
 
 // checkTimeout bounds New's and NewFromGorm's check of the table (they
@@ -47,10 +49,10 @@ const maxChannelLen = 63
 type Config struct {
 	// Channel is the PostgreSQL NOTIFY channel every change of the
 	// active rules is announced on, inside the change's transaction.
-	// Default DefaultChannel ("cedrina_rbac"), the channel of Cedrina's
-	// PostgreSQL store and its policy watcher: keep the default unless
-	// every instance's watcher listens elsewhere. At most 63 bytes,
-	// without control characters.
+	// Default DefaultChannel ("cedrina_rbac"), store/postgres's
+	// PolicyChannel: keep it unless every instance's watcher listens
+	// elsewhere (store/postgres.WatcherConfig.Channel). At most 63
+	// bytes of UTF-8, without control characters.
 	Channel string
 	// Logger receives the adapter's own debug lines (each change of the
 	// rules) and, for an adapter made by New, gorm's: a failed statement

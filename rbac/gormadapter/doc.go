@@ -45,14 +45,17 @@
 // Each change (Add, Remove, SetActive, Replace, and the Casbin methods
 // that write, which go through the same code) is one GORM transaction
 // that first takes a transaction-level PostgreSQL advisory lock, the
-// same key Cedrina's PostgreSQL rule store takes, so that concurrent
-// changes from any instance and either store take turns: concurrent Adds
-// of one rule leave one active row. When the set of active rules
-// changed, the transaction ends with pg_notify on Config.Channel
-// (default "cedrina_rbac", the channel of store/postgres's PolicyChannel
-// and PolicyWatcher), payload {"op":"add","rules":2} and the like, which
-// PostgreSQL delivers at commit and never for a rollback. A change that
-// changes nothing, or fails, notifies nobody.
+// same key store/postgres's RuleStore takes, so that concurrent changes
+// from any instance and either store take turns: concurrent Adds of one
+// rule leave one active row. When the set of active rules changed, the
+// transaction ends with pg_notify on Config.Channel (default
+// "cedrina_rbac", store/postgres's PolicyChannel, on which its
+// PolicyWatcher listens), with RuleStore's payload,
+// {"op":"add","rules":2} and the like, which PostgreSQL delivers at
+// commit and never for a rollback. A change that changes nothing, or
+// fails, notifies nobody. So an rbac.Authorizer on this adapter, with
+// store/postgres's PolicyWatcher as its Watcher, learns of changes made
+// by any instance, through either store.
 //
 // # gorm-adapter's traps, and what the adapter does about each
 //

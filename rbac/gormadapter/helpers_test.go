@@ -101,13 +101,21 @@ func open(t testing.TB, driver, url string) *sql.DB {
 // schema.Migrate.
 func migrated(t testing.TB, driver string) *sql.DB {
 	t.Helper()
-	db := open(t, driver, schemaURL(t))
+	db, _ := migratedURL(t, driver)
+	return db
+}
+
+// migratedURL is migrated that also returns the schema's URL.
+func migratedURL(t testing.TB, driver string) (*sql.DB, string) {
+	t.Helper()
+	url := schemaURL(t)
+	db := open(t, driver, url)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if err := schema.Migrate(ctx, db); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
-	return db
+	return db, url
 }
 
 // channel returns a NOTIFY channel of the test's own.
