@@ -310,3 +310,32 @@ func TestRuleStoreWithOpen(t *testing.T) {
 		return rulesOn(t, db)
 	})
 }
+
+// TestCasbinAdapterOnRuleStore: rbac's Casbin adapter over the
+// PostgreSQL rule store passes the same adapter suite as over the memory
+// store, on lib/pq and on pgx.
+func TestCasbinAdapterOnRuleStore(t *testing.T) {
+	for name, open := range map[string]func(t *testing.T) *postgres.DB{
+		"lib/pq": func(t *testing.T) *postgres.DB {
+			db, err := postgres.New(pgtest.DB(t), postgres.Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return db
+		},
+		"pgx": func(t *testing.T) *postgres.DB {
+			db, err := postgres.NewFromSQL(pgtest.PgxDB(t), postgres.Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return db
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			storetest.RunCasbinAdapter(t, func(t *testing.T) (storetest.CasbinAdapter, rbac.Store) {
+				st := rulesOn(t, open(t))
+				return rbac.NewAdapter(st), st
+			})
+		})
+	}
+}
