@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -175,11 +174,14 @@ func ruleBatch(rules []rbac.Rule, by string) ([]rbac.Rule, error) {
 		return nil, err
 	}
 	out := make([]rbac.Rule, 0, len(rules))
+	seen := make(map[string]bool, len(rules))
 	for i, r := range rules {
 		if err := r.Validate(); err != nil {
 			return nil, fmt.Errorf("%w (rule %d of %d)", err, i+1, len(rules))
 		}
-		if !slices.ContainsFunc(out, r.Same) {
+		// Type and values joined by NUL, which none of them holds.
+		if k := r.Type + "\x00" + strings.Join(r.Values, "\x00"); !seen[k] {
+			seen[k] = true
 			out = append(out, r)
 		}
 	}
