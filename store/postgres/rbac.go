@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -102,9 +101,10 @@ func (r *ruleRow) toRule() rbac.Rule {
 
 // ruleFilter returns the WHERE clause (with its leading space, or "")
 // and arguments that select f's rules, active ones only unless
-// f.Inactive, the whole value list with f.Exact. ok is false when no row can match f: a value beyond v5, or
+// f.Inactive. ok is false when no row can match f: a value beyond v5, or
 // a string PostgreSQL cannot hold (NUL, invalid UTF-8), which the server
-// would refuse rather than compare.
+// would refuse rather than compare. With f.Exact, every position is
+// compared, a missing or empty value matching NULL and the empty string.
 func ruleFilter(f rbac.Filter) (where string, args []any, ok bool) {
 	var conds []string
 	if !f.Inactive {
@@ -119,14 +119,11 @@ func ruleFilter(f rbac.Filter) (where string, args []any, ok bool) {
 	}
 	values := f.Values
 	if f.Exact {
-		// The whole value list: an empty value and every value past the
-		// list is NULL (or, written by another system, empty).
-		if values = rbac.Trim(values); len(values) > rbac.MaxValues {
+		values = rbac.Trim(values)
+		if len(values) > rbac.MaxValues {
 			return "", nil, false
 		}
-		for i := len(values); i < rbac.MaxValues; i++ {
-			conds = append(conds, fmt.Sprintf("COALESCE(v%d, '') = ''", i))
-		}
+		values = append(values, make([]string, rbac.MaxValues-len(values))...)
 	}
 	for i, v := range values {
 		if v == "" {
@@ -177,11 +174,14 @@ func ruleBatch(rules []rbac.Rule, by string) ([]rbac.Rule, error) {
 		return nil, err
 	}
 	out := make([]rbac.Rule, 0, len(rules))
+	seen := make(map[string]bool, len(rules))
 	for i, r := range rules {
 		if err := r.Validate(); err != nil {
 			return nil, fmt.Errorf("%w (rule %d of %d)", err, i+1, len(rules))
 		}
-		if !slices.ContainsFunc(out, r.Same) {
+		// Type and values joined by NUL, which none of them holds.
+		if k := r.Type + "\x00" + strings.Join(r.Values, "\x00"); !seen[k] {
+			seen[k] = true
 			out = append(out, r)
 		}
 	}

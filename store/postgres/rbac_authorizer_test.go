@@ -11,7 +11,6 @@ import (
 	"github.com/cedrina/cedrina/rbac"
 	"github.com/cedrina/cedrina/schema"
 	"github.com/cedrina/cedrina/store/postgres"
-	"github.com/cedrina/cedrina/store/storetest"
 )
 
 // instance is one app instance: its own pool, rule store, watcher and
@@ -156,15 +155,4 @@ func TestPolicyAcrossInstances(t *testing.T) {
 			t.Errorf("%s: created_by %q, updated_by %q, want 1", r.Line(), r.CreatedBy, r.UpdatedBy)
 		}
 	}
-}
-
-func TestCasbinAdapterConformance(t *testing.T) {
-	storetest.RunCasbinAdapter(t, func(t *testing.T) (storetest.CasbinAdapter, rbac.Store) {
-		db, err := postgres.New(pgtest.DB(t), postgres.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		st := rulesOn(t, db)
-		return rbac.NewAdapter(st), st
-	})
 }
