@@ -2,6 +2,7 @@ package rbac
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -65,6 +66,9 @@ type Authorizer struct {
 	done    chan struct{}
 	stop    chan struct{}
 	closeMu sync.Once
+	// loopCtx bounds the background reloads; Close cancels it.
+	loopCtx    context.Context
+	loopCancel context.CancelFunc
 }
 
 // decider is one loaded policy: an index, or a Casbin enforcer for a
@@ -99,7 +103,9 @@ func New(ctx context.Context, cfg Config) (*Authorizer, error) {
 	if _, err := a.model.casbin(); err != nil {
 		return nil, errs.ConfigErr("rbac", "Config.Model", err)
 	}
+	a.loopCtx, a.loopCancel = context.WithCancel(context.Background())
 	if err := a.Reload(ctx); err != nil {
+		a.loopCancel()
 		return nil, err
 	}
 	w := cfg.Watcher
@@ -135,7 +141,7 @@ func (a *Authorizer) loop() {
 		case <-retry:
 		}
 		retry = nil
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(a.loopCtx, reloadTimeout)
 		err := a.Reload(ctx)
 		cancel()
 		if err != nil {
@@ -145,12 +151,20 @@ func (a *Authorizer) loop() {
 	}
 }
 
-// Close stops listening for changes. Decisions keep working on the last
-// loaded policy. It waits for a reload in progress until ctx ends.
+// reloadTimeout bounds a reload the Authorizer starts by itself (after a
+// notification, after a change): a database that hangs longer fails it,
+// and checks deny until a reload succeeds.
+const reloadTimeout = 30 * time.Second
+
+// Close stops listening for changes and abandons a background reload in
+// progress. Decisions keep working on the last loaded policy. It returns
+// when the background work has stopped, or with ctx's error when ctx
+// ends first.
 func (a *Authorizer) Close(ctx context.Context) error {
 	a.closeMu.Do(func() {
 		a.cancel()
 		close(a.stop)
+		a.loopCancel()
 	})
 	select {
 	case <-a.done:
@@ -161,7 +175,8 @@ func (a *Authorizer) Close(ctx context.Context) error {
 }
 
 // Reload loads the active rules and rebuilds the decision index. On
-// failure every check denies (fail closed) until a reload succeeds; the
+// failure every check denies (fail closed) until a reload succeeds (a
+// reload whose ctx is cancelled before it ends changes nothing); the
 // Authorizer retries by itself every RetryInterval after a failure it
 // met in the background. Changes made through the Authorizer reload
 // before they return; call Reload only after changing the Store behind
@@ -170,6 +185,11 @@ func (a *Authorizer) Reload(ctx context.Context) error {
 	a.loadMu.Lock()
 	defer a.loadMu.Unlock()
 	d, err := a.load(ctx)
+	if err != nil && errors.Is(ctx.Err(), context.Canceled) {
+		// Abandoned by its caller (Close, a caller's cancellation): the
+		// state is as unknown as before; the current index stays.
+		return fmt.Errorf("rbac: loading the policy: %w", err)
+	}
 	if err != nil {
 		a.log.ErrorContext(ctx, "rbac: loading the policy failed; denying every check until a reload succeeds", "error", err)
 		a.state.Store(&decider{err: err, at: a.now()})
@@ -450,9 +470,13 @@ func (a *Authorizer) actor(ctx context.Context) (string, error) {
 }
 
 // changedHere rebuilds the index after a change of this Authorizer and
-// records it.
+// records it. The change is stored: the rebuild runs to its end even when
+// the caller's context is cancelled (a client that went away), so that
+// this instance never enforces less than it stored.
 func (a *Authorizer) changedHere(ctx context.Context, op string, n int, data map[string]any) error {
-	err := a.Reload(ctx)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reloadTimeout)
+	err := a.Reload(rctx)
+	cancel()
 	if n > 0 && a.rec != nil {
 		data["operation"], data["changed"] = op, n
 		e := audit.Event{Type: audit.PolicyChanged, Severity: audit.Warning, Time: a.now(), Source: "rbac", Data: data}

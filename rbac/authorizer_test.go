@@ -275,6 +275,11 @@ func TestFailClosed(t *testing.T) {
 		t.Fatal("not allowed while loaded")
 	}
 	st.set(true)
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := a.Reload(cancelled); err == nil || !a.Allowed(ctx, "admin", "/admin/x", "GET") {
+		t.Fatalf("a cancelled Reload = %v; it must fail and leave the policy as it was", err)
+	}
 	if err := a.Reload(ctx); err == nil {
 		t.Fatal("Reload succeeded on a failing store")
 	}

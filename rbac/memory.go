@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -72,22 +73,29 @@ func (m *MemoryStore) Rules(ctx context.Context, f Filter) ([]Rule, error) {
 	return out, nil
 }
 
+// lineKey identifies a valid rule's policy line: its type and values
+// joined by NUL, which neither may contain.
+func lineKey(r Rule) string { return r.Type + "\x00" + strings.Join(r.Values, "\x00") }
+
 // validBatch checks every rule and the actor before anything is written,
-// and returns the rules without duplicates (the first of each), copied.
-func validBatch(rules []Rule, by string) ([]Rule, error) {
+// and returns the rules without duplicates (the first of each), copied,
+// and the set of their lines.
+func validBatch(rules []Rule, by string) ([]Rule, map[string]bool, error) {
 	if err := ValidActor(by); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := make([]Rule, 0, len(rules))
+	lines := make(map[string]bool, len(rules))
 	for i, r := range rules {
 		if err := r.Validate(); err != nil {
-			return nil, fmt.Errorf("%w (rule %d of %d)", err, i+1, len(rules))
+			return nil, nil, fmt.Errorf("%w (rule %d of %d)", err, i+1, len(rules))
 		}
-		if !slices.ContainsFunc(out, r.Same) {
+		if k := lineKey(r); !lines[k] {
+			lines[k] = true
 			out = append(out, Rule{Type: r.Type, Values: slices.Clone(r.Values)})
 		}
 	}
-	return out, nil
+	return out, lines, nil
 }
 
 // Add implements [Store].
@@ -95,7 +103,7 @@ func (m *MemoryStore) Add(ctx context.Context, rules []Rule, by string, now time
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	batch, err := validBatch(rules, by)
+	batch, _, err := validBatch(rules, by)
 	if err != nil {
 		return 0, err
 	}
@@ -121,27 +129,36 @@ func (m *MemoryStore) change(fn func() int) int {
 // add adds batch (valid, without duplicates) as [Store.Add] says, under
 // m.mu, and returns how many rules it inserted or reactivated.
 func (m *MemoryStore) add(batch []Rule, by string, now time.Time) int {
+	// Each stored line: active, or the index of its lowest inactive row.
+	type state struct {
+		active   bool
+		inactive int
+	}
+	have := make(map[string]state, len(m.rules))
+	for i, r := range m.rules {
+		k := lineKey(r)
+		st, ok := have[k]
+		switch {
+		case !ok:
+			st = state{active: r.Active, inactive: -1}
+			if !r.Active {
+				st.inactive = i
+			}
+		case r.Active:
+			st.active = true
+		case st.inactive < 0:
+			st.inactive = i
+		}
+		have[k] = st
+	}
 	n := 0
 	for _, r := range batch {
-		inactive := -1
-		active := false
-		for i := range m.rules {
-			if !m.rules[i].Same(r) {
-				continue
-			}
-			if m.rules[i].Active {
-				active = true
-				break
-			}
-			if inactive < 0 {
-				inactive = i
-			}
-		}
+		st, ok := have[lineKey(r)]
 		switch {
-		case active:
+		case ok && st.active:
 			continue
-		case inactive >= 0:
-			s := &m.rules[inactive]
+		case ok && st.inactive >= 0:
+			s := &m.rules[st.inactive]
 			s.Active, s.UpdatedBy, s.UpdatedAt = true, by, now
 		default:
 			m.lastID++
@@ -211,15 +228,13 @@ func (m *MemoryStore) Replace(ctx context.Context, rules []Rule, by string, now 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	batch, err := validBatch(rules, by)
+	batch, lines, err := validBatch(rules, by)
 	if err != nil {
 		return err
 	}
 	m.change(func() int {
 		before := len(m.rules)
-		m.rules = slices.DeleteFunc(m.rules, func(r Rule) bool {
-			return r.Active && !slices.ContainsFunc(batch, r.Same)
-		})
+		m.rules = slices.DeleteFunc(m.rules, func(r Rule) bool { return r.Active && !lines[lineKey(r)] })
 		return before - len(m.rules) + m.add(batch, by, memTime(now))
 	})
 	return nil

@@ -186,7 +186,9 @@
 // reading, so rows that another Casbin adapter wrote with empty strings
 // read, and match, as the store's own. A NULL is_active reads as
 // inactive: the active rules are those WHERE is_active. Rules are read in
-// id order.
+// id order. A filter compares the positions it names with v0 to v5; an
+// exact one (rbac.Filter.Exact) compares all six, a missing value
+// matching NULL and the empty string.
 //
 // Every change (Add, Remove, SetActive, Replace) runs in one transaction,
 // the context's ([DB.InTx]) or its own, and first takes a

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -104,7 +103,8 @@ func (r *ruleRow) toRule() rbac.Rule {
 // and arguments that select f's rules, active ones only unless
 // f.Inactive. ok is false when no row can match f: a value beyond v5, or
 // a string PostgreSQL cannot hold (NUL, invalid UTF-8), which the server
-// would refuse rather than compare.
+// would refuse rather than compare. With f.Exact, every position is
+// compared, a missing or empty value matching NULL and the empty string.
 func ruleFilter(f rbac.Filter) (where string, args []any, ok bool) {
 	var conds []string
 	if !f.Inactive {
@@ -117,8 +117,19 @@ func ruleFilter(f rbac.Filter) (where string, args []any, ok bool) {
 		args = append(args, f.Type)
 		conds = append(conds, fmt.Sprintf("ptype = $%d", len(args)))
 	}
-	for i, v := range f.Values {
+	values := f.Values
+	if f.Exact {
+		values = rbac.Trim(values)
+		if len(values) > rbac.MaxValues {
+			return "", nil, false
+		}
+		values = append(values, make([]string, rbac.MaxValues-len(values))...)
+	}
+	for i, v := range values {
 		if v == "" {
+			if f.Exact {
+				conds = append(conds, fmt.Sprintf("COALESCE(v%d, '') = ''", i))
+			}
 			continue
 		}
 		if i >= rbac.MaxValues || !storable(v) {
@@ -163,11 +174,14 @@ func ruleBatch(rules []rbac.Rule, by string) ([]rbac.Rule, error) {
 		return nil, err
 	}
 	out := make([]rbac.Rule, 0, len(rules))
+	seen := make(map[string]bool, len(rules))
 	for i, r := range rules {
 		if err := r.Validate(); err != nil {
 			return nil, fmt.Errorf("%w (rule %d of %d)", err, i+1, len(rules))
 		}
-		if !slices.ContainsFunc(out, r.Same) {
+		// Type and values joined by NUL, which none of them holds.
+		if k := r.Type + "\x00" + strings.Join(r.Values, "\x00"); !seen[k] {
+			seen[k] = true
 			out = append(out, r)
 		}
 	}

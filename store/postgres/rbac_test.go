@@ -177,6 +177,16 @@ INSERT INTO casbin_rules (ptype, v0, v1, v2, v3, v4, v5, is_active, created_at, 
 		t.Errorf("active rules %+v, %v; want row 1 only", active, err)
 	}
 
+	// An exact filter finds the gorm-style row by its three values.
+	exact, err := rules.Rules(ctx, rbac.Filter{Type: "p", Values: []string{"alice", "data1", "read"}, Exact: true})
+	if err != nil || len(exact) != 1 || exact[0].ID != 1 {
+		t.Errorf("exact filter: %+v, %v; want row 1", exact, err)
+	}
+	exact, err = rules.Rules(ctx, rbac.Filter{Type: "g", Values: []string{"carol", "admin"}, Exact: true, Inactive: true})
+	if err != nil || len(exact) != 2 || exact[0].ID != 4 || exact[1].ID != 5 {
+		t.Errorf("exact filter: %+v, %v; want rows 4 and 5", exact, err)
+	}
+
 	// The gorm-style row is the active line: Add leaves it.
 	n, err := rules.Add(ctx, []rbac.Rule{newRule(t, "p", "alice", "data1", "read"),
 		newRule(t, "p", "bob", "data2", "write"), newRule(t, "g", "carol", "admin")}, "admin-1", ruleTestTime)
@@ -299,4 +309,33 @@ func TestRuleStoreWithOpen(t *testing.T) {
 		}
 		return rulesOn(t, db)
 	})
+}
+
+// TestCasbinAdapterOnRuleStore: rbac's Casbin adapter over the
+// PostgreSQL rule store passes the same adapter suite as over the memory
+// store, on lib/pq and on pgx.
+func TestCasbinAdapterOnRuleStore(t *testing.T) {
+	for name, open := range map[string]func(t *testing.T) *postgres.DB{
+		"lib/pq": func(t *testing.T) *postgres.DB {
+			db, err := postgres.New(pgtest.DB(t), postgres.Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return db
+		},
+		"pgx": func(t *testing.T) *postgres.DB {
+			db, err := postgres.NewFromSQL(pgtest.PgxDB(t), postgres.Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return db
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			storetest.RunCasbinAdapter(t, func(t *testing.T) (storetest.CasbinAdapter, rbac.Store) {
+				st := rulesOn(t, open(t))
+				return rbac.NewAdapter(st), st
+			})
+		})
+	}
 }

@@ -101,7 +101,7 @@ func addRules(t *testing.T, s rbac.Store, rules []rbac.Rule, by string, now time
 
 // fmtFilter spells f for messages, values quoted.
 func fmtFilter(f rbac.Filter) string {
-	return fmt.Sprintf("{Type:%q Values:%q Inactive:%v}", f.Type, f.Values, f.Inactive)
+	return fmt.Sprintf("{Type:%q Values:%q Exact:%v Inactive:%v}", f.Type, f.Values, f.Exact, f.Inactive)
 }
 
 // lines spells rules as Casbin does, for messages.
