@@ -486,6 +486,7 @@ func TestRequire(t *testing.T) {
 		{&session.Principal{UserID: 1, Role: user.RoleAdmin}, "GET", "/admin/users/5", 204},
 		{&session.Principal{UserID: 2, Role: user.RoleUser}, "GET", "/admin/users/5", 403},
 		{&session.Principal{UserID: 2, Role: user.RoleUser}, "GET", "/reports/2026/q1/x", 204},
+		{&session.Principal{UserID: 2, Role: user.RoleUser}, "HEAD", "/reports/2026/q1/x", 204}, // checked as GET
 		{&session.Principal{UserID: 2, Role: user.RoleUser}, "GET", "/docs/3", 403},
 		{&session.Principal{UserID: 7, Role: user.RoleUser}, "GET", "/docs/3", 204},
 		{nil, "GET", "/admin/users/5", 401},

@@ -29,7 +29,8 @@ type RequireConfig struct {
 // wildcard {name} written :name and {name...} written *, so
 // "GET /admin/users/{id}" checks "/admin/users/:id", which the rule
 // object "/admin/users/:id" (or "/admin/*") matches, whatever id the
-// client sent. An empty action is the request's method. Denials are 403
+// client sent. An empty action is the request's method (HEAD checks as
+// GET, whose handler ServeMux runs for it). Denials are 403
 // problem+json and are recorded like any denial.
 func (a *Authorizer) Require(object, action string) func(http.Handler) http.Handler {
 	return a.RequireWith(object, action, RequireConfig{})
@@ -54,6 +55,11 @@ func (a *Authorizer) RequireWith(object, action string, cfg RequireConfig) func(
 			}
 			if act == "" {
 				act = r.Method
+				if act == http.MethodHead {
+					// ServeMux serves HEAD with a GET route's handler: it
+					// reads what GET reads.
+					act = http.MethodGet
+				}
 			}
 			var attrs []string
 			if cfg.Attributes != nil {
