@@ -146,23 +146,13 @@ func runPolicy(ctx context.Context, e *env, args []string) int {
 		return exitOK
 	}
 
-	trail, err := audit.NewService(db.Audit(), audit.Config{Key: key})
-	if err != nil {
-		e.errorf("%s: %v", label, err)
-		return exitUsage
-	}
-	var ke *audit.KeyError
-	if err := checkChainKey(ctx, trail, key); errors.As(err, &ke) {
-		e.errorf("%s: %s (nothing was changed)", label, keyMismatch(ke))
-		return exitKeyMismatch
-	} else if err != nil {
-		e.errorf("%s: %v", label, err)
-		return exitFailure
+	rec, code := checkedTrail(ctx, e, db, key, label)
+	if rec == nil {
+		return code
 	}
 	// Changes go through an Authorizer, as the applications' do: it
 	// checks rules against the model, writes them with the actor and
 	// records policy_changed; the rule store notifies the applications.
-	rec := &checkedRecorder{Recorder: trail}
 	az, err := rbac.New(ctx, rbac.Config{Store: rules, Model: model, Recorder: rec})
 	if err != nil {
 		e.errorf("%s: %v", label, err)

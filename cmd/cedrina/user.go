@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/cedrina/cedrina/audit"
+	"github.com/cedrina/cedrina/store/postgres"
 	"github.com/cedrina/cedrina/user"
 )
 
@@ -106,22 +107,12 @@ func runUser(ctx context.Context, e *env, args []string) int {
 		return code
 	}
 	defer db.SQLX().Close()
-	trail, err := audit.NewService(db.Audit(), audit.Config{Key: key})
-	if err != nil {
-		e.errorf("%s: %v", label, err)
-		return exitUsage
-	}
 	// The role_changed event must be recorded: refuse under another key
 	// than the chain's before changing anything.
-	var ke *audit.KeyError
-	if err := checkChainKey(ctx, trail, key); errors.As(err, &ke) {
-		e.errorf("%s: %s (nothing was changed)", label, keyMismatch(ke))
-		return exitKeyMismatch
-	} else if err != nil {
-		e.errorf("%s: %v", label, err)
-		return exitFailure
+	rec, code := checkedTrail(ctx, e, db, key, label)
+	if rec == nil {
+		return code
 	}
-	rec := &checkedRecorder{Recorder: trail}
 	users, err := user.NewService(db.Users(), user.Config{Recorder: rec})
 	if err != nil {
 		e.errorf("%s: %v", label, err)
@@ -171,6 +162,26 @@ func runUser(ctx context.Context, e *env, args []string) int {
 // checkChainKey returns a *audit.KeyError when the audit chain is sealed
 // under another key than key (nil: no key), as appending would. A chain
 // that records no fingerprint yet takes any key.
+// checkedTrail returns a recorder on db's audit trail under key, after
+// checking that key is the chain's (exit 4 otherwise, nothing changed);
+// on failure it reports and returns nil and the exit code.
+func checkedTrail(ctx context.Context, e *env, db *postgres.DB, key []byte, label string) (*checkedRecorder, int) {
+	trail, err := audit.NewService(db.Audit(), audit.Config{Key: key})
+	if err != nil {
+		e.errorf("%s: %v", label, err)
+		return nil, exitUsage
+	}
+	var ke *audit.KeyError
+	if err := checkChainKey(ctx, trail, key); errors.As(err, &ke) {
+		e.errorf("%s: %s (nothing was changed)", label, keyMismatch(ke))
+		return nil, exitKeyMismatch
+	} else if err != nil {
+		e.errorf("%s: %v", label, err)
+		return nil, exitFailure
+	}
+	return &checkedRecorder{Recorder: trail}, exitOK
+}
+
 func checkChainKey(ctx context.Context, trail *audit.Service, key []byte) error {
 	st, err := trail.State(ctx)
 	if err != nil {
