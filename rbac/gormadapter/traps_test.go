@@ -23,18 +23,8 @@ import (
 	"github.com/cedrina/cedrina/rbac/gormadapter"
 )
 
-const rbacModel = `
-[request_definition]
-r = sub, obj, act
-[policy_definition]
-p = sub, obj, act
-[role_definition]
-g = _, _
-[policy_effect]
-e = some(where (p.eft == allow))
-[matchers]
-m = g(r.sub, p.sub) && r.obj == p.obj && r.act == p.act
-`
+// rbacModel is rbac's default model.
+var rbacModel = rbac.RBAC().Text()
 
 var t0 = time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
 

@@ -28,19 +28,8 @@ type CasbinAdapter interface {
 // through.
 type CasbinAdapterFactory func(t *testing.T) (CasbinAdapter, rbac.Store)
 
-// casbinModel is the model the suite loads rules into.
-const casbinModel = `
-[request_definition]
-r = sub, obj, act
-[policy_definition]
-p = sub, obj, act
-[role_definition]
-g = _, _
-[policy_effect]
-e = some(where (p.eft == allow))
-[matchers]
-m = g(r.sub, p.sub) && keyMatch2(r.obj, p.obj) && r.act == p.act
-`
+// casbinModel is the model the suite loads rules into: rbac's default.
+var casbinModel = rbac.RBAC().Text()
 
 // RunCasbinAdapter checks a Casbin adapter over the casbin_rules table:
 // it loads active rules only, records the context's actor, removes only
