@@ -185,32 +185,16 @@ func (m Model) checkRule(r Rule) error {
 }
 
 // request returns the Casbin request of (subject, object, action,
-// attrs) for the model; ok is false when attrs do not fit it.
+// attrs) for the model: the values of the policy that would grant it, in
+// the same order. ok is false when attrs do not fit the model.
 func (m Model) request(subject, object, action string, attrs []string) ([]any, bool) {
-	m = m.orDefault()
-	switch m.kind {
-	case kindDomains:
-		if len(attrs) != 1 {
-			return nil, false
-		}
-		return []any{subject, attrs[0], object, action}, true
-	case kindABAC:
-		if len(attrs) > 3 {
-			return nil, false
-		}
-		r := []any{subject, object, action, "*", "*", "*"}
-		for i, a := range attrs {
-			r[3+i] = a
-		}
-		return r, true
-	case kindRBAC:
-		if len(attrs) != 0 {
-			return nil, false
-		}
+	v, err := m.policyValues(subject, object, action, attrs)
+	if err != nil {
+		return nil, false
 	}
-	r := []any{subject, object, action}
-	for _, a := range attrs {
-		r = append(r, a)
+	r := make([]any, len(v))
+	for i, x := range v {
+		r[i] = x
 	}
 	return r, true
 }
