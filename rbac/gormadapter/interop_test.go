@@ -2,6 +2,7 @@ package gormadapter_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"sync"
 	"testing"
@@ -25,12 +26,10 @@ func TestSameChannel(t *testing.T) {
 	}
 }
 
-// TestSharedLock: concurrent Adds of one rule, half through the adapter
-// and half through store/postgres's RuleStore, leave one row and count
-// one: both take the same advisory lock.
-func TestSharedLock(t *testing.T) {
-	db := migrated(t, "postgres")
-	ch := channel(t)
+// bothStores returns the adapter and store/postgres's RuleStore on db,
+// both notifying on ch.
+func bothStores(t *testing.T, db *sql.DB, ch string) (*gormadapter.Adapter, *postgres.RuleStore) {
+	t.Helper()
 	a, err := gormadapter.New(db, gormadapter.Config{Channel: ch})
 	if err != nil {
 		t.Fatal(err)
@@ -43,6 +42,16 @@ func TestSharedLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return a, rs
+}
+
+// TestSharedLock: concurrent Adds of one rule, half through the adapter
+// and half through store/postgres's RuleStore, leave one row and count
+// one: both take the same advisory lock.
+func TestSharedLock(t *testing.T) {
+	db := migrated(t, "postgres")
+	ch := channel(t)
+	a, rs := bothStores(t, db, ch)
 	stores := []rbac.Store{a, rs}
 	for round := range 5 {
 		r := mustRule(t, "p", fmt.Sprintf("user-%d", round), "data", "read")
@@ -149,18 +158,7 @@ func authorizer(t *testing.T, st rbac.Store, url, ch string) *rbac.Authorizer {
 func TestAuthorizersAcrossStores(t *testing.T) {
 	db, url := migratedURL(t, "postgres")
 	ch := channel(t)
-	ga, err := gormadapter.New(db, gormadapter.Config{Channel: ch})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pdb, err := postgres.NewFromSQL(db, postgres.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rs, err := pdb.RulesOn(ch)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ga, rs := bothStores(t, db, ch)
 	a := authorizer(t, ga, url, ch)
 	b := authorizer(t, rs, url, ch)
 	ctx := audit.ContextWithActor(context.Background(), audit.Actor{UserID: 1})
