@@ -50,6 +50,18 @@ type User struct {
 	SecurityStamp int64 `json:"-"`
 }
 
+// NoPassword is the password hash of an account that has no password: one
+// created through an external identity (package oauth). users.hashed_password
+// is NOT NULL, so the account stores this marker, which is no hash of any
+// password: it never verifies, and a login against it is refused as a
+// wrong password, after as long as any other refusal takes. A password is
+// set later through a password reset, which replaces it.
+const NoPassword = "!no-password"
+
+// HasPassword reports whether the account has a password to sign in with
+// (its hash is not [NoPassword]).
+func (u *User) HasPassword() bool { return u.HashedPassword != NoPassword }
+
 // Locked reports whether the account is locked out at time now.
 func (u *User) Locked(now time.Time) bool {
 	return u.LockedUntil != nil && u.LockedUntil.After(now)
