@@ -53,9 +53,7 @@ type Event struct {
 type EventType string
 
 // The catalogue of event types the SDK records. Each package records the
-// ones of its flows; the list also covers the events of the planned oauth,
-// rbac and ratelimit packages (see SECURITY.md at the repository
-// root).
+// ones of its flows (see SECURITY.md at the repository root).
 const (
 	// user
 	UserRegistered  EventType = "user_registered"
@@ -89,15 +87,19 @@ const (
 	PasswordResetRequested EventType = "password_reset_requested" // Data: outcome
 	PasswordResetCompleted EventType = "password_reset_completed" // Data: sessions_ended
 
-	// oauth (planned)
-	OAuthLinked   EventType = "oauth_linked"
-	OAuthUnlinked EventType = "oauth_unlinked"
+	// oauth
+	OAuthLinked   EventType = "oauth_linked"   // Data: provider, how (sign_up, email_match, from_session)
+	OAuthUnlinked EventType = "oauth_unlinked" // Data: provider
+	OAuthLogin    EventType = "oauth_login"    // Data: provider, outcome
+	// OAuthRefused: a callback from a provider was refused (Data:
+	// provider, reason).
+	OAuthRefused EventType = "oauth_refused"
 
-	// rbac (planned)
+	// rbac
 	PolicyChanged       EventType = "policy_changed"
 	AuthorizationDenied EventType = "authorization_denied"
 
-	// ratelimit (planned)
+	// ratelimit
 	RateLimitExceeded EventType = "rate_limit_exceeded"
 )
 

@@ -81,6 +81,14 @@ func (s *Service) checkPassword(ctx context.Context, encoded, raw string) (verdi
 	if len(raw) > maxLoginPassword {
 		return v, nil // cannot be a password; refusals are padded anyway
 	}
+	if encoded == NoPassword {
+		// No password to match: verify the dummy hash instead, so the
+		// refusal costs what any other refusal costs, and match nothing.
+		if _, err := s.checkPassword(ctx, s.dummy, raw); err != nil {
+			return verdict{}, err
+		}
+		return verdict{}, nil
+	}
 	pw, nerr := NormalizePassword(raw)
 	start := time.Now()
 	class := hashClass(encoded)
