@@ -102,4 +102,3 @@ func (s *Service) Cleanup(ctx context.Context, batch int) (int, error) {
 		}
 	}
 }
-
