@@ -43,6 +43,15 @@
 //	POST   /auth/password/reset   {token, password}             204 (with Config.Reset)
 //	GET    /.well-known/jwks.json                               200 JWK set
 //
+// With Config.OAuth, sign-in with external identities (see "Sign-in with
+// external identities"):
+//
+//	GET    /auth/oauth/{provider}/start     ?return_to          302 to the provider
+//	GET    /auth/oauth/{provider}/callback  (the provider's redirect)  200 TokenResponse or LinkedResponse, or 303 (OAuthRedirect)
+//	GET    /me/identities         Bearer                        200 {identities: [IdentityView, ...]}
+//	POST   /me/identities/{provider}/link  Bearer, optional {return_to}  200 {authorization_url}
+//	DELETE /me/identities/{provider}  Bearer                    204
+//
 // With Config.Authorizer, the administration routes (see
 // "Administration"), each Bearer and allowed by the policy:
 //
@@ -67,6 +76,10 @@
 //
 //	POST /auth/login                 30 a minute per client IP    Config.RateLimit.Login
 //	POST /auth/register              20 a minute per client IP    Config.RateLimit.Register
+//	GET  /auth/oauth/{provider}/start,
+//	GET  /auth/oauth/{provider}/callback,
+//	POST /me/identities/{provider}/link  30 a minute per client IP, Config.RateLimit.OAuth
+//	                                 counted together
 //	POST /auth/email/verify/request  3 an hour per signed-in user Config.RateLimit.VerificationRequest
 //	POST /auth/password/forgot       3 an hour per address and    reset.Config.PerAddress,
 //	                                 20 an hour per client IP     reset.Config.PerClient
@@ -140,6 +153,67 @@
 // is unverified, the old one is told of the change and the new one gets
 // a verification link. Sessions go on.
 //
+// # Sign-in with external identities
+//
+// Give the handler an oauth.Service (Config.OAuth) and users sign in with
+// the providers it holds (Google, Microsoft, Facebook, GitHub, any
+// OpenID Connect provider), each under its route name: "google" serves
+// /auth/oauth/google/start and /auth/oauth/google/callback, the redirect
+// URL to register with the provider (oauth.ProviderConfig.RedirectURL).
+//
+// The browser goes to GET /auth/oauth/{provider}/start (a link or a top-
+// level navigation, not a fetch), optionally with return_to, which must be
+// in the service's allowlist (oauth.Config.ReturnTo): anything else is 400
+// [TypeReturnToRefused] and no flow begins, so that the server never
+// redirects anywhere it was not configured to. The answer is 302 Found to
+// the provider, with the flow's sealed state in the __Host-cedrina-oauth
+// cookie (Secure, HttpOnly, SameSite=Lax, expiring with the flow: 10
+// minutes by default). The provider sends the browser back to the
+// callback with a code and the state; the callback clears the cookie
+// whatever happens (a state is used once), checks the state against it,
+// exchanges the code (PKCE), checks the ID token, and then signs the
+// identity's account in, or makes an account for a new identity, or, when
+// the identity is new but its address belongs to an account, links it
+// only if both the provider and the account verified the address:
+// otherwise 409 [TypeLinkRequired], no session, and the user signs in to
+// that account (with its password) and links the identity from there.
+//
+// How the callback ends is Config.OAuthCallback: OAuthTokenResponse
+// (default) answers 200 with the [TokenResponse] of POST /auth/login, for
+// a client that follows the provider's redirect with its own HTTP client;
+// OAuthRedirect sets the session cookie (session.SetCookie) and answers
+// 303 See Other to the flow's return_to, for a browser, with
+// Config.Auth.AllowCookie so that the API and [Handler.RequireAuth] read
+// the cookie. Secure cookies need HTTPS (browsers except
+// http://localhost).
+//
+// A signed-in user links another identity with POST
+// /me/identities/{provider}/link (an empty body, or {return_to}): the
+// answer is 200 [LinkResponse] with the authorization URL, and the state
+// cookie; send the browser there (so the response must reach the
+// browser's cookie store: same origin, or fetch with credentials). The
+// callback then links the identity to that user, unless the account
+// changed meanwhile (a password change, a reset or a deactivation voids
+// the flow), and answers 200 [LinkedResponse] {"linked": true, "provider"}
+// (or 303 to return_to), without a new session. GET /me/identities lists
+// the linked identities ([IdentityView]: provider, email, linked_at,
+// updated_at; never the provider's tokens), and DELETE
+// /me/identities/{provider} unlinks one, unless it is the only way the
+// account can sign in (an account made from an identity has no password):
+// 409 [TypeLastSignInMethod] until a password is set through a password
+// reset.
+//
+// Every refused callback but those the user can act on (409
+// [TypeLinkRequired], 409 [TypeIdentityConflict], and 401
+// [TypeInvalidCredentials] for a deactivated account) gets one 400
+// [TypeExternalSignInFailed] body: a forged, expired or replayed state, a
+// user who declined at the provider, a bad ID token look alike to the
+// client. The oauth service logs the reason and records it as an
+// oauth_refused audit event; sign-ins, links and unlinks are recorded as
+// oauth_login, oauth_linked and oauth_unlinked. An unknown provider is 404
+// at start; a provider whose discovery document cannot be fetched, 503
+// with Retry-After.
+//
 // # Administration
 //
 // Give the handler an rbac.Authorizer (Config.Authorizer) and it serves
@@ -200,8 +274,12 @@
 //     reset or verification token was refused; one body whether it is
 //     unknown, malformed, used or expired;
 //   - 400 [TypeInvalidParameter]: a query or path parameter of an admin
-//     route is unknown, repeated or malformed; the parameter member
-//     names it;
+//     route (or of GET /auth/oauth/{provider}/start) is unknown,
+//     repeated or malformed; the parameter member names it;
+//   - 400 [TypeReturnToRefused]: an external sign-in's or link's
+//     return_to is not in the allowlist;
+//   - 400 [TypeExternalSignInFailed]: an external sign-in or link was
+//     refused at the callback; one body for every reason;
 //   - 401 [TypeInvalidCredentials]: a login was refused; one body for an
 //     unknown account, a wrong password, a locked or deactivated account,
 //     so that the answer tells an attacker nothing about the account;
@@ -213,28 +291,36 @@
 //     wrong current password (counted like a failed login);
 //   - 403 "about:blank": an admin route the policy does not allow the
 //     signed-in user;
-//   - 404: no such resource, session, user (admin) or rule (admin);
+//   - 404: no such resource, session, user (admin), rule (admin),
+//     provider or linked identity;
 //   - 409 [TypeTaken]: the username or email address has an account
 //     (the field member says which); 409 [TypeConflict]: the account
 //     changed during the request; 409 [TypeAlreadyVerified]: a
 //     verification link asked for an address that is verified already;
+//     409 [TypeLinkRequired]: an external identity's address belongs to
+//     an account that must link it itself; 409 [TypeIdentityConflict]:
+//     the identity is linked elsewhere, or the account has one of that
+//     provider; 409 [TypeLastSignInMethod]: unlinking the account's only
+//     way to sign in;
 //   - 422 [TypeInvalidField]: a field failed validation; the field member
 //     names it and the detail says why, never quoting the value;
 //   - 422 [TypeInvalidRule]: a policy rule the table or the model cannot
 //     hold;
 //   - 429 [TypeRateLimited] with Retry-After and the RateLimit headers:
-//     too many logins, registrations or verification requests, or reset
-//     requests for an address or from a client (see "Rate limits");
+//     too many logins, registrations, external sign-in or verification
+//     requests, or reset requests for an address or from a client (see
+//     "Rate limits");
 //   - 501: a verification link was asked for, but the user service has
 //     no Notifier;
 //   - 503 with Retry-After: the database or the rate limits' store is
-//     unavailable, too many reset requests wait to be handled, or the
+//     unavailable, too many reset requests wait to be handled, an
+//     external identity provider cannot be reached (at start), or the
 //     request ran out of time.
 //
 // Hosts that write their own handlers use the same pieces: [DecodeJSON],
 // [WriteJSON], [WriteProblem], [ProblemFor] (the error → status mapping),
-// [TokenResponse], [UserView], [SessionView], [AuditEventView] and
-// [RuleView]. Config.ErrorFunc
+// [TokenResponse], [UserView], [SessionView], [IdentityView],
+// [AuditEventView] and [RuleView]. Config.ErrorFunc
 // reshapes every error body of the handler.
 //
 // # Limits

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cedrina/cedrina/audit"
 	"github.com/cedrina/cedrina/internal/errs"
+	"github.com/cedrina/cedrina/oauth"
 	"github.com/cedrina/cedrina/rbac"
 	"github.com/cedrina/cedrina/reset"
 	"github.com/cedrina/cedrina/session"
@@ -43,6 +44,18 @@ type Config struct {
 	// checked). Give it the audit.Service the services' recorder writes
 	// through, with the same Key. Without it those two paths answer 404.
 	Audit *audit.Service
+	// OAuth, when set, serves sign-in with external identities: GET
+	// /auth/oauth/{provider}/start, GET /auth/oauth/{provider}/callback, GET
+	// /me/identities, POST /me/identities/{provider}/link and DELETE
+	// /me/identities/{provider} (see "Sign-in with external identities" in
+	// the package documentation). Without it those paths answer 404.
+	OAuth *oauth.Service
+	// OAuthCallback is how the callback ends a sign-in: OAuthTokenResponse
+	// (default) answers 200 with the TokenResponse of POST /auth/login;
+	// OAuthRedirect sets the session cookie (session.SetCookie) and answers
+	// 303 See Other to the flow's return_to (allowlisted by the oauth
+	// service); use it with Auth.AllowCookie, or nothing reads the cookie.
+	OAuthCallback OAuthCallbackMode
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
 	// believed for the client IP that sessions and audit events record
 	// and the rate limits count by.
@@ -55,10 +68,11 @@ type Config struct {
 	// Default: bearer tokens only. Without an Auth.ErrorFunc of its own,
 	// the check's refusals go through ErrorFunc like every other error.
 	Auth session.MiddlewareConfig
-	// RateLimit configures the limits on login, registration and
-	// verification requests (see [RateLimitConfig]): by default 30 logins
-	// and 20 registrations a minute per client IP, 3 verification links an
-	// hour per user, counted in this handler's memory.
+	// RateLimit configures the limits on login, registration, external
+	// sign-in and verification requests (see [RateLimitConfig]): by default
+	// 30 logins, 20 registrations and 30 external sign-in requests a minute
+	// per client IP, 3 verification links an hour per user, counted in this
+	// handler's memory.
 	RateLimit RateLimitConfig
 	// MaxBodyBytes bounds request bodies. Default [DefaultMaxBodyBytes].
 	MaxBodyBytes int64
@@ -81,6 +95,8 @@ type Handler struct {
 	reset    *reset.Service
 	authz    *rbac.Authorizer
 	audit    *audit.Service
+	oauth    *oauth.Service
+	redirect bool // Config.OAuthCallback == OAuthRedirect
 	log      *slog.Logger
 	maxBody  int64
 	onError  func(http.ResponseWriter, *http.Request, Problem, error)
@@ -100,9 +116,11 @@ func New(cfg Config) (*Handler, error) {
 		return nil, errs.Configf("authhttp", "Config.Sessions", "required")
 	case cfg.MaxBodyBytes < 0:
 		return nil, errs.Configf("authhttp", "Config.MaxBodyBytes", "%d is negative", cfg.MaxBodyBytes)
+	case cfg.OAuthCallback != OAuthTokenResponse && cfg.OAuthCallback != OAuthRedirect:
+		return nil, errs.Configf("authhttp", "Config.OAuthCallback", "unknown mode %d", int(cfg.OAuthCallback))
 	}
 	h := &Handler{users: cfg.Users, sessions: cfg.Sessions, reset: cfg.Reset, authz: cfg.Authorizer, audit: cfg.Audit,
-		log: cfg.Logger, maxBody: cfg.MaxBodyBytes,
+		oauth: cfg.OAuth, redirect: cfg.OAuthCallback == OAuthRedirect, log: cfg.Logger, maxBody: cfg.MaxBodyBytes,
 		onError: cfg.ErrorFunc, proxies: append(audit.Proxies(nil), cfg.TrustedProxies...)}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -248,6 +266,7 @@ func (h *Handler) routes() http.Handler {
 		}
 		h.methodNotAllowed("DELETE").ServeHTTP(w, r)
 	})
+	h.oauthRoutes(mux, authed)
 	h.adminRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, &Problem{Status: http.StatusNotFound, Detail: "no such resource"})

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cedrina/cedrina/internal/errs"
+	"github.com/cedrina/cedrina/oauth"
 	"github.com/cedrina/cedrina/ratelimit"
 	"github.com/cedrina/cedrina/rbac"
 	"github.com/cedrina/cedrina/reset"
@@ -69,6 +70,32 @@ const (
 	// control model (how many values its rules have, a valid object
 	// pattern); nothing was changed.
 	TypeInvalidRule = typeBase + "TypeInvalidRule"
+	// TypeExternalSignInFailed (400): a sign-in or link with an external
+	// identity provider was refused at the callback: a missing, forged,
+	// expired or replayed state, a provider error (the user declined), a
+	// code or ID token that did not check out, a provider that could not
+	// be reached... Every such refusal gets the same problem; the reason
+	// is logged and recorded (oauth_refused). Start again.
+	TypeExternalSignInFailed = typeBase + "TypeExternalSignInFailed"
+	// TypeLinkRequired (409): the provider's identity is new, but its
+	// email address belongs to an account here, and either the provider
+	// or the account did not verify it: an address alone never signs
+	// anyone in. Sign in to that account and link the identity from it
+	// (POST /me/identities/{provider}/link).
+	TypeLinkRequired = typeBase + "TypeLinkRequired"
+	// TypeIdentityConflict (409): linking an identity that is linked to
+	// another account, or to an account that has an identity of that
+	// provider already (unlink it first).
+	TypeIdentityConflict = typeBase + "TypeIdentityConflict"
+	// TypeLastSignInMethod (409): the identity is the account's only way
+	// to sign in (the account has no password); it stays linked until a
+	// password is set through a password reset.
+	TypeLastSignInMethod = typeBase + "TypeLastSignInMethod"
+	// TypeReturnToRefused (400): the return_to of an external sign-in or
+	// link is not in the allowlist (oauth.Config.ReturnTo); no flow was
+	// begun. The parameter member (start) or the field member (link)
+	// names it.
+	TypeReturnToRefused = typeBase + "TypeReturnToRefused"
 )
 
 // Problem is a problem details object (RFC 9457), the body of every
@@ -88,11 +115,12 @@ type Problem struct {
 	Detail string `json:"detail,omitempty"`
 	// Field (an extension member) is the request's JSON field that the
 	// problem is about, for 409 and 422: "username", "email", "password",
-	// "new_password".
+	// "new_password"; and "return_to" for a 400 [TypeReturnToRefused].
 	Field string `json:"field,omitempty"`
 	// Parameter (an extension member) is the query or path parameter
 	// that a 400 [TypeInvalidParameter] problem is about: "limit",
-	// "cursor", "id".
+	// "cursor", "id"; and "return_to" for a 400 [TypeReturnToRefused]
+	// at GET /auth/oauth/{provider}/start.
 	Parameter string `json:"parameter,omitempty"`
 	// RetryAfter, when positive, is sent as the Retry-After header (whole
 	// seconds, at least 1).
@@ -142,7 +170,28 @@ var (
 		Status: http.StatusBadRequest, Detail: "the reset link is invalid or expired; ask for a new one"}
 	invalidVerificationToken = Problem{Type: TypeInvalidVerificationToken, Title: "Invalid verification token",
 		Status: http.StatusBadRequest, Detail: "the verification link is invalid or expired; ask for a new one"}
+	externalSignInFailed = Problem{Type: TypeExternalSignInFailed, Title: "External sign-in failed",
+		Status: http.StatusBadRequest, Detail: "sign-in with the provider failed; start again"}
 )
+
+// callbackProblem is the problem of a refused callback: one for every
+// reason but those the user can act on.
+func callbackProblem(ce *oauth.CallbackError) Problem {
+	switch ce.Reason {
+	case oauth.ReasonLinkRequired:
+		return Problem{Type: TypeLinkRequired, Title: "Link required", Status: http.StatusConflict,
+			Detail: "an account with this email address exists: sign in to it and link this identity from the account"}
+	case oauth.ReasonIdentityTaken:
+		return Problem{Type: TypeIdentityConflict, Title: "Identity conflict", Status: http.StatusConflict,
+			Detail: "this identity is linked to another account"}
+	case oauth.ReasonProviderLinked:
+		return Problem{Type: TypeIdentityConflict, Title: "Identity conflict", Status: http.StatusConflict,
+			Detail: "the account has an identity of this provider already; unlink it first"}
+	case oauth.ReasonAccountInactive, oauth.ReasonAccountChanged:
+		return invalidCredentials
+	}
+	return externalSignInFailed
+}
 
 // ProblemFor maps an error of the SDK's services to the problem a client
 // gets, without revealing more than the status needs:
@@ -169,6 +218,18 @@ var (
 //   - rbac.ErrInvalidRule: 422 [TypeInvalidRule]; the detail does not
 //     quote the rule (the error, logged, says what is wrong with it);
 //   - rbac.ErrNotFound: 404, "no such rule";
+//   - a refused OAuth callback (*oauth.CallbackError): 409
+//     [TypeLinkRequired] (oauth.ErrLinkRequired), 409
+//     [TypeIdentityConflict] (the identity is another account's, or the
+//     account has one of the provider), 401 [TypeInvalidCredentials] (a
+//     deactivated account, or one that changed during the flow), and 400
+//     [TypeExternalSignInFailed], one body, for every other reason;
+//   - oauth.ErrReturnToRefused: 400 [TypeReturnToRefused] naming the
+//     field "return_to";
+//   - oauth.ErrUnknownProvider: 404, "no such provider";
+//     oauth.ErrNotFound: 404, "no such identity";
+//   - oauth.ErrLastSignInMethod: 409 [TypeLastSignInMethod];
+//   - oauth.ErrProviderUnavailable: 503 with Retry-After: 5;
 //   - user.ErrNotFound, session.ErrNotFound, store.ErrNotFound: 404;
 //   - store.ErrUnavailable (a rate-limit store's failure and
 //     ratelimit.ErrFull among them), and a request whose context ran out
@@ -181,11 +242,29 @@ var (
 func ProblemFor(err error) Problem {
 	var p *Problem
 	var pe *user.PasswordError
+	var ce *oauth.CallbackError
 	switch {
 	case err == nil:
 		return internalError
 	case errors.As(err, &p):
 		return *p
+	case errors.As(err, &ce):
+		// Before the sentinels: a refusal wraps the error behind it
+		// (oauth.ErrUnknownProvider, oauth.ErrIdentityTaken, ...).
+		return callbackProblem(ce)
+	case errors.Is(err, oauth.ErrReturnToRefused):
+		return Problem{Type: TypeReturnToRefused, Title: "return_to refused", Status: http.StatusBadRequest,
+			Field: "return_to", Detail: "return_to is not an allowed address"}
+	case errors.Is(err, oauth.ErrUnknownProvider):
+		return Problem{Status: http.StatusNotFound, Detail: "no such provider"}
+	case errors.Is(err, oauth.ErrNotFound):
+		return Problem{Status: http.StatusNotFound, Detail: "no such identity"}
+	case errors.Is(err, oauth.ErrLastSignInMethod):
+		return Problem{Type: TypeLastSignInMethod, Title: "Last sign-in method", Status: http.StatusConflict,
+			Detail: "this identity is the account's only way to sign in; set a password first (password reset)"}
+	case errors.Is(err, oauth.ErrProviderUnavailable):
+		return Problem{Status: http.StatusServiceUnavailable, Detail: "the identity provider cannot be reached; try again later",
+			RetryAfter: 5 * time.Second}
 	case errors.Is(err, user.ErrInvalidCredentials):
 		return invalidCredentials
 	case errors.Is(err, session.ErrUnauthenticated):

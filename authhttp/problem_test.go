@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/cedrina/cedrina/authhttp"
+	"github.com/cedrina/cedrina/oauth"
 	"github.com/cedrina/cedrina/ratelimit"
 	"github.com/cedrina/cedrina/rbac"
 	"github.com/cedrina/cedrina/session"
@@ -55,6 +56,20 @@ func TestProblemFor(t *testing.T) {
 		{fmt.Errorf("%w: v1 contains a control character", rbac.ErrInvalidRule), 422, authhttp.TypeInvalidRule, ""},
 		{rbac.ErrNotFound, 404, "about:blank", ""},
 		{fmt.Errorf("deactivate: %w", rbac.ErrNotFound), 404, "about:blank", ""},
+		{&oauth.CallbackError{Reason: oauth.ReasonLinkRequired, UserID: 7}, 409, authhttp.TypeLinkRequired, ""},
+		{fmt.Errorf("complete: %w", &oauth.CallbackError{Reason: oauth.ReasonIdentityTaken, Err: oauth.ErrIdentityTaken}), 409, authhttp.TypeIdentityConflict, ""},
+		{&oauth.CallbackError{Reason: oauth.ReasonProviderLinked, Err: oauth.ErrProviderLinked}, 409, authhttp.TypeIdentityConflict, ""},
+		{&oauth.CallbackError{Reason: oauth.ReasonAccountInactive}, 401, authhttp.TypeInvalidCredentials, ""},
+		{&oauth.CallbackError{Reason: oauth.ReasonAccountChanged, Err: oauth.ErrUserChanged}, 401, authhttp.TypeInvalidCredentials, ""},
+		{&oauth.CallbackError{Reason: oauth.ReasonStateReplayed}, 400, authhttp.TypeExternalSignInFailed, ""},
+		{&oauth.CallbackError{Reason: oauth.ReasonProviderMismatch, Err: oauth.ErrUnknownProvider}, 400, authhttp.TypeExternalSignInFailed, ""},
+		{&oauth.CallbackError{Reason: oauth.ReasonProviderUnavailable, Err: oauth.ErrProviderUnavailable}, 400, authhttp.TypeExternalSignInFailed, ""},
+		{&oauth.CallbackError{Reason: oauth.ReasonNonceMismatch, Err: errors.New("the ID token's nonce is not the flow's")}, 400, authhttp.TypeExternalSignInFailed, ""},
+		{oauth.ErrReturnToRefused, 400, authhttp.TypeReturnToRefused, "return_to"},
+		{oauth.ErrUnknownProvider, 404, "about:blank", ""},
+		{oauth.ErrNotFound, 404, "about:blank", ""},
+		{oauth.ErrLastSignInMethod, 409, authhttp.TypeLastSignInMethod, ""},
+		{fmt.Errorf("%w: acme discovery: request failed", oauth.ErrProviderUnavailable), 503, "about:blank", ""},
 	}
 	for _, c := range cases {
 		p := authhttp.ProblemFor(c.err)
@@ -80,6 +95,16 @@ func TestProblemFor(t *testing.T) {
 			t.Errorf("%v: Retry-After %q", c.err, rec.Header().Get("Retry-After"))
 		}
 		retry := map[error]string{store.ErrUnavailable: "1", ratelimit.ErrFull: "1", ratelimit.ErrLimited: "1", limitedErr: "42"}
+		if errors.Is(c.err, oauth.ErrProviderUnavailable) && c.status == 503 && rec.Header().Get("Retry-After") != "5" {
+			t.Errorf("%v: Retry-After %q, want 5", c.err, rec.Header().Get("Retry-After"))
+		}
+		if errors.Is(c.err, oauth.ErrCallbackRefused) && c.status == 400 && body["detail"] != "sign-in with the provider failed; start again" {
+			t.Errorf("%v: detail %v, want the one generic detail", c.err, body["detail"])
+		}
+		if errors.Is(c.err, oauth.ErrNotFound) && body["detail"] != "no such identity" ||
+			errors.Is(c.err, oauth.ErrUnknownProvider) && c.status == 404 && body["detail"] != "no such provider" {
+			t.Errorf("%v: detail %v", c.err, body["detail"])
+		}
 		if want, ok := retry[c.err]; ok && rec.Header().Get("Retry-After") != want {
 			t.Errorf("%v: Retry-After %q, want %s", c.err, rec.Header().Get("Retry-After"), want)
 		}

@@ -14,9 +14,10 @@ import (
 )
 
 // RateLimitConfig configures the rate limits a [Handler] applies to its
-// routes. The zero value is the default: login 30 a minute and
-// registration 20 a minute per client IP, verification links 3 an hour
-// per signed-in user, counted in the handler's memory. Password reset
+// routes. The zero value is the default: login 30 a minute,
+// registration 20 a minute and external sign-in (OAuth) requests 30 a
+// minute per client IP, verification links 3 an hour per signed-in user,
+// counted in the handler's memory. Password reset
 // requests are limited by the reset service (reset.Config.PerAddress
 // and PerClient), not here.
 //
@@ -48,6 +49,14 @@ type RateLimitConfig struct {
 	// Register limits POST /auth/register per client IP address. Default
 	// ratelimit.PerMinute("register", 20).
 	Register ratelimit.Policy
+	// OAuth limits the external sign-in routes (with Config.OAuth) per
+	// client IP: GET /auth/oauth/{provider}/start, GET
+	// /auth/oauth/{provider}/callback and POST
+	// /me/identities/{provider}/link, counted together. A sign-in takes
+	// two requests (start and callback). Each callback costs a round trip
+	// to the provider and records an audit event when refused. Default
+	// ratelimit.PerMinute("oauth", 30).
+	OAuth ratelimit.Policy
 	// VerificationRequest limits POST /auth/email/verify/request per
 	// signed-in user: each sends a mail. Default
 	// ratelimit.PerHour("email_verification", 3).
@@ -67,13 +76,14 @@ type RateLimitConfig struct {
 var (
 	defaultLogin               = ratelimit.PerMinute("login", 30)
 	defaultRegister            = ratelimit.PerMinute("register", 20)
+	defaultOAuth               = ratelimit.PerMinute("oauth", 30)
 	defaultVerificationRequest = ratelimit.PerHour("email_verification", 3)
 )
 
 // limits is the middleware of each limited route; each passes requests
 // straight through when the limits are disabled.
 type limits struct {
-	login, register, verification func(http.Handler) http.Handler
+	login, register, oauth, verification func(http.Handler) http.Handler
 }
 
 // newLimits builds the limits of c. The client IP is the one the
@@ -83,7 +93,7 @@ type limits struct {
 func (h *Handler) newLimits(c RateLimitConfig) (limits, error) {
 	if c.Disabled {
 		none := func(next http.Handler) http.Handler { return next }
-		return limits{none, none, none}, nil
+		return limits{none, none, none, none}, nil
 	}
 	st := c.Store
 	if st == nil {
@@ -115,6 +125,10 @@ func (h *Handler) newLimits(c RateLimitConfig) (limits, error) {
 	if err != nil {
 		return limits{}, err
 	}
+	oauth, err := limiter("OAuth", c.OAuth, defaultOAuth)
+	if err != nil {
+		return limits{}, err
+	}
 	verification, err := limiter("VerificationRequest", c.VerificationRequest, defaultVerificationRequest)
 	if err != nil {
 		return limits{}, err
@@ -123,6 +137,7 @@ func (h *Handler) newLimits(c RateLimitConfig) (limits, error) {
 	return limits{
 		login:        mw.Limit(ratelimit.Rule{Limiter: login, Key: byIP, Sensitive: true}),
 		register:     mw.Limit(ratelimit.Rule{Limiter: register, Key: byIP, Sensitive: true}),
+		oauth:        mw.Limit(ratelimit.Rule{Limiter: oauth, Key: byIP, Sensitive: true}),
 		verification: mw.Limit(ratelimit.Rule{Limiter: verification, Key: ratelimit.ByUser(signedInUser), Sensitive: true}),
 	}, nil
 }

@@ -1,8 +1,10 @@
 package authhttp
 
 import (
+	"strings"
 	"time"
 
+	"github.com/cedrina/cedrina/oauth"
 	"github.com/cedrina/cedrina/session"
 	"github.com/cedrina/cedrina/user"
 )
@@ -88,4 +90,49 @@ func NewSessionView(s *session.Session, current int64) SessionView {
 		v.ClientIP = s.ClientIP.String()
 	}
 	return v
+}
+
+// IdentityView is how a user sees one of their linked external
+// identities (GET /me/identities): which provider, the address the
+// provider gave, and when it was linked and last refreshed by a sign-in.
+// The provider's tokens and the rest of its user info are not in it.
+type IdentityView struct {
+	// Provider is the provider's route name ("google", "github"), as in
+	// /auth/oauth/{provider}/start.
+	Provider string `json:"provider"`
+	// Email is the address in the provider's user info, when it gave one.
+	Email     string    `json:"email,omitempty"`
+	LinkedAt  time.Time `json:"linked_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// NewIdentityView returns p's view.
+func NewIdentityView(p *oauth.Profile) IdentityView {
+	v := IdentityView{Provider: strings.ToLower(p.Provider), LinkedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt}
+	if email, ok := p.UserInfo["email"].(string); ok {
+		v.Email = email
+	}
+	return v
+}
+
+// IdentitiesResponse is the body of GET /me/identities.
+type IdentitiesResponse struct {
+	Identities []IdentityView `json:"identities"`
+}
+
+// LinkResponse is the body of POST /me/identities/{provider}/link: send
+// the browser to AuthorizationURL (a top-level navigation, so that the
+// state cookie set with this response goes back with the provider's
+// redirect to the callback).
+type LinkResponse struct {
+	AuthorizationURL string `json:"authorization_url"`
+}
+
+// LinkedResponse is the body of the callback of a link flow in
+// OAuthTokenResponse mode: the identity is linked to the user who began
+// it.
+type LinkedResponse struct {
+	Linked bool `json:"linked"`
+	// Provider is the provider's route name.
+	Provider string `json:"provider"`
 }
