@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 	"github.com/cedrina/cedrina/audit"
 	"github.com/cedrina/cedrina/authhttp"
 	"github.com/cedrina/cedrina/notify"
+	"github.com/cedrina/cedrina/oauth"
 	"github.com/cedrina/cedrina/ratelimit"
 	"github.com/cedrina/cedrina/rbac"
 	"github.com/cedrina/cedrina/reset"
@@ -37,6 +39,9 @@ type stores struct {
 	// ping checks the database for /healthz; nil when there is nothing to
 	// check (the in-memory store).
 	ping func(context.Context) error
+	// oauth keeps the linked external identities and the spent sign-in
+	// flow states (with appConfig.oauth): the database that tx spans.
+	oauth oauth.Store
 	// rules keeps the authorization policy; nil means an
 	// rbac.MemoryStore of the app's own.
 	rules rbac.Store
@@ -72,6 +77,11 @@ type appConfig struct {
 	// noSeedPolicy leaves the policy alone at start; by default, a policy
 	// without any active rule gets authhttp.AdminRules.
 	noSeedPolicy bool
+	// oauth, when set, serves sign-in with external identities
+	// (authhttp.Config.OAuth) on stores.oauth. In its redirect mode the
+	// API also accepts the session cookie, whose unsafe requests must
+	// come from publicURL's origin.
+	oauth *oauthSettings
 }
 
 // app is the program's HTTP side: the SDK's API (package authhttp) on
@@ -84,6 +94,7 @@ type app struct {
 	events  *audit.Writer  // nil without an audit store
 	trail   *audit.Service // likewise
 	authz   *rbac.Authorizer
+	oauth   *oauth.Service // nil without appConfig.oauth
 	proxies audit.Proxies
 	timeout time.Duration
 	ping    func(context.Context) error
@@ -185,8 +196,14 @@ func newApp(ctx context.Context, log *slog.Logger, st stores, cfg appConfig) (*a
 		a.users.Close(context.Background())
 		return nil, err
 	}
-	a.api, err = authhttp.New(authhttp.Config{Users: a.users, Sessions: sessions, Reset: a.resets,
-		Authorizer: a.authz, Audit: a.trail, TrustedProxies: cfg.proxies, RateLimit: rl, Logger: log})
+	api := authhttp.Config{Users: a.users, Sessions: sessions, Reset: a.resets,
+		Authorizer: a.authz, Audit: a.trail, TrustedProxies: cfg.proxies, RateLimit: rl, Logger: log}
+	if cfg.oauth != nil {
+		err = a.setupOAuth(st, cfg, &api)
+	}
+	if err == nil {
+		a.api, err = authhttp.New(api)
+	}
 	if err != nil {
 		a.authz.Close(context.Background())
 		a.resets.Close(context.Background())
@@ -194,6 +211,37 @@ func newApp(ctx context.Context, log *slog.Logger, st stores, cfg appConfig) (*a
 		return nil, err
 	}
 	return a, nil
+}
+
+// setupOAuth builds the oauth service of cfg.oauth on st.oauth, and sets
+// it in api with its callback mode. Sign-ins, links and refusals are
+// recorded through the app's audit writer. In redirect mode the API and
+// RequireAuth accept the session cookie the callback sets; its unsafe
+// requests must come from the front end's origin (cfg.publicURL), or
+// from the same origin (Sec-Fetch-Site).
+func (a *app) setupOAuth(st stores, cfg appConfig, api *authhttp.Config) error {
+	if st.oauth == nil {
+		return errors.New("--oauth-config: the store keeps no linked identities")
+	}
+	oc := oauth.Config{Providers: cfg.oauth.providers, Users: a.users, Store: st.oauth, Tx: st.tx,
+		Cipher: cfg.oauth.cipher, StateKey: cfg.oauth.stateKey, ReturnTo: cfg.oauth.returnTo,
+		DefaultReturnTo: cfg.oauth.defaultReturnTo, Logger: a.log}
+	if a.events != nil {
+		oc.Recorder = a.events
+	}
+	var err error
+	if a.oauth, err = oauth.NewService(oc); err != nil {
+		return fmt.Errorf("--oauth-config: %w", err)
+	}
+	api.OAuth, api.OAuthCallback = a.oauth, cfg.oauth.callback
+	if cfg.oauth.callback == authhttp.OAuthRedirect {
+		u, err := url.Parse(cfg.publicURL)
+		if err != nil {
+			return err
+		}
+		api.Auth = session.MiddlewareConfig{AllowCookie: true, AllowedOrigins: []string{u.Scheme + "://" + u.Host}}
+	}
+	return nil
 }
 
 // newAuthorizer loads the policy from st.rules (a memory store of its

@@ -55,6 +55,19 @@
 //	                   start, add the default admin policy "p, admin, /admin/*, *"
 //	                   (ADMIN may use every /admin/ route); -seed-policy=false
 //	                   leaves an empty policy empty; default on
+//	--oauth-config     JSON file of the external identity providers, the
+//	                   return_to allowlist and the callback mode (see "Sign-in
+//	                   with external identities"); default none
+//	--oauth-token-keys-file  file with the keys that seal the providers' tokens
+//	                   at rest; default $CEDRINA_OAUTH_TOKEN_KEYS; one of the
+//	                   two is required with --oauth-config
+//	--oauth-state-key-file   file with the key that seals the sign-in flows'
+//	                   state cookies; default $CEDRINA_OAUTH_STATE_KEY; without
+//	                   either, a random key per run
+//
+// The keys are never flag values, which other users of the machine see in
+// the process list: they come from files (chmod 600; the program warns
+// otherwise) or from the environment, and are never logged.
 //
 // # Trying it with curl
 //
@@ -180,6 +193,11 @@
 //	GET    /admin/policies              Bearer, allowed: 200 the policy's rules
 //	POST   /admin/policies              Bearer, allowed {ptype, values}: 201 rules added
 //	DELETE /admin/policies              Bearer, allowed {id} or {ptype, values}: 200
+//	GET    /auth/oauth/{provider}/start     ?return_to: 302 to the provider (with --oauth-config)
+//	GET    /auth/oauth/{provider}/callback  the provider's redirect: 200 token response, or 303
+//	GET    /me/identities                   Bearer: 200 the linked identities
+//	POST   /me/identities/{provider}/link   Bearer, optional {return_to}: 200 {authorization_url}
+//	DELETE /me/identities/{provider}        Bearer: 204
 //
 // Every error, the program's own included (405, a panic's 500, a
 // database that does not answer), is an application/problem+json body;
@@ -230,6 +248,71 @@
 // with its history and is no longer enforced. Every change records who
 // made it (created_by, updated_by, and a policy_changed or role_changed
 // audit event); denied requests are recorded as authorization_denied.
+//
+// # Sign-in with external identities
+//
+// With --oauth-config, users sign in with Google, Microsoft, Facebook,
+// GitHub or any OpenID Connect provider (package oauth; package authhttp
+// documents the routes). The file is JSON; unknown members are refused:
+//
+//	{
+//	  "providers": [
+//	    {"name": "google", "client_id": "...", "client_secret": "...",
+//	     "redirect_url": "https://auth.example.com/auth/oauth/google/callback"},
+//	    {"name": "github", "client_id": "...", "client_secret": "...",
+//	     "redirect_url": "https://auth.example.com/auth/oauth/github/callback"},
+//	    {"name": "acme", "issuer": "https://sso.acme.example", "client_id": "...",
+//	     "client_secret": "...", "redirect_url": "https://auth.example.com/auth/oauth/acme/callback"}
+//	  ],
+//	  "return_to": ["https://app.example.com/"],
+//	  "default_return_to": "https://app.example.com/account",
+//	  "callback": "token"
+//	}
+//
+// Each provider's name is its route name (/auth/oauth/{name}/...) and
+// picks its kind: google, microsoft, facebook and github are those
+// providers; any other name (lower-case letters, digits, '-' and '_') is
+// an OpenID Connect provider found from its "issuer". "redirect_url" is
+// required: the callback URL registered with the provider, matched
+// exactly. The other members override the providers' defaults: "scopes";
+// "issuer" (Google's and Microsoft's too); "tenant" (Microsoft: a tenant
+// id or domain, or common, organizations, consumers); "auth_url",
+// "token_url" and "api_url" (GitHub's and Facebook's endpoints).
+// "return_to" is the allowlist of where a sign-in may send the browser
+// afterwards (an entry ending in "/" allows every path under it); any
+// other return_to is refused. "callback" is "token" (default: the
+// callback answers the token response of POST /auth/login) or "redirect"
+// (the callback sets the session cookie and answers 303 to return_to;
+// the API then also accepts the session cookie, and its unsafe requests
+// only from --public-url's origin or the same origin). The file holds
+// client secrets: chmod 600 it.
+//
+// The providers' access and refresh tokens are stored sealed
+// (AES-256-GCM) under keys the program must be given, or it refuses to
+// start: "id:base64", comma-separated, the current key first, in
+// --oauth-token-keys-file or $CEDRINA_OAUTH_TOKEN_KEYS. To rotate, put a
+// new key first and keep the old ones after it. The flows' state cookies
+// are sealed with the key in --oauth-state-key-file or
+// $CEDRINA_OAUTH_STATE_KEY (the base64 of 32 bytes); without one the
+// program makes a random key and says so in the log: a sign-in begun
+// before a restart, or on another instance, then fails at the callback.
+// Give every instance the same keys.
+//
+//	umask 077
+//	echo "k1:$(openssl rand -base64 32)" > oauth-token-keys
+//	openssl rand -base64 32 > oauth-state-key
+//	go run ./examples/httpserver --oauth-config oauth.json \
+//	  --oauth-token-keys-file oauth-token-keys --oauth-state-key-file oauth-state-key
+//
+// A sign-in starts in the browser at /auth/oauth/google/start (with
+// ?return_to=...), which redirects to the provider with the flow's state
+// in the __Host-cedrina-oauth cookie. That cookie, like the session
+// cookie, is Secure: browsers keep it over HTTPS, and over plain HTTP
+// only for http://localhost. The linked identities are in the
+// oauth_profiles table (in memory: this process's). The record of each
+// spent flow state, kept so that a state works once, stays in the store
+// until oauth.Service.Cleanup deletes the expired ones; this program does
+// not run it.
 //
 // # Keys and sessions
 //
@@ -363,5 +446,8 @@
 // anyone lock an account on purpose.
 //
 // The API takes bearer tokens only, which browsers never attach by
-// themselves, so it needs no CSRF defence.
+// themselves, so it needs no CSRF defence; but with an --oauth-config
+// whose callback is "redirect" it also takes the session cookie, and then
+// refuses a cookie's unsafe request unless it comes from the same origin
+// or from --public-url's (session.MiddlewareConfig.AllowCookie).
 package main

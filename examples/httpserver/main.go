@@ -88,6 +88,11 @@ type options struct {
 	// admin policy at start (authhttp.AdminRules); false with
 	// -seed-policy=false.
 	seedPolicy bool
+	// oauthConfig is the --oauth-config file (providers, return_to
+	// allowlist, callback mode); empty: no external sign-in. The keys are
+	// read from oauthTokenKeysFile and oauthStateKeyFile, or from the
+	// environment (loadOAuth), never from a flag's value.
+	oauthConfig, oauthTokenKeysFile, oauthStateKeyFile string
 }
 
 // parseOptions reads the flags in args, with DATABASE_URL from getenv as
@@ -121,6 +126,17 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.BoolVar(&o.seedPolicy, "seed-policy", true,
 		"when the authorization policy has no active rule at start, add the default admin\n"+
 			"policy, \"p, admin, /admin/*, *\": users whose role is ADMIN may use every /admin/ route")
+	fs.StringVar(&o.oauthConfig, "oauth-config", "",
+		"JSON `file` of the external identity providers to sign in with (Google, Microsoft,\n"+
+			"Facebook, GitHub, OpenID Connect), the return_to allowlist and the callback mode;\n"+
+			"default none: no sign-in with external identities")
+	fs.StringVar(&o.oauthTokenKeysFile, "oauth-token-keys-file", "",
+		"`file` with the keys that seal the providers' tokens at rest, \"id:base64,id2:base64\",\n"+
+			"the current key first (default $"+envOAuthTokenKeys+"); required with --oauth-config")
+	fs.StringVar(&o.oauthStateKeyFile, "oauth-state-key-file", "",
+		"`file` with the base64 of the 32-byte key that seals the sign-in flows' state cookies,\n"+
+			"the same on every instance (default $"+envOAuthStateKey+"; without either, a random\n"+
+			"key: a flow does not survive a restart or cross instances)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, err
@@ -150,6 +166,10 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 			return o, errUsage
 		}
 	}
+	if o.oauthConfig == "" && (o.oauthTokenKeysFile != "" || o.oauthStateKeyFile != "") {
+		fmt.Fprintln(stderr, "--oauth-token-keys-file and --oauth-state-key-file need --oauth-config")
+		return o, errUsage
+	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "unexpected argument %q\n", fs.Arg(0))
 		fs.Usage()
@@ -163,22 +183,29 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	return o, nil
 }
 
-// run is the whole program: it parses args, opens the store (migrating a
-// PostgreSQL database), listens on the address, calls ready with the
-// address it listens on (useful with port 0), and serves until ctx is
-// done; then it shuts down gracefully, letting in-flight requests finish.
-// Logs go to stderr as JSON lines (newLogger). ready may be nil.
+// run is the whole program: it parses args, reads the OAuth settings and
+// keys (with --oauth-config), opens the store (migrating a PostgreSQL
+// database), listens on the address, calls ready with the address it
+// listens on (useful with port 0), and serves until ctx is done; then it
+// shuts down gracefully, letting in-flight requests finish. Logs go to
+// stderr as JSON lines (newLogger). ready may be nil.
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, ready func(addr string)) error {
 	o, err := parseOptions(args, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	return serve(ctx, newLogger(stderr), o, ready)
+	log := newLogger(stderr)
+	oc, err := loadOAuth(log, o, getenv)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, log, o, oc, ready)
 }
 
 // serve opens the stores named by o, builds the app on them with the
-// SDK's default settings and serves it; see [run].
-func serve(ctx context.Context, log *slog.Logger, o options, ready func(addr string)) error {
+// SDK's default settings (and external sign-in with oc, when not nil) and
+// serves it; see [run].
+func serve(ctx context.Context, log *slog.Logger, o options, oc *oauthSettings, ready func(addr string)) error {
 	st, closeStores, err := openStores(ctx, log, o.databaseURL)
 	if err != nil {
 		return err
@@ -188,7 +215,7 @@ func serve(ctx context.Context, log *slog.Logger, o options, ready func(addr str
 	cfg := appConfig{users: user.Config{Logger: log}, audit: audit.Config{Logger: log}, proxies: o.proxies,
 		publicURL: o.publicURL, rateLimit: authhttp.RateLimitConfig{Disabled: !o.rateLimit,
 			Login: ratelimit.PerMinute("login", o.loginLimit), Register: ratelimit.PerMinute("register", o.registerLimit)},
-		noSeedPolicy: !o.seedPolicy}
+		noSeedPolicy: !o.seedPolicy, oauth: oc}
 	if o.jwtKeyFile != "" {
 		if cfg.sessions.Keys, err = loadKey(log, o.jwtKeyFile); err != nil {
 			return err
