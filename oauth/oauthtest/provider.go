@@ -204,7 +204,6 @@ type issued struct {
 	clientID string
 	scope    string
 	user     User
-	authTime time.Time
 	expires  time.Time // zero: never (refresh tokens)
 }
 
@@ -326,11 +325,24 @@ func (p *Provider) UserInfoURL() string { return p.srv.URL + "/userinfo" }
 func (p *Provider) JWKSURL() string { return p.srv.URL + "/jwks" }
 
 // GitHubAPIURL is the base of the GitHub-flavoured API, {URL}/github, in
-// place of https://api.github.com: it serves /user and /user/emails.
+// place of https://api.github.com. It serves /user, answering
+// {"id", "login", "name", "email", "avatar_url"} (name and email null when
+// empty or, for email, when [User].GitHubEmailPrivate), and /user/emails,
+// answering [{"email", "primary": true, "verified", "visibility"}], or []
+// for a user without Email. Both take an access token issued by /token in
+// the Authorization header, as "Bearer <token>" or "token <token>", and
+// answer 401 {"message": "Bad credentials"} otherwise.
 func (p *Provider) GitHubAPIURL() string { return p.srv.URL + "/github" }
 
 // FacebookGraphURL is the base of the Facebook-flavoured Graph API,
-// {URL}/facebook, in place of https://graph.facebook.com: it serves /me.
+// {URL}/facebook, in place of https://graph.facebook.com. It serves
+// /me?fields=..., answering the fields asked for among id (Subject),
+// name, email and picture ({"data": {"url"}}), empty ones left out: id
+// and name when fields is absent, and id always, as the Graph API does.
+// An unknown field is a 400 OAuthException (code 100). The access token
+// goes in the Authorization header ("Bearer <token>") or the access_token
+// query parameter; a missing or unknown one is a 400 OAuthException (code
+// 190).
 func (p *Provider) FacebookGraphURL() string { return p.srv.URL + "/facebook" }
 
 // Client returns an HTTP client for the server. The client under test may

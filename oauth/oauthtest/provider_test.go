@@ -263,16 +263,16 @@ func TestDiscovery(t *testing.T) {
 	}
 	u := f.p.URL()
 	for k, want := range map[string]string{
-		"issuer":                                u,
-		"authorization_endpoint":                u + "/authorize",
-		"token_endpoint":                        u + "/token",
-		"userinfo_endpoint":                     u + "/userinfo",
-		"jwks_uri":                              u + "/jwks",
-		"response_types_supported":              `["code"]`,
-		"subject_types_supported":               `["public"]`,
-		"id_token_signing_alg_values_supported": `["RS256"]`,
-		"code_challenge_methods_supported":      `["S256"]`,
-		"token_endpoint_auth_methods_supported": `["client_secret_basic","client_secret_post"]`,
+		"issuer":                                         u,
+		"authorization_endpoint":                         u + "/authorize",
+		"token_endpoint":                                 u + "/token",
+		"userinfo_endpoint":                              u + "/userinfo",
+		"jwks_uri":                                       u + "/jwks",
+		"response_types_supported":                       `["code"]`,
+		"subject_types_supported":                        `["public"]`,
+		"id_token_signing_alg_values_supported":          `["RS256"]`,
+		"code_challenge_methods_supported":               `["S256"]`,
+		"token_endpoint_auth_methods_supported":          `["client_secret_basic","client_secret_post"]`,
 		"authorization_response_iss_parameter_supported": "true",
 	} {
 		got, _ := json.Marshal(doc[k])
@@ -434,7 +434,7 @@ func TestPKCERequired(t *testing.T) {
 	f := newFixture(t, oauthtest.Config{})
 	v := oauth2.GenerateVerifier()
 	for name, opts := range map[string][]oauth2.AuthCodeOption{
-		"plain": {oauth2.SetAuthURLParam("code_challenge", v), oauth2.SetAuthURLParam("code_challenge_method", "plain")},
+		"plain":     {oauth2.SetAuthURLParam("code_challenge", v), oauth2.SetAuthURLParam("code_challenge_method", "plain")},
 		"no method": {oauth2.SetAuthURLParam("code_challenge", oauth2.S256ChallengeFromVerifier(v))},
 		"missing":   nil,
 	} {

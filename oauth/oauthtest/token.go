@@ -157,7 +157,7 @@ func (p *Provider) exchangeCode(w http.ResponseWriter, form url.Values, clientID
 			RefreshToken: randomString(32),
 			Scope:        g.scope,
 		}
-		it := &issued{clientID: clientID, scope: g.scope, user: g.user, authTime: g.authTime}
+		it := &issued{clientID: clientID, scope: g.scope, user: g.user}
 		at := *it
 		at.expires = now.Add(p.cfg.AccessTokenTTL)
 		p.mu.Lock()
