@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -91,6 +92,9 @@ type Provider struct {
 	// issuer depends on the token's tid.
 	multiTenant string
 
+	// now is the clock ID tokens are checked by: the Service's.
+	now atomic.Pointer[func() time.Time]
+
 	mu       sync.Mutex
 	op       *oidc.Provider
 	verifier *oidc.IDTokenVerifier
@@ -135,7 +139,7 @@ func Microsoft(c ProviderConfig) (*Provider, error) {
 			UserInfoURL: "https://graph.microsoft.com/oidc/userinfo", JWKSURL: base + "/discovery/v2.0/keys",
 			Algorithms: p.algs,
 		}).NewProvider(oidc.ClientContext(context.Background(), p.client))
-		p.verifier = p.op.Verifier(&oidc.Config{ClientID: c.ClientID, SupportedSigningAlgs: p.algs, SkipIssuerCheck: true})
+		p.verifier = p.op.Verifier(&oidc.Config{ClientID: c.ClientID, SupportedSigningAlgs: p.algs, SkipIssuerCheck: true, Now: p.clock})
 		p.conf.Endpoint = p.op.Endpoint()
 		return p, nil
 	}
@@ -268,6 +272,14 @@ func newProvider(name string, kind providerKind, c ProviderConfig) (*Provider, e
 	return p, nil
 }
 
+// clock is the time ID tokens are checked at.
+func (p *Provider) clock() time.Time {
+	if f := p.now.Load(); f != nil {
+		return (*f)()
+	}
+	return time.Now()
+}
+
 // Name returns the provider's route name ("google").
 func (p *Provider) Name() string { return p.name }
 
@@ -325,7 +337,7 @@ func (p *Provider) discover(ctx context.Context) error {
 	}
 	p.op = op
 	p.verifier = op.VerifierContext(oidc.ClientContext(context.Background(), p.client),
-		&oidc.Config{ClientID: p.conf.ClientID, SupportedSigningAlgs: p.algs})
+		&oidc.Config{ClientID: p.conf.ClientID, SupportedSigningAlgs: p.algs, Now: p.clock})
 	p.conf.Endpoint = op.Endpoint()
 	p.lastErr = nil
 	return nil

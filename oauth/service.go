@@ -21,7 +21,8 @@ import (
 // are required.
 type Config struct {
 	// Providers are the identity providers users may sign in with, each
-	// under its own name; several at once.
+	// under its own name; several at once. Give each provider to one
+	// Service: it checks ID tokens by that Service's clock.
 	Providers []*Provider
 	// Users creates the accounts of new identities and records their
 	// sign-ins.
@@ -140,6 +141,9 @@ func NewService(cfg Config) (*Service, error) {
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	for _, p := range s.providers {
+		p.now.Store(&s.now)
 	}
 	return s, nil
 }
