@@ -144,7 +144,7 @@ func newEnv(t *testing.T, b backend, mutate ...func(*oauth.Config)) *env {
 		t.Fatal(err)
 	}
 	gh, err := oauth.GitHub(oauth.ProviderConfig{ClientID: e.github.ClientID(), ClientSecret: e.github.ClientSecret(),
-		RedirectURL: redirectBase + "github/callback", AuthURL: e.github.AuthURL(), TokenURL: e.github.TokenURL(),
+		RedirectURL: redirectBase + "github/callback", AuthURL: e.github.AuthURL(), Issuer: e.github.Issuer(), TokenURL: e.github.TokenURL(),
 		APIURL: e.github.GitHubAPIURL(), HTTPClient: e.github.Client()})
 	if err != nil {
 		t.Fatal(err)
@@ -320,30 +320,36 @@ func TestUsernameMadeUnique(t *testing.T) {
 
 // The must-show refusals: state, PKCE, ID token, provider errors.
 func TestCallbackRefusals(t *testing.T) {
-	backends(t, func(t *testing.T, b backend) {
-		ctx := context.Background()
-		t.Run("missing cookie", func(t *testing.T) {
+	ctx := context.Background()
+	run := func(name string, fn func(t *testing.T, b backend)) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			backends(t, fn)
+		})
+	}
+	{
+		run("missing cookie", func(t *testing.T, b backend) {
 			e := newEnv(t, b)
 			cb := e.authorize("acme", e.begin("acme"))
 			cb.Cookie = ""
 			_, err := e.svc.Complete(ctx, cb)
 			e.refused(err, oauth.ReasonStateMissing)
 		})
-		t.Run("missing state", func(t *testing.T) {
+		run("missing state", func(t *testing.T, b backend) {
 			e := newEnv(t, b)
 			cb := e.authorize("acme", e.begin("acme"))
 			cb.State = ""
 			_, err := e.svc.Complete(ctx, cb)
 			e.refused(err, oauth.ReasonStateMissing)
 		})
-		t.Run("wrong state", func(t *testing.T) {
+		run("wrong state", func(t *testing.T, b backend) {
 			e := newEnv(t, b)
 			cb := e.authorize("acme", e.begin("acme"))
 			cb.Cookie = e.begin("acme").State // another flow of the same browser
 			_, err := e.svc.Complete(ctx, cb)
 			e.refused(err, oauth.ReasonStateMismatch)
 		})
-		t.Run("forged cookie", func(t *testing.T) {
+		run("forged cookie", func(t *testing.T, b backend) {
 			e := newEnv(t, b)
 			other := newEnv(t, b) // another service: another state key
 			cb := e.authorize("acme", e.begin("acme"))
@@ -355,7 +361,7 @@ func TestCallbackRefusals(t *testing.T) {
 			_, err = e.svc.Complete(ctx, cb)
 			e.refused(err, oauth.ReasonStateInvalid)
 		})
-		t.Run("replayed state", func(t *testing.T) {
+		run("replayed state", func(t *testing.T, b backend) {
 			e := newEnv(t, b)
 			e.oidc.SetUser(alice)
 			cb := e.authorize("acme", e.begin("acme"))
@@ -369,21 +375,21 @@ func TestCallbackRefusals(t *testing.T) {
 				t.Fatal("a replayed state reached the token endpoint")
 			}
 		})
-		t.Run("expired state", func(t *testing.T) {
+		run("expired state", func(t *testing.T, b backend) {
 			e := newEnv(t, b)
 			cb := e.authorize("acme", e.begin("acme"))
 			e.clock.Advance(10*time.Minute + time.Second)
 			_, err := e.svc.Complete(ctx, cb)
 			e.refused(err, oauth.ReasonStateExpired)
 		})
-		t.Run("flow of another provider", func(t *testing.T) {
+		run("flow of another provider", func(t *testing.T, b backend) {
 			e := newEnv(t, b)
 			cb := e.authorize("acme", e.begin("acme"))
 			cb.Provider = "github" // the acme flow's answer at GitHub's callback
 			_, err := e.svc.Complete(ctx, cb)
 			e.refused(err, oauth.ReasonProviderMismatch)
 		})
-		t.Run("wrong PKCE verifier", func(t *testing.T) {
+		run("wrong PKCE verifier", func(t *testing.T, b backend) {
 			e := newEnv(t, b)
 			e.oidc.SetUser(alice)
 			first := e.authorize("acme", e.begin("acme"))
@@ -397,13 +403,26 @@ func TestCallbackRefusals(t *testing.T) {
 				t.Fatalf("%d logins", n)
 			}
 		})
-		t.Run("issuer parameter of another provider", func(t *testing.T) {
+		run("issuer parameter of another provider", func(t *testing.T, b backend) {
 			e := newEnv(t, b)
 			e.oidc.Misbehave(oauthtest.Misbehaviour{AuthorizeIss: "https://attacker.example"})
 			_, err := e.signIn("acme")
 			e.refused(err, oauth.ReasonIssuerMismatch)
 		})
-		t.Run("no code", func(t *testing.T) {
+		run("no issuer parameter where the provider promises one", func(t *testing.T, b backend) {
+			e := newEnv(t, b)
+			cb := e.authorize("acme", e.begin("acme"))
+			cb.Issuer = ""
+			_, err := e.svc.Complete(ctx, cb)
+			e.refused(err, oauth.ReasonIssuerMismatch)
+		})
+		run("issuer parameter of another provider at GitHub", func(t *testing.T, b backend) {
+			e := newEnv(t, b)
+			e.github.Misbehave(oauthtest.Misbehaviour{AuthorizeIss: "https://attacker.example"})
+			_, err := e.signIn("github")
+			e.refused(err, oauth.ReasonIssuerMismatch)
+		})
+		run("no code", func(t *testing.T, b backend) {
 			e := newEnv(t, b)
 			cb := e.authorize("acme", e.begin("acme"))
 			cb.Code = ""
@@ -429,7 +448,7 @@ func TestCallbackRefusals(t *testing.T) {
 			"userinfo malformed JSON":  {oauthtest.Misbehaviour{UserInfoMalformedJSON: true}, oauth.ReasonUserInfoFailed},
 			"userinfo another subject": {oauthtest.Misbehaviour{UserInfoSubject: "mallory"}, oauth.ReasonUserInfoFailed},
 		} {
-			t.Run(name, func(t *testing.T) {
+			run(name, func(t *testing.T, b backend) {
 				e := newEnv(t, b)
 				e.oidc.SetUser(alice)
 				e.oidc.Misbehave(tc.m)
@@ -445,7 +464,7 @@ func TestCallbackRefusals(t *testing.T) {
 			"GitHub API malformed JSON": {UserInfoMalformedJSON: true},
 			"GitHub token error":        {TokenError: "bad_verification_code"},
 		} {
-			t.Run(name, func(t *testing.T) {
+			run(name, func(t *testing.T, b backend) {
 				e := newEnv(t, b)
 				e.github.Misbehave(m)
 				_, err := e.signIn("github")
@@ -455,21 +474,27 @@ func TestCallbackRefusals(t *testing.T) {
 				}
 			})
 		}
-		t.Run("discovery names another issuer", func(t *testing.T) {
+		run("discovery names another issuer", func(t *testing.T, b backend) {
 			e := newEnv(t, b)
 			e.oidc.Misbehave(oauthtest.Misbehaviour{DiscoveryIssuer: "https://attacker.example"})
 			if _, err := e.svc.Begin(ctx, "acme", ""); !errors.Is(err, oauth.ErrProviderUnavailable) {
 				t.Fatalf("Begin: %v; want ErrProviderUnavailable", err)
 			}
 		})
-	})
+	}
 }
 
 // An address that matches an existing account logs in or links only when
 // the provider verified it and so did the account.
 func TestEmailMatch(t *testing.T) {
-	backends(t, func(t *testing.T, b backend) {
-		ctx := context.Background()
+	ctx := context.Background()
+	run := func(name string, fn func(t *testing.T, b backend)) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			backends(t, fn)
+		})
+	}
+	{
 		for _, tc := range []struct {
 			name                  string
 			providerSays, account bool
@@ -480,7 +505,7 @@ func TestEmailMatch(t *testing.T) {
 			{"unverified by both", false, false, ""},
 			{"verified by both", true, true, oauth.LinkedByEmail},
 		} {
-			t.Run(tc.name, func(t *testing.T) {
+			run(tc.name, func(t *testing.T, b backend) {
 				e := newEnv(t, b)
 				local, err := e.users.Register(ctx, user.Registration{Username: "alice_local", Email: "alice@example.com", Password: "a long enough passphrase"})
 				if err != nil {
@@ -514,7 +539,7 @@ func TestEmailMatch(t *testing.T) {
 				}
 			})
 		}
-		t.Run("Facebook never links by address", func(t *testing.T) {
+		run("Facebook never links by address", func(t *testing.T, b backend) {
 			e := newEnv(t, b)
 			local, err := e.users.Register(ctx, user.Registration{Username: "zoe", Email: "zoe@example.com", Password: "a long enough passphrase"})
 			if err != nil {
@@ -525,7 +550,7 @@ func TestEmailMatch(t *testing.T) {
 			_, err = e.signIn("facebook")
 			e.refused(err, oauth.ReasonLinkRequired)
 		})
-	})
+	}
 }
 
 // verify marks the user's address verified, as the verification flow

@@ -40,7 +40,10 @@ type ProviderConfig struct {
 	// Issuer is the OpenID Connect issuer URL (Google, Microsoft, OIDC):
 	// its discovery document and key set are fetched on first use and
 	// cached. Required for OIDC; Google defaults to
-	// https://accounts.google.com, Microsoft to its tenant's issuer.
+	// https://accounts.google.com, Microsoft to its tenant's issuer. For
+	// an OAuth 2.0 provider (GitHub, Facebook) it is optional: the issuer
+	// identifier the provider sends as the authorization response's iss
+	// parameter (RFC 9207), which is then required to match.
 	Issuer string
 	// Tenant is Microsoft's tenant: a tenant id or domain (a single
 	// tenant), or "common" (default), "organizations" or "consumers"
@@ -96,6 +99,7 @@ type Provider struct {
 	now atomic.Pointer[func() time.Time]
 
 	mu       sync.Mutex
+	issParam bool // the discovery document promises the iss parameter (RFC 9207)
 	op       *oidc.Provider
 	verifier *oidc.IDTokenVerifier
 	failedAt time.Time
@@ -254,7 +258,8 @@ func newProvider(name string, kind providerKind, c ProviderConfig) (*Provider, e
 	limited := *client
 	limited.Transport = limitBodies{next: client.Transport}
 	p := &Provider{
-		name: name, stored: strings.ToUpper(name), kind: kind, client: &limited, apiURL: strings.TrimSuffix(c.APIURL, "/"),
+		issuer: c.Issuer,
+		name:   name, stored: strings.ToUpper(name), kind: kind, client: &limited, apiURL: strings.TrimSuffix(c.APIURL, "/"),
 		algs: append([]string(nil), algs...), linking: !c.NoEmailLinking,
 		conf: oauth2.Config{
 			ClientID: c.ClientID, ClientSecret: c.ClientSecret, RedirectURL: c.RedirectURL,
@@ -287,7 +292,8 @@ func (p *Provider) Name() string { return p.name }
 // ("GOOGLE").
 func (p *Provider) StoredName() string { return p.stored }
 
-// Issuer returns the OpenID Connect issuer, "" for an OAuth 2.0 provider.
+// Issuer returns the provider's issuer identifier: the OpenID Connect
+// issuer, or the one configured for an OAuth 2.0 provider ("" when none).
 func (p *Provider) Issuer() string { return p.issuer }
 
 func validName(s string) bool {
@@ -335,7 +341,11 @@ func (p *Provider) discover(ctx context.Context) error {
 		p.failedAt, p.lastErr = time.Now(), fmt.Errorf("%w: %s discovery: %s", errUnavailable, p.name, safeErr(err))
 		return p.lastErr
 	}
-	p.op = op
+	var meta struct {
+		ISS bool `json:"authorization_response_iss_parameter_supported"`
+	}
+	_ = op.Claims(&meta) // the document was decoded once already
+	p.op, p.issParam = op, meta.ISS
 	p.verifier = op.VerifierContext(oidc.ClientContext(context.Background(), p.client),
 		&oidc.Config{ClientID: p.conf.ClientID, SupportedSigningAlgs: p.algs, Now: p.clock})
 	p.conf.Endpoint = op.Endpoint()
@@ -369,6 +379,25 @@ func safeErr(err error) string {
 		msg = msg[:200]
 	}
 	return msg
+}
+
+// checkIssuerParam checks the authorization response's iss parameter
+// (RFC 9207): when present it must name the provider's issuer (if one is
+// known), and a provider whose discovery document promises it must send
+// it.
+func (p *Provider) checkIssuerParam(iss string) error {
+	p.mu.Lock()
+	required := p.issParam
+	p.mu.Unlock()
+	switch {
+	case p.multiTenant != "":
+		return nil // the issuer depends on the tenant; the ID token's is checked
+	case iss == "" && required:
+		return errors.New("the authorization response has no iss parameter, which the provider promises")
+	case iss != "" && p.issuer != "" && iss != p.issuer:
+		return errors.New("the authorization response names another issuer")
+	}
+	return nil
 }
 
 // authCodeURL returns the authorization request URL.

@@ -125,7 +125,7 @@ func TestDeriveUsername(t *testing.T) {
 		{Identity{Username: "ab", Email: "x@example.com", Name: "Zoë Müller"}, "zoë-müller"},
 		{Identity{Name: "Зоя"}, "зоя"},
 		{Identity{Name: "pаypal"}, "pypal"}, // Cyrillic а in Latin: mixed scripts, ASCII kept
-		{Identity{Name: "日本"}, "user"},     // two code points: too short
+		{Identity{Name: "日本"}, "user"},      // two code points: too short
 		{Identity{Username: "'; DROP TABLE users; --"}, "drop-table-users"},
 		{Identity{Username: "a\x00b\x00c\x00d"}, "abcd"},
 		{Identity{Username: "\xff\xfe"}, "user"},

@@ -351,14 +351,14 @@ func (s *Service) complete(ctx context.Context, cb Callback) (*Result, error) {
 	if cb.Error != "" {
 		return nil, refuse(ReasonProviderError, fmt.Errorf("provider answered error %q", printableOr(cb.Error, 64)))
 	}
-	if cb.Issuer != "" && cb.Issuer != p.issuer {
-		return nil, refuse(ReasonIssuerMismatch, errors.New("the authorization response names another issuer"))
+	if err := p.discover(ctx); err != nil {
+		return nil, refuse(ReasonProviderUnavailable, err)
+	}
+	if err := p.checkIssuerParam(cb.Issuer); err != nil {
+		return nil, refuse(ReasonIssuerMismatch, err)
 	}
 	if cb.Code == "" {
 		return nil, refuse(ReasonCodeMissing, nil)
-	}
-	if err := p.discover(ctx); err != nil {
-		return nil, refuse(ReasonProviderUnavailable, err)
 	}
 	tok, err := p.exchange(ctx, cb.Code, f.Verifier)
 	if err != nil {
