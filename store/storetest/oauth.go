@@ -18,9 +18,9 @@ import (
 
 // RunOAuthStore checks an [oauth.Store] beside the user store its
 // profiles belong to: what Link stores and returns, its refusals (an
-// identity linked already, a provider linked already, an unknown user, a
-// user deactivated or whose security stamp moved), each also under
-// concurrent calls, lookups by identity and by user, UpdateTokens,
+// identity linked already and a provider linked already, both also under
+// concurrent calls, an unknown user, a user deactivated or whose security
+// stamp moved), lookups by identity and by user, UpdateTokens,
 // Unlink and its refusal of a passwordless user's last identity (also
 // under concurrent calls), profiles deleted with their user, values a
 // PostgreSQL column cannot hold, spent flow states (50 concurrent spends
@@ -1190,7 +1190,7 @@ func testOAuthTxCommit(t *testing.T, st Stores) {
 			return err
 		}
 		if _, err := st.OAuth.Unlink(ctx, created.ID, "GOOGLE"); !errors.Is(err, oauth.ErrLastSignInMethod) {
-			return fmt.Errorf("Unlink of the only identity in the transaction: %w", err)
+			return fmt.Errorf("unlinking the only identity in the transaction: %w", err)
 		}
 		return st.Tx.InTx(ctx, func(ctx context.Context) error { // nested: joins
 			return st.OAuth.SpendState(ctx, stateHash("signup"), base)
