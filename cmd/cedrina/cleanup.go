@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cedrina/cedrina/internal/batch"
+	"github.com/cedrina/cedrina/oauth"
 	"github.com/cedrina/cedrina/ratelimit"
 	"github.com/cedrina/cedrina/reset"
 	"github.com/cedrina/cedrina/session"
@@ -57,12 +57,6 @@ type cleanupPart struct {
 	run  func(ctx context.Context) (int64, error)
 }
 
-// oauthStateGrace is how long the record of a spent OAuth flow state
-// outlives the state's expiry, so that an instance whose clock is behind
-// the cleanup's, and so takes the state for unexpired a little longer,
-// still finds the record and refuses a replayed callback.
-const oauthStateGrace = time.Minute
-
 // cleanupParts lists the tables cleanup empties, in order.
 func cleanupParts(db *postgres.DB, size int, idle time.Duration) []cleanupPart {
 	return []cleanupPart{
@@ -79,9 +73,7 @@ func cleanupParts(db *postgres.DB, size int, idle time.Duration) []cleanupPart {
 			return ratelimit.Cleanup(ctx, db.RateLimits(postgres.RateLimitConfig{}), ratelimit.CleanupConfig{Batch: size})
 		}},
 		{"oauth flow states", func(ctx context.Context) (int64, error) {
-			states := db.OAuth()
-			return batch.Expired(ctx, size, 0, func() time.Time { return time.Now().Add(-oauthStateGrace) },
-				func(at time.Time, n int) (int, error) { return states.DeleteExpiredStates(ctx, at, n) })
+			return oauth.Cleanup(ctx, db.OAuth(), oauth.CleanupConfig{Batch: size})
 		}},
 	}
 }
