@@ -2,11 +2,14 @@ package oauth
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"time"
 
 	"golang.org/x/oauth2"
 
 	"github.com/cedrina/cedrina/audit"
+	"github.com/cedrina/cedrina/internal/batch"
 )
 
 // storedName returns the stored name of a provider's route name: the
@@ -81,24 +84,42 @@ func (s *Service) ProviderToken(ctx context.Context, userID int64, provider stri
 	return nil, ErrNotFound
 }
 
-// Cleanup deletes the records of spent flow states that have expired, in
-// batches of batch (default 1000), and returns how many it deleted.
-func (s *Service) Cleanup(ctx context.Context, batch int) (int, error) {
-	if batch <= 0 {
-		batch = 1000
+// Cleanup deletes the records of spent flow states that expired over a
+// minute ago, in batches of batch (default 1,000), and returns how many
+// it deleted. It is [Cleanup] with the Service's store and clock.
+func (s *Service) Cleanup(ctx context.Context, batch int) (int64, error) {
+	return Cleanup(ctx, s.store, CleanupConfig{Batch: batch, Now: s.now})
+}
+
+// StateGrace is how long the record of a spent flow state outlives the
+// state's expiry before [Cleanup] deletes it: an instance whose clock is
+// behind the cleanup's, and so takes the state for unexpired a little
+// longer, still finds the record and refuses a replayed callback.
+const StateGrace = time.Minute
+
+// CleanupConfig configures [Cleanup]. Zero values are the defaults.
+type CleanupConfig struct {
+	// Batch is how many records one batch deletes. Default 1,000.
+	Batch int
+	// Pause between batches: 0 waits twice as long as the previous batch
+	// took; negative does not wait.
+	Pause time.Duration
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Cleanup deletes from st the records of spent flow states that expired
+// more than StateGrace ago, without a Service (no providers or keys
+// needed), for operator tools.
+func Cleanup(ctx context.Context, st Store, cfg CleanupConfig) (int64, error) {
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
 	}
-	total := 0
-	for {
-		n, err := s.store.DeleteExpiredStates(ctx, s.clock(), batch)
-		total += n
-		if err != nil {
-			return total, err
-		}
-		if n < batch {
-			return total, nil
-		}
-		if err := ctx.Err(); err != nil {
-			return total, err
-		}
+	n, err := batch.Expired(ctx, cfg.Batch, cfg.Pause, func() time.Time { return now().Add(-StateGrace) },
+		func(at time.Time, size int) (int, error) { return st.DeleteExpiredStates(ctx, at, size) })
+	if err != nil {
+		return n, fmt.Errorf("oauth: cleanup: %w", err)
 	}
+	return n, nil
 }

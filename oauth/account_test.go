@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cedrina/cedrina/audit"
 	"github.com/cedrina/cedrina/oauth"
@@ -225,6 +226,29 @@ func TestStoredTokensSealed(t *testing.T) {
 			if strings.Contains(all.String(), secret) {
 				t.Fatalf("a secret reached the log or the audit trail")
 			}
+		}
+	})
+}
+
+// Spent states are kept until a minute after they expire, then Cleanup
+// deletes them.
+func TestCleanup(t *testing.T) {
+	backends(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		e := newEnv(t, b)
+		e.oidc.SetUser(alice)
+		for range 3 {
+			if _, err := e.signIn("acme"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.clock.Advance(10 * time.Minute)
+		if n, err := e.svc.Cleanup(ctx, 2); err != nil || n != 0 {
+			t.Fatalf("Cleanup at expiry: %d, %v; want 0 (grace)", n, err)
+		}
+		e.clock.Advance(oauth.StateGrace)
+		if n, err := e.svc.Cleanup(ctx, 2); err != nil || n != 3 {
+			t.Fatalf("Cleanup after the grace: %d, %v; want 3", n, err)
 		}
 	})
 }

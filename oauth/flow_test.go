@@ -573,3 +573,32 @@ func (e *env) verify(id int64) {
 		e.t.Fatal(err)
 	}
 }
+
+// What a provider says is not trusted to be storable or safe: NUL
+// characters, SQL metacharacters, look-alike letters, huge values.
+func TestUntrustedProviderText(t *testing.T) {
+	backends(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		e := newEnv(t, b)
+		e.oidc.SetUser(oauthtest.User{Subject: "'; DROP TABLE users; --", Email: "nul@example.com", EmailVerified: true,
+			Name: "Nul\x00Name", PreferredUsername: "аdmin", Picture: strings.Repeat("p", 10_000)})
+		res, err := e.signIn("acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.User.Username == "admin" || res.Identity.Subject != "'; DROP TABLE users; --" {
+			t.Fatalf("user %q, subject %q", res.User.Username, res.Identity.Subject)
+		}
+		ps, err := e.svc.Identities(ctx, res.User.ID)
+		if err != nil || len(ps) != 1 || ps[0].UserInfo["name"] != "Nul\uFFFDName" {
+			t.Fatalf("identities %+v, %v", ps, err)
+		}
+		if res.User.ProfileData["name"] != "Nul\uFFFDName" {
+			t.Fatalf("profile %v", res.User.ProfileData)
+		}
+		// A subject that cannot be stored is refused, not a server error.
+		e.oidc.SetUser(oauthtest.User{Subject: strings.Repeat("s", 256), Email: "long@example.com"})
+		_, err = e.signIn("acme")
+		e.refused(err, oauth.ReasonUserInfoFailed)
+	})
+}

@@ -57,7 +57,36 @@ func (p *Provider) identity(ctx context.Context, tok *oauth2.Token, nonce string
 		return nil, refuse(ReasonUserInfoFailed, errors.New("the account id is missing, too long or not printable"))
 	}
 	id.Provider = p.stored
+	id.Info, _ = storable(id.Info).(map[string]any)
+	id.Name, id.Username, id.Picture = storableString(id.Name), storableString(id.Username), storableString(id.Picture)
 	return id, nil
+}
+
+// storable returns the JSON value v with every string (and key) made
+// storable in a PostgreSQL JSONB column: NUL characters and invalid UTF-8
+// replaced by U+FFFD. Providers' documents are not trusted to be clean.
+func storable(v any) any {
+	switch v := v.(type) {
+	case string:
+		return storableString(v)
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			out[storableString(k)] = storable(x)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = storable(x)
+		}
+		return out
+	}
+	return v
+}
+
+func storableString(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
 // jwtClaims are the ID token's mechanics, not facts about the user: they

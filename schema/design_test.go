@@ -43,6 +43,7 @@ type table struct {
 const (
 	tInt   = "integer"
 	tVar   = "character varying"
+	tChar  = "character"
 	tBool  = "boolean"
 	tTS    = "timestamp with time zone"
 	tJSON  = "jsonb"
@@ -517,6 +518,27 @@ func init() {
 			}
 		}
 		return ts
+	}
+}
+
+func init() {
+	// 00009_oauth_states: the spent OAuth flow states, by hash, with the
+	// index the cleanup walks; no user, so no foreign key and no SERIAL.
+	additions[9] = func(ts []table) []table {
+		return append(ts, table{
+			name: "oauth_spent_states",
+			columns: []column{
+				{"state_hash", tChar, 64, "", false},
+				{"expires_at", tTS, 0, "", false},
+			},
+			constraints: map[string]string{
+				"oauth_spent_states_pkey": "PRIMARY KEY (state_hash)",
+			},
+			indexes: []index{
+				{"oauth_spent_states_pkey", true, "state_hash"},
+				{"idx_oauth_spent_states_expires_at", false, "expires_at"},
+			},
+		})
 	}
 }
 

@@ -82,11 +82,18 @@
 //     lookup (three algorithms; one window_start for every key counting
 //     in a window), cost two index writes per insert, and led the planner
 //     away from the unique index of a rate limit check.
+//   - 00009_oauth_states.sql: oauth_spent_states, the hex SHA-256
+//     (state_hash, the primary key) of every OAuth flow state a callback
+//     used, until the state's own expiry (expires_at, indexed for the
+//     cleanup), so that a replayed callback is refused on every instance.
+//     Nothing is stored when a flow starts; no foreign key.
 //
 // Tokens and sessions that can no longer be used stay in their tables
 // until a cleanup pass deletes them: session.Cleanup, reset.Cleanup,
-// user.CleanupVerifications and ratelimit.Cleanup (rate limit rows whose
-// window_end has passed), which `cedrina cleanup` runs in turn.
+// user.CleanupVerifications, ratelimit.Cleanup (rate limit rows whose
+// window_end has passed) and the OAuth store's DeleteExpiredStates
+// (spent flow states past their expiry), which `cedrina cleanup` runs in
+// turn.
 //
 // # Index choices
 //

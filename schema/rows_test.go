@@ -216,6 +216,7 @@ func TestConstraintNames(t *testing.T) {
 		`INSERT INTO password_reset_tokens (user_id, token_hash, expires_at) VALUES (1, 't', now())`,
 		`INSERT INTO email_verification_tokens (user_id, email, token_hash, expires_at) VALUES (1, 'a@example.com', 'v', now())`,
 		`INSERT INTO oauth_profiles (user_id, provider, provider_user_id) VALUES (1, 'google', 'g1')`,
+		`INSERT INTO oauth_spent_states (state_hash, expires_at) VALUES (repeat('a', 64), now())`,
 		`INSERT INTO rate_limit_records (key_hash, algorithm, window_start, window_end, limit_value)
 		 VALUES ('k', 'fixed', '2024-01-01T00:00:00Z', '2024-01-01T00:01:00Z', 5)`,
 	}
@@ -235,6 +236,7 @@ func TestConstraintNames(t *testing.T) {
 		{"email_verification_tokens_token_hash_key", "23505", `INSERT INTO email_verification_tokens (user_id, email, token_hash, expires_at) VALUES (2, 'b@example.com', 'v', now())`},
 		{"oauth_profiles_provider_provider_user_id_key", "23505", `INSERT INTO oauth_profiles (user_id, provider, provider_user_id) VALUES (2, 'google', 'g1')`},
 		{"oauth_profiles_user_id_provider_key", "23505", `INSERT INTO oauth_profiles (user_id, provider, provider_user_id) VALUES (1, 'google', 'g2')`},
+		{"oauth_spent_states_pkey", "23505", `INSERT INTO oauth_spent_states (state_hash, expires_at) VALUES (repeat('a', 64), now())`},
 		{"rate_limit_records_key_hash_algorithm_window_start_key", "23505", `INSERT INTO rate_limit_records (key_hash, algorithm, window_start, window_end, limit_value)
 		  VALUES ('k', 'fixed', '2024-01-01T00:00:00Z', '2024-01-01T00:02:00Z', 9)`},
 		{"sessions_user_id_fkey", "23503", `INSERT INTO sessions (user_id, session_token, refresh_token, expires_at) VALUES (99, 's9', 'r9', now())`},

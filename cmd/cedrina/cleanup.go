@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cedrina/cedrina/oauth"
 	"github.com/cedrina/cedrina/ratelimit"
 	"github.com/cedrina/cedrina/reset"
 	"github.com/cedrina/cedrina/session"
@@ -29,6 +30,8 @@ Deletes what can no longer be used, table by table, in this order:
 	rate limit records          counters whose window ended, sliding windows
 	                            and token buckets back to their initial
 	                            state, a minute ago or more
+	oauth flow states           records of spent OAuth sign-in states whose
+	                            expiry passed a minute ago or more
 
 and prints one line per table: "deleted N <table> in <duration>". Each
 table is emptied in batches, pausing between batches so that applications
@@ -55,19 +58,22 @@ type cleanupPart struct {
 }
 
 // cleanupParts lists the tables cleanup empties, in order.
-func cleanupParts(db *postgres.DB, batch int, idle time.Duration) []cleanupPart {
+func cleanupParts(db *postgres.DB, size int, idle time.Duration) []cleanupPart {
 	return []cleanupPart{
 		{"sessions", func(ctx context.Context) (int64, error) {
-			return session.Cleanup(ctx, db.Sessions(), session.CleanupConfig{Batch: batch, IdleTimeout: idle})
+			return session.Cleanup(ctx, db.Sessions(), session.CleanupConfig{Batch: size, IdleTimeout: idle})
 		}},
 		{"password reset tokens", func(ctx context.Context) (int64, error) {
-			return reset.Cleanup(ctx, db.Resets(), reset.CleanupConfig{Batch: batch})
+			return reset.Cleanup(ctx, db.Resets(), reset.CleanupConfig{Batch: size})
 		}},
 		{"email verification tokens", func(ctx context.Context) (int64, error) {
-			return user.CleanupVerifications(ctx, db.Users(), user.CleanupConfig{Batch: batch})
+			return user.CleanupVerifications(ctx, db.Users(), user.CleanupConfig{Batch: size})
 		}},
 		{"rate limit records", func(ctx context.Context) (int64, error) {
-			return ratelimit.Cleanup(ctx, db.RateLimits(postgres.RateLimitConfig{}), ratelimit.CleanupConfig{Batch: batch})
+			return ratelimit.Cleanup(ctx, db.RateLimits(postgres.RateLimitConfig{}), ratelimit.CleanupConfig{Batch: size})
+		}},
+		{"oauth flow states", func(ctx context.Context) (int64, error) {
+			return oauth.Cleanup(ctx, db.OAuth(), oauth.CleanupConfig{Batch: size})
 		}},
 	}
 }

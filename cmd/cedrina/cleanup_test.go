@@ -17,10 +17,13 @@ import (
 //   - 5 rate limit records: 2 fixed windows that ended 2 minutes and 90
 //     seconds ago, a token bucket full again 5 minutes ago, a fixed
 //     window that ended 30 seconds ago (within the minute of grace) and a
-//     live sliding window.
+//     live sliding window;
+//   - 4 spent OAuth flow states: 2 that expired an hour and 2 minutes ago,
+//     one that expired 30 seconds ago (within the minute of grace) and a
+//     live one.
 //
-// cleanup deletes 8 sessions, 5 reset tokens, 4 verification tokens and
-// 3 rate limit records of them.
+// cleanup deletes 8 sessions, 5 reset tokens, 4 verification tokens, 3
+// rate limit records and 2 OAuth flow states of them.
 func seedCleanup(t *testing.T, db *sql.DB, prefix string) {
 	t.Helper()
 	ctx := context.Background()
@@ -51,7 +54,12 @@ SELECT $2::text || 'l' || g, CASE g WHEN 3 THEN 'token_bucket' WHEN 5 THEN 'slid
 	now() + CASE g WHEN 1 THEN interval '-2 minutes' WHEN 2 THEN interval '-90 seconds' WHEN 3 THEN interval '-5 minutes'
 		WHEN 4 THEN interval '-30 seconds' ELSE interval '1 minute' END,
 	1, 10, CASE g WHEN 3 THEN 0 END, CASE g WHEN 5 THEN ARRAY[1]::bigint[] END
-FROM generate_series(1, 5) AS g WHERE $1::int > 0`,
+FROM generate_series(1, 5) AS g WHERE $1::int > 0`, `
+INSERT INTO oauth_spent_states (state_hash, expires_at)
+SELECT repeat(md5($2::text || 'o' || g), 2),
+	now() + CASE g WHEN 1 THEN interval '-1 hour' WHEN 2 THEN interval '-2 minutes' WHEN 3 THEN interval '-30 seconds'
+		ELSE interval '10 minutes' END
+FROM generate_series(1, 4) AS g WHERE $1::int > 0`,
 	} {
 		if _, err := db.ExecContext(ctx, q, uid, prefix); err != nil {
 			t.Fatal(err)
@@ -60,13 +68,13 @@ FROM generate_series(1, 5) AS g WHERE $1::int > 0`,
 }
 
 // expectRows checks how many rows each cleaned table holds.
-func expectRows(t *testing.T, db *sql.DB, sessions, resets, verifications, rateLimits int) {
+func expectRows(t *testing.T, db *sql.DB, sessions, resets, verifications, rateLimits, states int) {
 	t.Helper()
 	for _, c := range []struct {
 		table string
 		want  int
 	}{{"sessions", sessions}, {"password_reset_tokens", resets}, {"email_verification_tokens", verifications},
-		{"rate_limit_records", rateLimits}} {
+		{"rate_limit_records", rateLimits}, {"oauth_spent_states", states}} {
 		var got int
 		if err := db.QueryRowContext(context.Background(), `SELECT count(*) FROM `+c.table).Scan(&got); err != nil || got != c.want {
 			t.Errorf("%d rows left in %s (%v), want %d", got, c.table, err, c.want)
@@ -75,13 +83,14 @@ func expectRows(t *testing.T, db *sql.DB, sessions, resets, verifications, rateL
 }
 
 // TestCleanup: cleanup deletes the dead rows of sessions, password reset
-// tokens and email verification tokens, a batch of --batch rows at a
-// time, printing one line per table, and keeps the live ones.
+// tokens, email verification tokens, rate limit records and spent OAuth
+// flow states, a batch of --batch rows at a time, printing one line per
+// table, and keeps the live ones.
 func TestCleanup(t *testing.T) {
 	t.Parallel()
 	cli(t, nil, "cleanup", "--batch", "0").expect(t, exitUsage, `^$`, `must be positive`)
 	cli(t, nil, "cleanup", "extra").expect(t, exitUsage, `^$`, `unexpected argument`)
-	cli(t, nil, "help", "cleanup").expect(t, exitOK, `(?s)cedrina cleanup.*password reset tokens.*email verification tokens.*rate limit records`, "")
+	cli(t, nil, "help", "cleanup").expect(t, exitOK, `(?s)cedrina cleanup.*password reset tokens.*email verification tokens.*rate limit records.*oauth flow states`, "")
 
 	url := pgtest.URL(t)
 	db, err := sql.Open("postgres", url)
@@ -97,12 +106,12 @@ func TestCleanup(t *testing.T) {
 	const line = ` in \d+(\.\d+)?[mµn]?s\n`
 	cli(t, env, "cleanup", "--batch", "2").expect(t, exitOK,
 		`^deleted 8 sessions`+line+`deleted 5 password reset tokens`+line+`deleted 4 email verification tokens`+line+
-			`deleted 3 rate limit records`+line+`$`, "")
-	expectRows(t, db, 2, 2, 1, 2)
+			`deleted 3 rate limit records`+line+`deleted 2 oauth flow states`+line+`$`, "")
+	expectRows(t, db, 2, 2, 1, 2, 2)
 	cli(t, env, "cleanup", "--batch", "3").expect(t, exitOK,
 		`^deleted 0 sessions`+line+`deleted 0 password reset tokens`+line+`deleted 0 email verification tokens`+line+
-			`deleted 0 rate limit records`+line+`$`, "")
-	expectRows(t, db, 2, 2, 1, 2)
+			`deleted 0 rate limit records`+line+`deleted 0 oauth flow states`+line+`$`, "")
+	expectRows(t, db, 2, 2, 1, 2, 2)
 }
 
 // TestCleanupFailure: when a table fails, cleanup stops there, exits 1,
@@ -140,14 +149,15 @@ CREATE TRIGGER fail_fourth_delete BEFORE DELETE ON password_reset_tokens
 	env := map[string]string{"DATABASE_URL": url}
 	cli(t, env, "cleanup", "--batch", "3").expect(t, exitFailure, `^deleted 8 sessions in \S+\n$`,
 		`^cedrina: cleanup: password reset tokens: reset: cleanup: .*injected failure.* `+
-			`\(3 password reset tokens deleted before the error; skipped: email verification tokens, rate limit records\)\n$`)
-	expectRows(t, db, 2, 4, 5, 5)
+			`\(3 password reset tokens deleted before the error; skipped: email verification tokens, rate limit records, oauth flow states\)\n$`)
+	expectRows(t, db, 2, 4, 5, 5, 4)
 
 	// The last table fails: nothing is skipped.
-	if _, err := db.ExecContext(ctx, `DROP TRIGGER fail_fourth_delete ON password_reset_tokens; DROP TABLE rate_limit_records`); err != nil {
+	if _, err := db.ExecContext(ctx, `DROP TRIGGER fail_fourth_delete ON password_reset_tokens; DROP TABLE oauth_spent_states`); err != nil {
 		t.Fatal(err)
 	}
 	cli(t, env, "cleanup").expect(t, exitFailure,
-		`^deleted 0 sessions in \S+\ndeleted 2 password reset tokens in \S+\ndeleted 4 email verification tokens in \S+\n$`,
-		`^cedrina: cleanup: rate limit records: .*migrate up.* \(0 rate limit records deleted before the error\)\n$`)
+		`^deleted 0 sessions in \S+\ndeleted 2 password reset tokens in \S+\ndeleted 4 email verification tokens in \S+\n`+
+			`deleted 3 rate limit records in \S+\n$`,
+		`^cedrina: cleanup: oauth flow states: .*migrate up.* \(0 oauth flow states deleted before the error\)\n$`)
 }

@@ -129,7 +129,11 @@
 // (user.CleanupVerifications), then rate limit records whose state has
 // been initial again for a minute (ratelimit.Cleanup: a fixed window that
 // ended, a sliding window a window past its newest request, a token
-// bucket full again). Each table is emptied in batches of --batch
+// bucket full again), then the records of spent OAuth flow states whose
+// expiry passed a minute ago or more (the OAuth store's
+// DeleteExpiredStates; the minute lets an instance whose clock is a
+// little behind still refuse a replayed callback). Each table is emptied
+// in batches of --batch
 // rows (default 1000), pausing between them so that applications sharing
 // the database keep their latency; run it from cron or a scheduler. --idle
 // should match the applications' session.Config.IdleTimeout (default 24h).
@@ -139,12 +143,13 @@
 //	deleted 3 password reset tokens in 2ms
 //	deleted 0 email verification tokens in 1ms
 //	deleted 1204 rate limit records in 9ms
+//	deleted 17 oauth flow states in 1ms
 //
 // When a table fails, cleanup stops there and exits 1; the lines printed
 // before stand, and the error names the table, how many of its rows were
 // deleted before the error, and the tables skipped:
 //
-//	cedrina: cleanup: password reset tokens: <reason> (3 password reset tokens deleted before the error; skipped: email verification tokens, rate limit records)
+//	cedrina: cleanup: password reset tokens: <reason> (3 password reset tokens deleted before the error; skipped: email verification tokens, rate limit records, oauth flow states)
 //
 // # Adding a command
 //

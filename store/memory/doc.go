@@ -11,13 +11,17 @@
 // constraints, the same atomic counters, times kept in UTC at microsecond
 // precision, JSON documents stored as JSON (numbers come back as float64,
 // as they do from PostgreSQL). Deleting a user removes what belongs to it
-// (its sessions, password reset tokens and email verification tokens; its
-// audit events lose their user), as the schema's ON DELETE rules do.
+// (its sessions, password reset tokens, email verification tokens and
+// linked OAuth identities; its audit events lose their user), as the
+// schema's ON DELETE rules do. Values a PostgreSQL column cannot hold
+// are refused as PostgreSQL refuses them: an OAuth profile's provider
+// over 50 characters or provider_user_id over 255, text with a NUL byte
+// or invalid UTF-8, user info holding a NUL.
 //
 // [DB.Users] (users and their email verification tokens), [DB.Sessions],
-// [DB.Audit] and [DB.Resets] (password reset tokens) hand out the stores;
-// all of them work on the same tables and take part in the same
-// transactions.
+// [DB.Audit], [DB.Resets] (password reset tokens) and [DB.OAuth] (linked
+// identities and spent OAuth flow states) hand out the stores; all of
+// them work on the same tables and take part in the same transactions.
 //
 // # Concurrency
 //

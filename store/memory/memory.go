@@ -18,13 +18,17 @@ type DB struct {
 	audit    auditTable
 	sessions sessionTable
 	resets   resetTable
+	oauth    oauthTable
 }
 
 var _ store.Transactor = (*DB)(nil)
 
 // New returns an empty database.
 func New() *DB {
-	return &DB{users: newUserTable(), audit: newAuditTable(), sessions: newSessionTable(), resets: newResetTable()}
+	return &DB{
+		users: newUserTable(), audit: newAuditTable(), sessions: newSessionTable(), resets: newResetTable(),
+		oauth: newOAuthTable(),
+	}
 }
 
 // tx is the state of one transaction: the undo steps of every change made

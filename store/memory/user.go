@@ -266,6 +266,7 @@ func (s *UserStore) Delete(ctx context.Context, id int64) error {
 		s.db.sessions.removeUser(t, id) // sessions.user_id: ON DELETE CASCADE
 		tb.removeVerifications(t, id)   // email_verification_tokens.user_id: ON DELETE CASCADE
 		s.db.resets.removeUser(t, id)   // password_reset_tokens.user_id: ON DELETE CASCADE
+		s.db.oauth.removeUser(t, id)    // oauth_profiles.user_id: ON DELETE CASCADE
 		return nil
 	})
 }

@@ -83,6 +83,34 @@
 // short statement bounded by the batch, skipping rows other transactions
 // hold.
 //
+// # OAuth identities
+//
+// [OAuthStore] ([DB.OAuth]) keeps linked identities in oauth_profiles and
+// spent flow states in oauth_spent_states. Linking is one statement: an
+// INSERT whose row comes from a SELECT of the user that matches only
+// while the user is active and its security stamp is the one the flow
+// read, locked FOR SHARE, so that a concurrent password change or
+// deactivation either waits for the link's transaction or makes it
+// insert nothing. The unique constraints, not a read before the write,
+// decide an identity linked already and a provider the user has linked
+// already. Unlinking runs in a transaction (the context's, or its own):
+// it locks the user's row (FOR NO KEY UPDATE, which password changes,
+// links and other unlinks wait for, and rows other tables insert for the
+// user do not), then deletes the profile unless the user has no password
+// and no other profile, so concurrent unlinks of a passwordless user's
+// identities always leave one. Tokens are stored as given (sealed by
+// package oauth), "" as NULL; user_info as jsonb, nil as NULL. A user's
+// profiles are listed by provider, byte by byte (COLLATE "C"), whatever
+// the database's collation. A provider, provider_user_id or token that
+// its column cannot hold (a NUL byte, invalid UTF-8, more characters
+// than the column's length) is refused before any statement, with an
+// error that names the column; a lookup by such a value finds nothing.
+// Spending a state is one INSERT ... ON CONFLICT DO NOTHING on its hash
+// (64 hexadecimal digits, anything else refused), so of concurrent
+// spends exactly one succeeds; DeleteExpiredStates removes records past
+// their expiry in one short statement bounded by the batch, skipping rows
+// other transactions hold.
+//
 // # Rate limits
 //
 // [RateLimitStore] keeps the state of package ratelimit's limits in
@@ -256,5 +284,7 @@
 // a NULL hits as no admitted time, a NULL level as a full bucket, a NULL
 // updated_at as the check's time. A reset token whose is_used is NULL reads as unused
 // (the column's default) and can be consumed; one whose security_context
-// holds no integer security_stamp reads without a stamp.
+// holds no integer security_stamp reads without a stamp. An OAuth
+// profile's NULL tokens read as "", a NULL user_info as nil, NULL times
+// as the zero time; a user whose is_active is NULL links no identity.
 package postgres

@@ -15,7 +15,7 @@ func TestConformance(t *testing.T) {
 			t.Fatal(err)
 		}
 		return storetest.Stores{Tx: db, Users: db.Users(), Audit: db.Audit(), Sessions: db.Sessions(), Resets: db.Resets(),
-			RateLimits: db.RateLimits(postgres.RateLimitConfig{}), Rules: rulesOn(t, db)}
+			RateLimits: db.RateLimits(postgres.RateLimitConfig{}), Rules: rulesOn(t, db), OAuth: db.OAuth()}
 	})
 }
 
@@ -28,6 +28,6 @@ func TestConformancePgx(t *testing.T) {
 			t.Fatal(err)
 		}
 		return storetest.Stores{Tx: db, Users: db.Users(), Audit: db.Audit(), Sessions: db.Sessions(), Resets: db.Resets(),
-			RateLimits: db.RateLimits(postgres.RateLimitConfig{}), Rules: rulesOn(t, db)}
+			RateLimits: db.RateLimits(postgres.RateLimitConfig{}), Rules: rulesOn(t, db), OAuth: db.OAuth()}
 	})
 }

@@ -29,7 +29,8 @@
 // is the shortest complete instance; store/postgres runs the same suites
 // on a fresh PostgreSQL schema per subtest. To run one suite, call
 // [RunUserStore], [RunSessionStore], [RunAuditStore], [RunResetStore],
-// [RunRateLimitStore], [RunRuleStore] or [RunTransactor] instead of [Run].
+// [RunRateLimitStore], [RunRuleStore], [RunOAuthStore] or [RunTransactor]
+// instead of [Run].
 //
 // A rate limit store ([ratelimit.Store]) goes in Stores.RateLimits;
 // [RunRateLimitStore] needs nothing else, and passes every time it
@@ -42,14 +43,21 @@
 // rbac/memory_test.go. When the store is also an [rbac.Watcher], the
 // suite checks its notifications too.
 //
+// An OAuth store ([oauth.Store]) goes in Stores.OAuth, beside the user
+// store its identities belong to. Besides what [oauth.Store] promises,
+// [RunOAuthStore] holds it to PostgreSQL's columns, so that every store
+// refuses the same values (see RunOAuthStore).
+//
 // The suites check what the Store interfaces' doc comments promise: the
 // sentinel errors, unique constraints that hold under concurrency (50
 // parallel creations of one username give exactly one success), atomic
 // counters (100 parallel failed logins count 100), rate limits exact
 // under 1,000 concurrent checks and equal to a reference model of each
-// algorithm, a policy rule that 50 concurrent Adds store once, times
-// kept in UTC at microsecond precision, JSON documents that round-trip, and transactions
-// that commit, roll back on error and on panic, and nest.
+// algorithm, a policy rule that 50 concurrent Adds store once, an OAuth
+// identity that 20 concurrent Links give to one user, a passwordless
+// user's last identity kept under 8 concurrent Unlinks, times kept in
+// UTC at microsecond precision, JSON documents that round-trip, and
+// transactions that commit, roll back on error and on panic, and nest.
 //
 // Subtests run in parallel, each on the stores the factory returns for
 // it, so a factory must hand out isolated stores (a fresh schema or

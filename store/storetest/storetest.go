@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/cedrina/cedrina/audit"
+	"github.com/cedrina/cedrina/oauth"
 	"github.com/cedrina/cedrina/ratelimit"
 	"github.com/cedrina/cedrina/rbac"
 	"github.com/cedrina/cedrina/reset"
@@ -25,6 +26,7 @@ type Stores struct {
 	Resets     reset.Store
 	RateLimits ratelimit.Store
 	Rules      rbac.Store
+	OAuth      oauth.Store
 }
 
 // Factory returns fresh, empty stores for one test. It is called once per
@@ -40,6 +42,7 @@ func Run(t *testing.T, newStores Factory) {
 	t.Run("Sessions", func(t *testing.T) { RunSessionStore(t, newStores) })
 	t.Run("Resets", func(t *testing.T) { RunResetStore(t, newStores) })
 	t.Run("RateLimits", func(t *testing.T) { RunRateLimitStore(t, newStores) })
+	t.Run("OAuth", func(t *testing.T) { RunOAuthStore(t, newStores) })
 	t.Run("Rules", func(t *testing.T) {
 		RunRuleStore(t, func(t *testing.T) rbac.Store {
 			s := newStores(t)
