@@ -36,7 +36,7 @@ func adminBackends(t *testing.T, fn func(t *testing.T, b backend)) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fn(t, backend{db, db.Users(), db.Sessions(), db.Resets(), db.Audit()})
+		fn(t, backend{db, db.Users(), db.Sessions(), db.Resets(), db.Audit(), db.OAuth()})
 	})
 }
 

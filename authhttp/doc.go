@@ -161,9 +161,9 @@
 // /auth/oauth/google/start and /auth/oauth/google/callback, the redirect
 // URL to register with the provider (oauth.ProviderConfig.RedirectURL).
 //
-// The browser goes to GET /auth/oauth/{provider}/start (a link or a top-
-// level navigation, not a fetch), optionally with return_to, which must be
-// in the service's allowlist (oauth.Config.ReturnTo): anything else is 400
+// The browser goes to GET /auth/oauth/{provider}/start (a link or a
+// top-level navigation, not a fetch), optionally with return_to, which
+// must be in the service's allowlist (oauth.Config.ReturnTo): anything else is 400
 // [TypeReturnToRefused] and no flow begins, so that the server never
 // redirects anywhere it was not configured to. The answer is 302 Found to
 // the provider, with the flow's sealed state in the __Host-cedrina-oauth
@@ -185,7 +185,9 @@
 // 303 See Other to the flow's return_to, for a browser, with
 // Config.Auth.AllowCookie so that the API and [Handler.RequireAuth] read
 // the cookie. Secure cookies need HTTPS (browsers except
-// http://localhost).
+// http://localhost). In either mode a refusal is a problem+json body; a
+// host whose users land on the callback in a browser renders it as a
+// page of its own with Config.ErrorFunc.
 //
 // A signed-in user links another identity with POST
 // /me/identities/{provider}/link (an empty body, or {return_to}): the

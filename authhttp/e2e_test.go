@@ -16,6 +16,7 @@ import (
 	"github.com/cedrina/cedrina/audit"
 	"github.com/cedrina/cedrina/authhttp"
 	"github.com/cedrina/cedrina/internal/pgtest"
+	"github.com/cedrina/cedrina/oauth"
 	"github.com/cedrina/cedrina/reset"
 	"github.com/cedrina/cedrina/session"
 	"github.com/cedrina/cedrina/store"
@@ -32,6 +33,7 @@ type backend struct {
 	sessions session.Store
 	resets   reset.Store
 	audit    audit.Store
+	oauth    oauth.Store
 }
 
 // backends runs fn on the memory store and on PostgreSQL through each
@@ -49,7 +51,7 @@ func backends(t *testing.T, fn func(t *testing.T, b backend)) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fn(t, backend{db, db.Users(), db.Sessions(), db.Resets(), db.Audit()})
+		fn(t, backend{db, db.Users(), db.Sessions(), db.Resets(), db.Audit(), db.OAuth()})
 	})
 	t.Run("postgres-pgx", func(t *testing.T) {
 		t.Parallel()
@@ -57,13 +59,13 @@ func backends(t *testing.T, fn func(t *testing.T, b backend)) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fn(t, backend{db, db.Users(), db.Sessions(), db.Resets(), db.Audit()})
+		fn(t, backend{db, db.Users(), db.Sessions(), db.Resets(), db.Audit(), db.OAuth()})
 	})
 }
 
 func memBackend() backend {
 	db := memory.New()
-	return backend{db, db.Users(), db.Sessions(), db.Resets(), db.Audit()}
+	return backend{db, db.Users(), db.Sessions(), db.Resets(), db.Audit(), db.OAuth()}
 }
 
 // api is the handler on a backend, served by httptest.
