@@ -298,7 +298,7 @@ func openStores(ctx context.Context, log *slog.Logger, databaseURL string) (stor
 			return stores{}, nil, err
 		}
 		return stores{tx: db, users: db.Users(), sessions: db.Sessions(), resets: db.Resets(), audit: db.Audit(),
-			rateLimits: limits, rules: rbac.NewMemoryStore()}, func() {}, nil
+			oauth: db.OAuth(), rateLimits: limits, rules: rbac.NewMemoryStore()}, func() {}, nil
 	}
 	if err := checkDatabaseURL(databaseURL); err != nil {
 		return stores{}, nil, err
@@ -335,7 +335,7 @@ func openStores(ctx context.Context, log *slog.Logger, databaseURL string) (stor
 		db.Close()
 	}
 	return stores{tx: db, users: db.Users(), sessions: db.Sessions(), resets: db.Resets(), audit: db.Audit(),
-		rateLimits: limits, ping: db.Ping, rules: db.Rules(), policyWatcher: watcher}, closeAll, nil
+		oauth: db.OAuth(), rateLimits: limits, ping: db.Ping, rules: db.Rules(), policyWatcher: watcher}, closeAll, nil
 }
 
 // loadKey reads the access-token signing key from a PEM file. Its kid is

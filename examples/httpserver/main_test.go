@@ -144,7 +144,7 @@ func newTestApp(t *testing.T, st stores, cfg appConfig) (*app, *logBuffer) {
 
 func memStores() stores {
 	db := memory.New()
-	return stores{tx: db, users: db.Users(), sessions: db.Sessions(), resets: db.Resets(), audit: db.Audit()}
+	return stores{tx: db, users: db.Users(), sessions: db.Sessions(), resets: db.Resets(), audit: db.Audit(), oauth: db.OAuth()}
 }
 
 // request sends a request to h; body, when not empty, is JSON. header holds
