@@ -311,8 +311,8 @@
 // only for http://localhost. The linked identities are in the
 // oauth_profiles table (in memory: this process's). The record of each
 // spent flow state, kept so that a state works once, stays in the store
-// until oauth.Service.Cleanup deletes the expired ones; this program does
-// not run it.
+// until oauth.Cleanup deletes the expired ones (`cedrina cleanup`, from
+// cron); this program does not run it.
 //
 // # Keys and sessions
 //
@@ -365,8 +365,10 @@
 // The server limits, per client IP, POST /auth/login to 30 requests a
 // minute (--login-limit) and POST /auth/register to 20 (--register-limit),
 // and, through the SDK's defaults, POST /auth/email/verify/request to 3 an
-// hour per user and POST /auth/password/forgot to 3 an hour per address
-// and 20 per client IP. The client IP is the one audit events record
+// hour per user, POST /auth/password/forgot to 3 an hour per address
+// and 20 per client IP, and, with --oauth-config, the external sign-in
+// routes (start, callback and link, counted together) to 30 a minute per
+// client IP. The client IP is the one audit events record
 // (see --trusted-proxies). Every request counts, refused or not, in fixed
 // windows of the clock (a one-minute window runs from hh:mm:00 to
 // hh:mm+1:00). Responses of these routes carry the RateLimit-Policy and
@@ -403,7 +405,9 @@
 // With either store, account and session events (registration, logins
 // with the refusal reason, lockouts, password changes, password reset
 // requests and resets, address changes and verifications, sessions
-// created, refreshed, revoked, token reuse) go to the audit trail in the
+// created, refreshed, revoked, token reuse, and with --oauth-config
+// external sign-ins, links, unlinks and refused callbacks with their
+// reasons) go to the audit trail in the
 // same store, through a batched writer that both services record to and that
 // is flushed at shutdown. Each event carries the client IP, the
 // User-Agent and a correlation id. The client IP is the peer's address
