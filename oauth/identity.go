@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -34,9 +35,6 @@ type Identity struct {
 	Info map[string]any
 }
 
-// maxSubject bounds provider_user_id (VARCHAR(255)).
-const maxSubject = 255
-
 // identity learns who signed in from the token response: the ID token,
 // verified (OpenID Connect), and the user info or account API.
 func (p *Provider) identity(ctx context.Context, tok *oauth2.Token, nonce string) (*Identity, *CallbackError) {
@@ -53,7 +51,7 @@ func (p *Provider) identity(ctx context.Context, tok *oauth2.Token, nonce string
 	if cerr != nil {
 		return nil, cerr
 	}
-	if id.Subject == "" || len(id.Subject) > maxSubject || !printable(id.Subject) {
+	if id.Subject == "" || utf8.RuneCountInString(id.Subject) > MaxSubjectLength || !printable(id.Subject) {
 		return nil, refuse(ReasonUserInfoFailed, errors.New("the account id is missing, too long or not printable"))
 	}
 	id.Provider = p.stored

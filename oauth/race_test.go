@@ -6,26 +6,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/cedrina/cedrina/internal/testkit"
 	"github.com/cedrina/cedrina/oauth"
 )
-
-// runAll runs fn(0..n-1) on n goroutines released at once.
-func runAll(n int, fn func(i int) error) []error {
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			errs[i] = fn(i)
-		}()
-	}
-	close(start)
-	wg.Wait()
-	return errs
-}
 
 // N parallel callbacks with one state: exactly one signs in.
 func TestConcurrentReplay(t *testing.T) {
@@ -34,7 +17,7 @@ func TestConcurrentReplay(t *testing.T) {
 		e.oidc.SetUser(alice)
 		cb := e.authorize("acme", e.begin("acme"))
 		const n = 20
-		errs := runAll(n, func(int) error {
+		errs := testkit.Race(n, func(int) error {
 			_, err := e.svc.Complete(context.Background(), cb)
 			return err
 		})
@@ -73,7 +56,7 @@ func TestConcurrentSignUp(t *testing.T) {
 		ids := make([]int64, n)
 		outcomes := map[oauth.Outcome]int{}
 		var mu sync.Mutex
-		for i, err := range runAll(n, func(i int) error {
+		for i, err := range testkit.Race(n, func(i int) error {
 			res, err := e.svc.Complete(context.Background(), cbs[i])
 			if err == nil {
 				ids[i] = res.User.ID

@@ -2,7 +2,11 @@ package oauth
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cedrina/cedrina/internal/errs"
 	"github.com/cedrina/cedrina/store"
@@ -117,3 +121,55 @@ var (
 	// ErrStateSpent: the flow state was used before.
 	ErrStateSpent = errs.Kind("oauth: state already used", store.ErrConflict)
 )
+
+// The lengths of oauth_profiles.provider (VARCHAR(50)) and
+// provider_user_id (VARCHAR(255)), in characters.
+const (
+	MaxProviderLength = 50
+	MaxSubjectLength  = 255
+)
+
+// ErrUnstorable: a value no oauth_profiles column can hold (text with a
+// NUL byte or invalid UTF-8, a provider or provider_user_id longer than
+// its column). Stores refuse such values before they write anything.
+var ErrUnstorable = errors.New("oauth: value cannot be stored")
+
+// CheckStorable reports whether the text of p fits its columns: Provider
+// and ProviderUserID within their lengths, and no text with a NUL byte or
+// invalid UTF-8 (PostgreSQL's text columns refuse both). Every store
+// checks it, so that all refuse the same values. The user info is the
+// store's to check: how JSON is kept differs.
+func (p *Profile) CheckStorable() error {
+	if err := checkText("provider", p.Provider, MaxProviderLength); err != nil {
+		return err
+	}
+	if err := checkText("provider_user_id", p.ProviderUserID, MaxSubjectLength); err != nil {
+		return err
+	}
+	return TokenUpdate{AccessToken: p.AccessToken, RefreshToken: p.RefreshToken}.CheckStorable()
+}
+
+// CheckStorable reports whether the tokens of t fit their columns (see
+// [Profile.CheckStorable]).
+func (t TokenUpdate) CheckStorable() error {
+	if err := checkText("access_token", t.AccessToken, 0); err != nil {
+		return err
+	}
+	return checkText("refresh_token", t.RefreshToken, 0)
+}
+
+// checkText refuses a value that a text column cannot hold, or one longer
+// than max characters (max > 0). PostgreSQL would refuse all of these but
+// one: it stores a value too long by trailing spaces only, cut to the
+// column's length.
+func checkText(column, s string, max int) error {
+	switch {
+	case !utf8.ValidString(s):
+		return fmt.Errorf("%w: %s is not valid UTF-8", ErrUnstorable, column)
+	case strings.ContainsRune(s, 0):
+		return fmt.Errorf("%w: %s contains a NUL byte", ErrUnstorable, column)
+	case max > 0 && utf8.RuneCountInString(s) > max:
+		return fmt.Errorf("%w: %s is longer than %d characters", ErrUnstorable, column, max)
+	}
+	return nil
+}

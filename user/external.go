@@ -33,22 +33,15 @@ type ExternalAccount struct {
 // Errors: ErrInvalidUsername, ErrInvalidEmail, ErrUsernameTaken,
 // ErrEmailTaken; store errors.
 func (s *Service) CreateExternal(ctx context.Context, a ExternalAccount) (*User, error) {
-	name, err := ParseUsername(a.Username)
+	name, email, err := parseAccount(a.Username, a.Email)
 	if err != nil {
 		return nil, err
 	}
-	email, err := ParseEmail(a.Email)
-	if err != nil {
-		return nil, err
-	}
-	now := s.clock()
-	u := &User{
-		Username: name, Email: email, HashedPassword: NoPassword, IsActive: true,
-		Role: s.role, Tier: s.tier, CreatedAt: now, UpdatedAt: now, PasswordChangedAt: now,
-		ProfileData: a.ProfileData,
-	}
+	u := s.newAccount(name, email, NoPassword, s.role, s.tier)
+	u.ProfileData = a.ProfileData
 	if a.EmailVerified {
-		u.IsVerified, u.EmailVerifiedAt = true, &now
+		at := u.CreatedAt
+		u.IsVerified, u.EmailVerifiedAt = true, &at
 	}
 	if err := s.store.Create(ctx, u); err != nil {
 		return nil, err

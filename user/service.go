@@ -275,11 +275,7 @@ type Registration struct {
 // policy refuses the password; ErrUsernameTaken or ErrEmailTaken when the
 // store's unique constraint refuses the account; the context's error.
 func (s *Service) Register(ctx context.Context, r Registration) (*User, error) {
-	name, err := ParseUsername(r.Username)
-	if err != nil {
-		return nil, err
-	}
-	email, err := ParseEmail(r.Email)
+	name, email, err := parseAccount(r.Username, r.Email)
 	if err != nil {
 		return nil, err
 	}
@@ -307,26 +303,34 @@ func (s *Service) Register(ctx context.Context, r Registration) (*User, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := s.clock()
-	u := &User{
-		Username:          name,
-		Email:             email,
-		HashedPassword:    hash,
-		IsActive:          true,
-		Role:              role,
-		Tier:              tier,
-		CreatedAt:         now,
-		UpdatedAt:         now,
-		PasswordChangedAt: now,
-		ProfileData:       r.ProfileData,
-		Preferences:       r.Preferences,
-		Metadata:          r.Metadata,
-	}
+	u := s.newAccount(name, email, hash, role, tier)
+	u.ProfileData, u.Preferences, u.Metadata = r.ProfileData, r.Preferences, r.Metadata
 	if err := s.store.Create(ctx, u); err != nil {
 		return nil, err
 	}
-	s.record(ctx, audit.UserRegistered, audit.Info, u.ID, now, nil)
+	s.record(ctx, audit.UserRegistered, audit.Info, u.ID, u.CreatedAt, nil)
 	return u, nil
+}
+
+// parseAccount returns the canonical forms of a new account's username
+// and address.
+func parseAccount(username, email string) (Username, Email, error) {
+	name, err := ParseUsername(username)
+	if err != nil {
+		return "", "", err
+	}
+	addr, err := ParseEmail(email)
+	if err != nil {
+		return "", "", err
+	}
+	return name, addr, nil
+}
+
+// newAccount returns a new active account, created now.
+func (s *Service) newAccount(name Username, email Email, hash string, role Role, tier Tier) *User {
+	now := s.clock()
+	return &User{Username: name, Email: email, HashedPassword: hash, IsActive: true, Role: role, Tier: tier,
+		CreatedAt: now, UpdatedAt: now, PasswordChangedAt: now}
 }
 
 // hashNew hashes a new password. bcrypt's refusal of a password over 72

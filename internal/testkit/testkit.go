@@ -95,3 +95,22 @@ func (m *Mailbox) None(t testing.TB) {
 	default:
 	}
 }
+
+// Race calls fn(0), ..., fn(n-1) on n goroutines released at once and
+// returns their errors, in order.
+func Race(n int, fn func(i int) error) []error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			errs[i] = fn(i)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}

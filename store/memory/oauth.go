@@ -3,11 +3,9 @@ package memory
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/cedrina/cedrina/oauth"
 	"github.com/cedrina/cedrina/user"
@@ -51,48 +49,6 @@ func newOAuthTable() oauthTable {
 	}
 }
 
-// The lengths of oauth_profiles.provider (VARCHAR(50)) and
-// provider_user_id (VARCHAR(255)), in characters.
-const (
-	maxProviderLen = 50
-	maxSubjectLen  = 255
-)
-
-// checkProfile refuses what PostgreSQL's columns refuse: a provider or
-// provider_user_id longer than its column, and text with NUL bytes or
-// invalid UTF-8 (in the tokens and in the user info too, whose jsonb
-// column holds no NUL either).
-func checkProfile(p *oauth.Profile) error {
-	for _, f := range []struct {
-		name, value string
-		max         int
-	}{
-		{"provider", p.Provider, maxProviderLen},
-		{"provider_user_id", p.ProviderUserID, maxSubjectLen},
-		{"access_token", p.AccessToken, 0},
-		{"refresh_token", p.RefreshToken, 0},
-	} {
-		if err := checkText(f.name, f.value, f.max); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// checkText refuses a value that a text column cannot hold, or one longer
-// than max characters (max > 0).
-func checkText(name, s string, max int) error {
-	switch {
-	case !utf8.ValidString(s):
-		return fmt.Errorf("memory: oauth profile: %s is not valid UTF-8", name)
-	case strings.ContainsRune(s, 0):
-		return fmt.Errorf("memory: oauth profile: %s contains a NUL byte", name)
-	case max > 0 && utf8.RuneCountInString(s) > max:
-		return fmt.Errorf("memory: oauth profile: %s is longer than %d characters", name, max)
-	}
-	return nil
-}
-
 // errNULInJSON refuses a JSON document that holds a NUL in a key or a
 // string, which a jsonb column cannot hold.
 var errNULInJSON = errors.New("memory: oauth profile: user_info holds a NUL character")
@@ -131,7 +87,7 @@ func hasNUL(v any) bool {
 // cloneProfile returns the row to store for p, or the error PostgreSQL
 // would give for it.
 func cloneProfile(p *oauth.Profile) (*oauth.Profile, error) {
-	if err := checkProfile(p); err != nil {
+	if err := p.CheckStorable(); err != nil {
 		return nil, err
 	}
 	row := *p
@@ -230,10 +186,8 @@ func (s *OAuthStore) ByUser(ctx context.Context, userID int64) ([]*oauth.Profile
 
 // UpdateTokens implements [oauth.Store].
 func (s *OAuthStore) UpdateTokens(ctx context.Context, id int64, u oauth.TokenUpdate, at time.Time) (*oauth.Profile, error) {
-	for _, f := range []struct{ name, value string }{{"access_token", u.AccessToken}, {"refresh_token", u.RefreshToken}} {
-		if err := checkText(f.name, f.value, 0); err != nil {
-			return nil, err
-		}
+	if err := u.CheckStorable(); err != nil {
+		return nil, err
 	}
 	info, err := userInfo(u.UserInfo)
 	if err != nil {

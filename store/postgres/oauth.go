@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/cedrina/cedrina/oauth"
 	"github.com/cedrina/cedrina/store"
@@ -93,31 +92,6 @@ func isOAuthErr(err error) bool {
 	return false
 }
 
-// The lengths of oauth_profiles.provider (VARCHAR(50)) and
-// provider_user_id (VARCHAR(255)), in characters.
-const (
-	maxProviderLen = 50
-	maxSubjectLen  = 255
-)
-
-// checkText refuses, before it reaches the server, a value that a text
-// column refuses (a NUL byte, invalid UTF-8) or that is longer than max
-// characters (max > 0). PostgreSQL would refuse all of these but one: it
-// stores a value too long by trailing spaces only, cut to the column's
-// length. Checking here refuses that one too, and gives every store the
-// same refusals, with a message that names the column.
-func checkText(name, s string, max int) error {
-	switch {
-	case !utf8.ValidString(s):
-		return fmt.Errorf("postgres: oauth profile: %s is not valid UTF-8", name)
-	case strings.ContainsRune(s, 0):
-		return fmt.Errorf("postgres: oauth profile: %s contains a NUL byte", name)
-	case max > 0 && utf8.RuneCountInString(s) > max:
-		return fmt.Errorf("postgres: oauth profile: %s is longer than %d characters", name, max)
-	}
-	return nil
-}
-
 // userInfoDoc returns the JSON text of the user info for a jsonb
 // parameter (nil is NULL). A NUL in a key or a string (\u0000 in JSON)
 // is refused here: jsonb cannot hold it.
@@ -147,14 +121,6 @@ func hasNULEscape(s string) bool {
 	return false
 }
 
-// tokenParams checks the sealed tokens for their TEXT columns.
-func tokenParams(access, refresh string) error {
-	if err := checkText("access_token", access, 0); err != nil {
-		return err
-	}
-	return checkText("refresh_token", refresh, 0)
-}
-
 // Link implements [oauth.Store] in one statement: the INSERT takes its
 // row from a SELECT of the user that matches only while the user is
 // active (a NULL is_active counts as inactive, as the user store reads
@@ -167,16 +133,11 @@ func tokenParams(access, refresh string) error {
 // linked provider; when both hold, the identity's is met first (its index
 // is the older). A zero CreatedAt takes the time of the transaction.
 //
-// The provider, provider_user_id and tokens are checked first: see
-// checkText.
+// The provider, provider_user_id and tokens are checked first
+// (Profile.CheckStorable): PostgreSQL would store a value too long by
+// trailing spaces only cut to its column's length.
 func (s *OAuthStore) Link(ctx context.Context, p *oauth.Profile, stamp int64) error {
-	if err := checkText("provider", p.Provider, maxProviderLen); err != nil {
-		return err
-	}
-	if err := checkText("provider_user_id", p.ProviderUserID, maxSubjectLen); err != nil {
-		return err
-	}
-	if err := tokenParams(p.AccessToken, p.RefreshToken); err != nil {
+	if err := p.CheckStorable(); err != nil {
 		return err
 	}
 	info, err := userInfoDoc(p.UserInfo)
@@ -272,7 +233,7 @@ ORDER BY provider COLLATE "C"`, userID)
 
 // UpdateTokens implements [oauth.Store] with one UPDATE ... RETURNING.
 func (s *OAuthStore) UpdateTokens(ctx context.Context, id int64, t oauth.TokenUpdate, at time.Time) (*oauth.Profile, error) {
-	if err := tokenParams(t.AccessToken, t.RefreshToken); err != nil {
+	if err := t.CheckStorable(); err != nil {
 		return nil, err
 	}
 	info, err := userInfoDoc(t.UserInfo)
