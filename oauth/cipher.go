@@ -85,7 +85,7 @@ func ParseKeys(s string) (*Cipher, error) {
 		if !ok {
 			return nil, fmt.Errorf("oauth: key %d: want id:base64", i+1)
 		}
-		secret, err := decodeKey(b64)
+		secret, err := DecodeKey(b64)
 		if err != nil {
 			return nil, fmt.Errorf("oauth: key %d (%q): secret is not base64 of 32 bytes", i+1, sanitizeID(id))
 		}
@@ -94,16 +94,22 @@ func ParseKeys(s string) (*Cipher, error) {
 	return NewCipher(keys[0], keys[1:]...)
 }
 
-func decodeKey(s string) ([]byte, error) {
+// DecodeKey decodes a 32-byte key written in base64, standard or
+// URL-safe, padded or not: a [Key.Secret], or a Config.StateKey kept in an
+// environment variable. The error never quotes s.
+func DecodeKey(s string) ([]byte, error) {
 	s = strings.TrimRight(s, "=")
 	b, err := base64.RawStdEncoding.DecodeString(s)
 	if err != nil {
 		b, err = base64.RawURLEncoding.DecodeString(s)
 	}
-	if err == nil && len(b) != 32 {
-		err = errors.New("not 32 bytes")
+	switch {
+	case err != nil:
+		return nil, errors.New("oauth: key is not base64")
+	case len(b) != 32:
+		return nil, fmt.Errorf("oauth: key is %d bytes; want 32", len(b))
 	}
-	return b, err
+	return b, nil
 }
 
 // sanitizeID shows a key id in an error only when it is a valid one.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -116,7 +115,7 @@ func loadOAuth(log *slog.Logger, o options, getenv func(string) string) (*oauthS
 	if stateKey = strings.TrimSpace(stateKey); stateKey == "" {
 		log.Warn("oauth: no state key (--oauth-state-key-file or $" + envOAuthStateKey + "): a random one; " +
 			"a sign-in begun on one instance, or before a restart, fails at the callback")
-	} else if s.stateKey, err = decodeKey32(stateKey); err != nil {
+	} else if s.stateKey, err = oauth.DecodeKey(stateKey); err != nil {
 		return nil, fmt.Errorf("%s: not base64 of 32 bytes", source)
 	}
 	log.Info("oauth: external sign-in", "providers", providerNames(s.providers), "token_key", s.cipher.Current(),
@@ -245,20 +244,6 @@ func printableName(s string) string {
 		}
 	}
 	return s
-}
-
-// decodeKey32 decodes base64 (standard or URL-safe, padded or not) of 32
-// bytes.
-func decodeKey32(s string) ([]byte, error) {
-	s = strings.TrimRight(s, "=")
-	b, err := base64.RawStdEncoding.DecodeString(s)
-	if err != nil {
-		b, err = base64.RawURLEncoding.DecodeString(s)
-	}
-	if err == nil && len(b) != 32 {
-		err = errors.New("not 32 bytes")
-	}
-	return b, err
 }
 
 func providerNames(ps []*oauth.Provider) []string {
