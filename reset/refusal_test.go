@@ -9,6 +9,7 @@ import (
 
 	"github.com/cedrina/cedrina/audit"
 	"github.com/cedrina/cedrina/internal/secret"
+	"github.com/cedrina/cedrina/internal/testkit"
 	"github.com/cedrina/cedrina/ratelimit"
 	"github.com/cedrina/cedrina/reset"
 	"github.com/cedrina/cedrina/session"
@@ -238,19 +239,9 @@ func TestConfirmConcurrent(t *testing.T) {
 		u := e.register(t, "alice")
 		tok := e.request(t, u)
 		const n = 50
-		errs := make([]error, n)
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				errs[i] = e.svc.Confirm(context.Background(), tok, newPassword+string(rune('a'+i%26)), reset.Meta{})
-			}()
-		}
-		close(start)
-		wg.Wait()
+		errs := testkit.Race(n, func(i int) error {
+			return e.svc.Confirm(context.Background(), tok, newPassword+string(rune('a'+i%26)), reset.Meta{})
+		})
 		ok := 0
 		for _, err := range errs {
 			switch {

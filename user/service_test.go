@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cedrina/cedrina/internal/pgtest"
+	"github.com/cedrina/cedrina/internal/testkit"
 	"github.com/cedrina/cedrina/store/memory"
 	"github.com/cedrina/cedrina/store/postgres"
 	"github.com/cedrina/cedrina/user"
@@ -175,21 +176,12 @@ func TestConcurrentRegistration(t *testing.T) {
 	stores(t, func(t *testing.T, st user.Store) {
 		s := newService(t, st, user.Config{})
 		const n = 50
-		errs := make([]error, n)
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				_, errs[i] = s.Register(context.Background(), user.Registration{
-					Username: "popular", Email: fmt.Sprintf("p%d@example.com", i), Password: goodPassword,
-				})
-			}()
-		}
-		close(start)
-		wg.Wait()
+		errs := testkit.Race(n, func(i int) error {
+			_, err := s.Register(context.Background(), user.Registration{
+				Username: "popular", Email: fmt.Sprintf("p%d@example.com", i), Password: goodPassword,
+			})
+			return err
+		})
 		ok, taken := 0, 0
 		for _, err := range errs {
 			switch {

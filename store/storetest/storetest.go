@@ -2,10 +2,10 @@ package storetest
 
 import (
 	"errors"
-	"sync"
 	"testing"
 
 	"github.com/cedrina/cedrina/audit"
+	"github.com/cedrina/cedrina/internal/testkit"
 	"github.com/cedrina/cedrina/oauth"
 	"github.com/cedrina/cedrina/ratelimit"
 	"github.com/cedrina/cedrina/rbac"
@@ -72,22 +72,7 @@ func subtests(t *testing.T, newStores Factory, need func(Stores) bool, cases map
 
 // race calls fn(0), ..., fn(n-1) on n goroutines released at once and
 // returns their errors, in order.
-func race(n int, fn func(i int) error) []error {
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			errs[i] = fn(i)
-		}()
-	}
-	close(start)
-	wg.Wait()
-	return errs
-}
+var race = testkit.Race
 
 // oneWinner checks that exactly one of errs is nil and every other
 // matches loser, and returns the winner's index. what names the callers
