@@ -61,7 +61,8 @@ func (s *Service) CreateExternal(ctx context.Context, a ExternalAccount) (*User,
 // not stop it, and a success clears it, as a password login's does.
 //
 // Errors: an *AuthError (errors.Is ErrInvalidCredentials) with
-// AuthUnknownUser, AuthInactive or AuthAccountChanged; store errors.
+// AuthUnknownUser, AuthInactive, AuthAccountChanged, or AuthLocked (a
+// lock set by password guesses while it ran); store errors.
 func (s *Service) LoginExternal(ctx context.Context, id int64, method string) (*LoginResult, error) {
 	u, err := s.store.ByID(ctx, id)
 	switch {
@@ -72,21 +73,9 @@ func (s *Service) LoginExternal(ctx context.Context, id int64, method string) (*
 	case !u.IsActive:
 		return nil, &AuthError{Reason: AuthInactive, UserID: u.ID}
 	}
-	now := s.clock()
-	ok, err := s.store.RecordLoginSuccess(ctx, u.ID, now, u.SecurityStamp, u.LockedUntil)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		return nil, &AuthError{Reason: AuthUnknownUser}
-	case err != nil:
+	if err := s.recordSuccess(ctx, u); err != nil {
 		return nil, err
-	case !ok:
-		ae := &AuthError{Reason: AuthAccountChanged, UserID: u.ID}
-		if cur, err := s.store.ByID(ctx, u.ID); err == nil && !cur.IsActive {
-			ae.Reason = AuthInactive
-		}
-		return nil, ae
 	}
-	u.LastLoginAt, u.FailedLoginAttempts, u.LockedUntil = &now, 0, nil
-	s.record(ctx, audit.LoginSucceeded, audit.Info, u.ID, now, map[string]any{"method": method})
+	s.record(ctx, audit.LoginSucceeded, audit.Info, u.ID, *u.LastLoginAt, map[string]any{"method": method})
 	return &LoginResult{User: u}, nil
 }

@@ -482,17 +482,9 @@ func (s *Service) authenticate(ctx context.Context, login, password string) (*Lo
 		// attempt's own (admission refuses locked accounts).
 		return nil, &AuthError{Reason: AuthWrongPassword, UserID: adm.ID, Attempts: adm.FailedLoginAttempts, LockedUntil: adm.LockedUntil}
 	}
-	now := s.clock()
-	ok, err := s.store.RecordLoginSuccess(ctx, adm.ID, now, adm.SecurityStamp, adm.LockedUntil)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		return nil, &AuthError{Reason: AuthUnknownUser}
-	case err != nil:
+	if err := s.recordSuccess(ctx, adm); err != nil {
 		return nil, err
-	case !ok:
-		return nil, s.changedDuringLogin(ctx, adm, now)
 	}
-	adm.LastLoginAt, adm.FailedLoginAttempts, adm.LockedUntil = &now, 0, nil
 	if v.rehash {
 		s.rehash(ctx, adm, v.normalized)
 	}
@@ -500,6 +492,25 @@ func (s *Service) authenticate(ctx context.Context, login, password string) (*Lo
 		s.log.WarnContext(ctx, "user: legacy password cannot be stored in the current format; a password change is required", "user_id", adm.ID)
 	}
 	return &LoginResult{User: adm, PasswordChangeRequired: v.changeRequired}, nil
+}
+
+// recordSuccess records a verified sign-in of u, as read before the
+// verification (Store.RecordLoginSuccess, conditional on its security
+// stamp and lock), and updates u as the store did: last_login_at now, the
+// lockout cleared. A refusal says why the account changed.
+func (s *Service) recordSuccess(ctx context.Context, u *User) error {
+	now := s.clock()
+	ok, err := s.store.RecordLoginSuccess(ctx, u.ID, now, u.SecurityStamp, u.LockedUntil)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return &AuthError{Reason: AuthUnknownUser}
+	case err != nil:
+		return err
+	case !ok:
+		return s.changedDuringLogin(ctx, u, now)
+	}
+	u.LastLoginAt, u.FailedLoginAttempts, u.LockedUntil = &now, 0, nil
+	return nil
 }
 
 // notAdmitted is the refusal of an attempt AdmitLogin did not admit.
