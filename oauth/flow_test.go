@@ -80,6 +80,15 @@ func backends(t *testing.T, fn func(t *testing.T, b backend)) {
 	})
 }
 
+// fresh runs fn as the parallel subtest name, on fresh stores of every
+// backend.
+func fresh(t *testing.T, name string, fn func(t *testing.T, b backend)) {
+	t.Run(name, func(t *testing.T) {
+		t.Parallel()
+		backends(t, fn)
+	})
+}
+
 // recorder keeps the audit events recorded.
 type recorder struct {
 	mu     sync.Mutex
@@ -321,236 +330,220 @@ func TestUsernameMadeUnique(t *testing.T) {
 // The must-show refusals: state, PKCE, ID token, provider errors.
 func TestCallbackRefusals(t *testing.T) {
 	ctx := context.Background()
-	run := func(name string, fn func(t *testing.T, b backend)) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			backends(t, fn)
-		})
-	}
-	{
-		run("missing cookie", func(t *testing.T, b backend) {
-			e := newEnv(t, b)
-			cb := e.authorize("acme", e.begin("acme"))
-			cb.Cookie = ""
-			_, err := e.svc.Complete(ctx, cb)
-			e.refused(err, oauth.ReasonStateMissing)
-		})
-		run("missing state", func(t *testing.T, b backend) {
-			e := newEnv(t, b)
-			cb := e.authorize("acme", e.begin("acme"))
-			cb.State = ""
-			_, err := e.svc.Complete(ctx, cb)
-			e.refused(err, oauth.ReasonStateMissing)
-		})
-		run("wrong state", func(t *testing.T, b backend) {
-			e := newEnv(t, b)
-			cb := e.authorize("acme", e.begin("acme"))
-			cb.Cookie = e.begin("acme").State // another flow of the same browser
-			_, err := e.svc.Complete(ctx, cb)
-			e.refused(err, oauth.ReasonStateMismatch)
-		})
-		run("forged cookie", func(t *testing.T, b backend) {
-			e := newEnv(t, b)
-			other := newEnv(t, b) // another service: another state key
-			cb := e.authorize("acme", e.begin("acme"))
-			a := other.begin("acme")
-			cb.Cookie = a.State
-			_, err := e.svc.Complete(ctx, cb)
-			e.refused(err, oauth.ReasonStateInvalid)
-			cb.Cookie = strings.Repeat("A", 100)
-			_, err = e.svc.Complete(ctx, cb)
-			e.refused(err, oauth.ReasonStateInvalid)
-		})
-		run("replayed state", func(t *testing.T, b backend) {
+	fresh(t, "missing cookie", func(t *testing.T, b backend) {
+		e := newEnv(t, b)
+		cb := e.authorize("acme", e.begin("acme"))
+		cb.Cookie = ""
+		_, err := e.svc.Complete(ctx, cb)
+		e.refused(err, oauth.ReasonStateMissing)
+	})
+	fresh(t, "missing state", func(t *testing.T, b backend) {
+		e := newEnv(t, b)
+		cb := e.authorize("acme", e.begin("acme"))
+		cb.State = ""
+		_, err := e.svc.Complete(ctx, cb)
+		e.refused(err, oauth.ReasonStateMissing)
+	})
+	fresh(t, "wrong state", func(t *testing.T, b backend) {
+		e := newEnv(t, b)
+		cb := e.authorize("acme", e.begin("acme"))
+		cb.Cookie = e.begin("acme").State // another flow of the same browser
+		_, err := e.svc.Complete(ctx, cb)
+		e.refused(err, oauth.ReasonStateMismatch)
+	})
+	fresh(t, "forged cookie", func(t *testing.T, b backend) {
+		e := newEnv(t, b)
+		other := newEnv(t, b) // another service: another state key
+		cb := e.authorize("acme", e.begin("acme"))
+		a := other.begin("acme")
+		cb.Cookie = a.State
+		_, err := e.svc.Complete(ctx, cb)
+		e.refused(err, oauth.ReasonStateInvalid)
+		cb.Cookie = strings.Repeat("A", 100)
+		_, err = e.svc.Complete(ctx, cb)
+		e.refused(err, oauth.ReasonStateInvalid)
+	})
+	fresh(t, "replayed state", func(t *testing.T, b backend) {
+		e := newEnv(t, b)
+		e.oidc.SetUser(alice)
+		cb := e.authorize("acme", e.begin("acme"))
+		if _, err := e.svc.Complete(ctx, cb); err != nil {
+			t.Fatal(err)
+		}
+		before := e.oidc.TokenRequests()
+		_, err := e.svc.Complete(ctx, cb)
+		e.refused(err, oauth.ReasonStateReplayed)
+		if e.oidc.TokenRequests() != before {
+			t.Fatal("a replayed state reached the token endpoint")
+		}
+	})
+	fresh(t, "expired state", func(t *testing.T, b backend) {
+		e := newEnv(t, b)
+		cb := e.authorize("acme", e.begin("acme"))
+		e.clock.Advance(10*time.Minute + time.Second)
+		_, err := e.svc.Complete(ctx, cb)
+		e.refused(err, oauth.ReasonStateExpired)
+	})
+	fresh(t, "flow of another provider", func(t *testing.T, b backend) {
+		e := newEnv(t, b)
+		cb := e.authorize("acme", e.begin("acme"))
+		cb.Provider = "github" // the acme flow's answer at GitHub's callback
+		_, err := e.svc.Complete(ctx, cb)
+		e.refused(err, oauth.ReasonProviderMismatch)
+	})
+	fresh(t, "wrong PKCE verifier", func(t *testing.T, b backend) {
+		e := newEnv(t, b)
+		e.oidc.SetUser(alice)
+		first := e.authorize("acme", e.begin("acme"))
+		second := e.authorize("acme", e.begin("acme"))
+		// The first flow's code with the second flow's state and
+		// cookie: the verifier is not the one the code was issued to.
+		second.Code = first.Code
+		_, err := e.svc.Complete(ctx, second)
+		e.refused(err, oauth.ReasonExchangeFailed)
+		if n := len(e.rec.find(audit.OAuthLogin)); n != 0 {
+			t.Fatalf("%d logins", n)
+		}
+	})
+	fresh(t, "issuer parameter of another provider", func(t *testing.T, b backend) {
+		e := newEnv(t, b)
+		e.oidc.Misbehave(oauthtest.Misbehaviour{AuthorizeIss: "https://attacker.example"})
+		_, err := e.signIn("acme")
+		e.refused(err, oauth.ReasonIssuerMismatch)
+	})
+	fresh(t, "no issuer parameter where the provider promises one", func(t *testing.T, b backend) {
+		e := newEnv(t, b)
+		cb := e.authorize("acme", e.begin("acme"))
+		cb.Issuer = ""
+		_, err := e.svc.Complete(ctx, cb)
+		e.refused(err, oauth.ReasonIssuerMismatch)
+	})
+	fresh(t, "issuer parameter of another provider at GitHub", func(t *testing.T, b backend) {
+		e := newEnv(t, b)
+		e.github.Misbehave(oauthtest.Misbehaviour{AuthorizeIss: "https://attacker.example"})
+		_, err := e.signIn("github")
+		e.refused(err, oauth.ReasonIssuerMismatch)
+	})
+	fresh(t, "no code", func(t *testing.T, b backend) {
+		e := newEnv(t, b)
+		cb := e.authorize("acme", e.begin("acme"))
+		cb.Code = ""
+		_, err := e.svc.Complete(ctx, cb)
+		e.refused(err, oauth.ReasonCodeMissing)
+	})
+	for name, tc := range map[string]struct {
+		m      oauthtest.Misbehaviour
+		reason oauth.Reason
+	}{
+		"ID token bad signature":   {oauthtest.Misbehaviour{IDTokenWrongKey: true}, oauth.ReasonIDTokenSignature},
+		"ID token unsigned":        {oauthtest.Misbehaviour{IDTokenAlgNone: true}, oauth.ReasonIDTokenSignature},
+		"ID token wrong issuer":    {oauthtest.Misbehaviour{IDTokenIssuer: "https://attacker.example"}, oauth.ReasonIDTokenIssuer},
+		"ID token wrong audience":  {oauthtest.Misbehaviour{IDTokenAudience: "another-client"}, oauth.ReasonIDTokenAudience},
+		"ID token expired":         {oauthtest.Misbehaviour{IDTokenExpired: true}, oauth.ReasonIDTokenExpired},
+		"ID token wrong nonce":     {oauthtest.Misbehaviour{IDTokenNonce: "another-nonce"}, oauth.ReasonNonceMismatch},
+		"ID token missing":         {oauthtest.Misbehaviour{OmitIDToken: true}, oauth.ReasonIDTokenMissing},
+		"provider error":           {oauthtest.Misbehaviour{AuthorizeError: "access_denied"}, oauth.ReasonProviderError},
+		"token endpoint error":     {oauthtest.Misbehaviour{TokenError: "invalid_grant"}, oauth.ReasonExchangeFailed},
+		"token endpoint 500":       {oauthtest.Misbehaviour{TokenStatus: 500}, oauth.ReasonExchangeFailed},
+		"token malformed JSON":     {oauthtest.Misbehaviour{TokenMalformedJSON: true}, oauth.ReasonExchangeFailed},
+		"userinfo 500":             {oauthtest.Misbehaviour{UserInfoStatus: 500}, oauth.ReasonUserInfoFailed},
+		"userinfo malformed JSON":  {oauthtest.Misbehaviour{UserInfoMalformedJSON: true}, oauth.ReasonUserInfoFailed},
+		"userinfo another subject": {oauthtest.Misbehaviour{UserInfoSubject: "mallory"}, oauth.ReasonUserInfoFailed},
+	} {
+		fresh(t, name, func(t *testing.T, b backend) {
 			e := newEnv(t, b)
 			e.oidc.SetUser(alice)
-			cb := e.authorize("acme", e.begin("acme"))
-			if _, err := e.svc.Complete(ctx, cb); err != nil {
-				t.Fatal(err)
-			}
-			before := e.oidc.TokenRequests()
-			_, err := e.svc.Complete(ctx, cb)
-			e.refused(err, oauth.ReasonStateReplayed)
-			if e.oidc.TokenRequests() != before {
-				t.Fatal("a replayed state reached the token endpoint")
-			}
-		})
-		run("expired state", func(t *testing.T, b backend) {
-			e := newEnv(t, b)
-			cb := e.authorize("acme", e.begin("acme"))
-			e.clock.Advance(10*time.Minute + time.Second)
-			_, err := e.svc.Complete(ctx, cb)
-			e.refused(err, oauth.ReasonStateExpired)
-		})
-		run("flow of another provider", func(t *testing.T, b backend) {
-			e := newEnv(t, b)
-			cb := e.authorize("acme", e.begin("acme"))
-			cb.Provider = "github" // the acme flow's answer at GitHub's callback
-			_, err := e.svc.Complete(ctx, cb)
-			e.refused(err, oauth.ReasonProviderMismatch)
-		})
-		run("wrong PKCE verifier", func(t *testing.T, b backend) {
-			e := newEnv(t, b)
-			e.oidc.SetUser(alice)
-			first := e.authorize("acme", e.begin("acme"))
-			second := e.authorize("acme", e.begin("acme"))
-			// The first flow's code with the second flow's state and
-			// cookie: the verifier is not the one the code was issued to.
-			second.Code = first.Code
-			_, err := e.svc.Complete(ctx, second)
-			e.refused(err, oauth.ReasonExchangeFailed)
-			if n := len(e.rec.find(audit.OAuthLogin)); n != 0 {
-				t.Fatalf("%d logins", n)
-			}
-		})
-		run("issuer parameter of another provider", func(t *testing.T, b backend) {
-			e := newEnv(t, b)
-			e.oidc.Misbehave(oauthtest.Misbehaviour{AuthorizeIss: "https://attacker.example"})
+			e.oidc.Misbehave(tc.m)
 			_, err := e.signIn("acme")
-			e.refused(err, oauth.ReasonIssuerMismatch)
-		})
-		run("no issuer parameter where the provider promises one", func(t *testing.T, b backend) {
-			e := newEnv(t, b)
-			cb := e.authorize("acme", e.begin("acme"))
-			cb.Issuer = ""
-			_, err := e.svc.Complete(ctx, cb)
-			e.refused(err, oauth.ReasonIssuerMismatch)
-		})
-		run("issuer parameter of another provider at GitHub", func(t *testing.T, b backend) {
-			e := newEnv(t, b)
-			e.github.Misbehave(oauthtest.Misbehaviour{AuthorizeIss: "https://attacker.example"})
-			_, err := e.signIn("github")
-			e.refused(err, oauth.ReasonIssuerMismatch)
-		})
-		run("no code", func(t *testing.T, b backend) {
-			e := newEnv(t, b)
-			cb := e.authorize("acme", e.begin("acme"))
-			cb.Code = ""
-			_, err := e.svc.Complete(ctx, cb)
-			e.refused(err, oauth.ReasonCodeMissing)
-		})
-		for name, tc := range map[string]struct {
-			m      oauthtest.Misbehaviour
-			reason oauth.Reason
-		}{
-			"ID token bad signature":   {oauthtest.Misbehaviour{IDTokenWrongKey: true}, oauth.ReasonIDTokenSignature},
-			"ID token unsigned":        {oauthtest.Misbehaviour{IDTokenAlgNone: true}, oauth.ReasonIDTokenSignature},
-			"ID token wrong issuer":    {oauthtest.Misbehaviour{IDTokenIssuer: "https://attacker.example"}, oauth.ReasonIDTokenIssuer},
-			"ID token wrong audience":  {oauthtest.Misbehaviour{IDTokenAudience: "another-client"}, oauth.ReasonIDTokenAudience},
-			"ID token expired":         {oauthtest.Misbehaviour{IDTokenExpired: true}, oauth.ReasonIDTokenExpired},
-			"ID token wrong nonce":     {oauthtest.Misbehaviour{IDTokenNonce: "another-nonce"}, oauth.ReasonNonceMismatch},
-			"ID token missing":         {oauthtest.Misbehaviour{OmitIDToken: true}, oauth.ReasonIDTokenMissing},
-			"provider error":           {oauthtest.Misbehaviour{AuthorizeError: "access_denied"}, oauth.ReasonProviderError},
-			"token endpoint error":     {oauthtest.Misbehaviour{TokenError: "invalid_grant"}, oauth.ReasonExchangeFailed},
-			"token endpoint 500":       {oauthtest.Misbehaviour{TokenStatus: 500}, oauth.ReasonExchangeFailed},
-			"token malformed JSON":     {oauthtest.Misbehaviour{TokenMalformedJSON: true}, oauth.ReasonExchangeFailed},
-			"userinfo 500":             {oauthtest.Misbehaviour{UserInfoStatus: 500}, oauth.ReasonUserInfoFailed},
-			"userinfo malformed JSON":  {oauthtest.Misbehaviour{UserInfoMalformedJSON: true}, oauth.ReasonUserInfoFailed},
-			"userinfo another subject": {oauthtest.Misbehaviour{UserInfoSubject: "mallory"}, oauth.ReasonUserInfoFailed},
-		} {
-			run(name, func(t *testing.T, b backend) {
-				e := newEnv(t, b)
-				e.oidc.SetUser(alice)
-				e.oidc.Misbehave(tc.m)
-				_, err := e.signIn("acme")
-				e.refused(err, tc.reason)
-				if n := len(e.rec.find(audit.OAuthLogin)) + len(e.rec.find(audit.UserRegistered)); n != 0 {
-					t.Fatalf("%d logins or registrations", n)
-				}
-			})
-		}
-		for name, m := range map[string]oauthtest.Misbehaviour{
-			"GitHub API 500":            {UserInfoStatus: 500},
-			"GitHub API malformed JSON": {UserInfoMalformedJSON: true},
-			"GitHub token error":        {TokenError: "bad_verification_code"},
-		} {
-			run(name, func(t *testing.T, b backend) {
-				e := newEnv(t, b)
-				e.github.Misbehave(m)
-				_, err := e.signIn("github")
-				var ce *oauth.CallbackError
-				if !errors.As(err, &ce) || (ce.Reason != oauth.ReasonUserInfoFailed && ce.Reason != oauth.ReasonExchangeFailed) {
-					t.Fatalf("err = %v", err)
-				}
-			})
-		}
-		run("discovery names another issuer", func(t *testing.T, b backend) {
-			e := newEnv(t, b)
-			e.oidc.Misbehave(oauthtest.Misbehaviour{DiscoveryIssuer: "https://attacker.example"})
-			if _, err := e.svc.Begin(ctx, "acme", ""); !errors.Is(err, oauth.ErrProviderUnavailable) {
-				t.Fatalf("Begin: %v; want ErrProviderUnavailable", err)
+			e.refused(err, tc.reason)
+			if n := len(e.rec.find(audit.OAuthLogin)) + len(e.rec.find(audit.UserRegistered)); n != 0 {
+				t.Fatalf("%d logins or registrations", n)
 			}
 		})
 	}
+	for name, m := range map[string]oauthtest.Misbehaviour{
+		"GitHub API 500":            {UserInfoStatus: 500},
+		"GitHub API malformed JSON": {UserInfoMalformedJSON: true},
+		"GitHub token error":        {TokenError: "bad_verification_code"},
+	} {
+		fresh(t, name, func(t *testing.T, b backend) {
+			e := newEnv(t, b)
+			e.github.Misbehave(m)
+			_, err := e.signIn("github")
+			var ce *oauth.CallbackError
+			if !errors.As(err, &ce) || (ce.Reason != oauth.ReasonUserInfoFailed && ce.Reason != oauth.ReasonExchangeFailed) {
+				t.Fatalf("err = %v", err)
+			}
+		})
+	}
+	fresh(t, "discovery names another issuer", func(t *testing.T, b backend) {
+		e := newEnv(t, b)
+		e.oidc.Misbehave(oauthtest.Misbehaviour{DiscoveryIssuer: "https://attacker.example"})
+		if _, err := e.svc.Begin(ctx, "acme", ""); !errors.Is(err, oauth.ErrProviderUnavailable) {
+			t.Fatalf("Begin: %v; want ErrProviderUnavailable", err)
+		}
+	})
 }
 
 // An address that matches an existing account logs in or links only when
 // the provider verified it and so did the account.
 func TestEmailMatch(t *testing.T) {
 	ctx := context.Background()
-	run := func(name string, fn func(t *testing.T, b backend)) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			backends(t, fn)
-		})
-	}
-	{
-		for _, tc := range []struct {
-			name                  string
-			providerSays, account bool
-			want                  oauth.Outcome
-		}{
-			{"unverified by the provider", false, true, ""},
-			{"unverified by the account", true, false, ""},
-			{"unverified by both", false, false, ""},
-			{"verified by both", true, true, oauth.LinkedByEmail},
-		} {
-			run(tc.name, func(t *testing.T, b backend) {
-				e := newEnv(t, b)
-				local, err := e.users.Register(ctx, user.Registration{Username: "alice_local", Email: "alice@example.com", Password: "a long enough passphrase"})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if tc.account {
-					e.verify(local.ID)
-				}
-				a := alice
-				a.EmailVerified = tc.providerSays
-				e.oidc.SetUser(a)
-				res, err := e.signIn("acme")
-				if tc.want == "" {
-					if !errors.Is(err, oauth.ErrLinkRequired) {
-						t.Fatalf("err = %v; want ErrLinkRequired", err)
-					}
-					e.refused(err, oauth.ReasonLinkRequired)
-					if ps, _ := e.svc.Identities(ctx, local.ID); len(ps) != 0 {
-						t.Fatalf("linked: %+v", ps)
-					}
-					if n := len(e.rec.find(audit.OAuthLogin)); n != 0 {
-						t.Fatalf("%d logins", n)
-					}
-					return
-				}
-				if err != nil || res.Outcome != tc.want || res.User.ID != local.ID {
-					t.Fatalf("res %+v, %v", res, err)
-				}
-				if ev := e.rec.find(audit.OAuthLinked); len(ev) != 1 || ev[0].Data["how"] != "email_match" {
-					t.Fatalf("oauth_linked %+v", ev)
-				}
-			})
-		}
-		run("Facebook never links by address", func(t *testing.T, b backend) {
+	for _, tc := range []struct {
+		name                  string
+		providerSays, account bool
+		want                  oauth.Outcome
+	}{
+		{"unverified by the provider", false, true, ""},
+		{"unverified by the account", true, false, ""},
+		{"unverified by both", false, false, ""},
+		{"verified by both", true, true, oauth.LinkedByEmail},
+	} {
+		fresh(t, tc.name, func(t *testing.T, b backend) {
 			e := newEnv(t, b)
-			local, err := e.users.Register(ctx, user.Registration{Username: "zoe", Email: "zoe@example.com", Password: "a long enough passphrase"})
+			local, err := e.users.Register(ctx, user.Registration{Username: "alice_local", Email: "alice@example.com", Password: "a long enough passphrase"})
 			if err != nil {
 				t.Fatal(err)
 			}
-			e.verify(local.ID)
-			e.fb.SetUser(oauthtest.User{Subject: "1", Email: "zoe@example.com", EmailVerified: true})
-			_, err = e.signIn("facebook")
-			e.refused(err, oauth.ReasonLinkRequired)
+			if tc.account {
+				e.verify(local.ID)
+			}
+			a := alice
+			a.EmailVerified = tc.providerSays
+			e.oidc.SetUser(a)
+			res, err := e.signIn("acme")
+			if tc.want == "" {
+				if !errors.Is(err, oauth.ErrLinkRequired) {
+					t.Fatalf("err = %v; want ErrLinkRequired", err)
+				}
+				e.refused(err, oauth.ReasonLinkRequired)
+				if ps, _ := e.svc.Identities(ctx, local.ID); len(ps) != 0 {
+					t.Fatalf("linked: %+v", ps)
+				}
+				if n := len(e.rec.find(audit.OAuthLogin)); n != 0 {
+					t.Fatalf("%d logins", n)
+				}
+				return
+			}
+			if err != nil || res.Outcome != tc.want || res.User.ID != local.ID {
+				t.Fatalf("res %+v, %v", res, err)
+			}
+			if ev := e.rec.find(audit.OAuthLinked); len(ev) != 1 || ev[0].Data["how"] != "email_match" {
+				t.Fatalf("oauth_linked %+v", ev)
+			}
 		})
 	}
+	fresh(t, "Facebook never links by address", func(t *testing.T, b backend) {
+		e := newEnv(t, b)
+		local, err := e.users.Register(ctx, user.Registration{Username: "zoe", Email: "zoe@example.com", Password: "a long enough passphrase"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.verify(local.ID)
+		e.fb.SetUser(oauthtest.User{Subject: "1", Email: "zoe@example.com", EmailVerified: true})
+		_, err = e.signIn("facebook")
+		e.refused(err, oauth.ReasonLinkRequired)
+	})
 }
 
 // verify marks the user's address verified, as the verification flow
