@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -35,36 +34,10 @@ import (
 // callback by itself, and drops it when the callback clears it; a test
 // that replays a callback sets the cookie by hand.
 
-// eventLog keeps the audit events recorded, from every service.
-type eventLog struct {
-	mu     sync.Mutex
-	events []audit.Event
-}
-
-func (l *eventLog) Record(_ context.Context, e audit.Event) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.events = append(l.events, e)
-	return nil
-}
-
-// find returns the events of type typ.
-func (l *eventLog) find(typ audit.EventType) []audit.Event {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []audit.Event
-	for _, e := range l.events {
-		if e.Type == typ {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
 // has reports whether an event of type typ was recorded whose data holds
 // every pair of kv.
-func (l *eventLog) has(typ audit.EventType, kv ...string) bool {
-	for _, e := range l.find(typ) {
+func has(l *testkit.Events, typ audit.EventType, kv ...string) bool {
+	for _, e := range l.Of(typ) {
 		ok := true
 		for i := 0; i+1 < len(kv); i += 2 {
 			ok = ok && e.Data[kv[i]] == kv[i+1]
@@ -85,7 +58,7 @@ type oauthAPI struct {
 	acme   *oauthtest.Provider
 	github *oauthtest.Provider
 	clock  *testkit.Clock
-	events *eventLog
+	events *testkit.Events
 	logs   *testkit.Buffer
 }
 
@@ -101,7 +74,7 @@ func newOAuthAPI(t *testing.T, b backend, c oauthConfig) *oauthAPI {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	base := "https://" + srv.Listener.Addr().String() // srv.URL once started
-	o := &oauthAPI{clock: testkit.NewClock(time.Now().UTC()), events: &eventLog{}, logs: &testkit.Buffer{}}
+	o := &oauthAPI{clock: testkit.NewClock(time.Now().UTC()), events: &testkit.Events{}, logs: &testkit.Buffer{}}
 	logger := slog.New(slog.NewJSONHandler(o.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	fake := func(name string) *oauthtest.Provider {
 		return oauthtest.New(t, oauthtest.Config{RedirectURLs: []string{base + "/auth/oauth/" + name + "/callback"}, Now: o.clock.Now})
@@ -360,16 +333,16 @@ func TestOAuthSignIn(t *testing.T) {
 			{audit.OAuthLogin, []string{"provider", "ACME", "outcome", "signed_up"}},
 			{audit.OAuthLogin, []string{"provider", "ACME", "outcome", "signed_in"}},
 		} {
-			if !o.events.has(c.typ, c.kv...) {
+			if !has(o.events, c.typ, c.kv...) {
 				t.Errorf("no %s event with %v", c.typ, c.kv)
 			}
 		}
-		for _, e := range o.events.find(audit.OAuthLogin) {
+		for _, e := range o.events.Of(audit.OAuthLogin) {
 			if e.UserID == nil || *e.UserID != uid {
 				t.Errorf("oauth_login of user %v, want %d", e.UserID, uid)
 			}
 		}
-		if n := len(o.events.find(audit.SessionCreated)); n != 2 {
+		if n := len(o.events.Of(audit.SessionCreated)); n != 2 {
 			t.Errorf("%d session_created events, want 2", n)
 		}
 	})
@@ -548,14 +521,14 @@ func TestOAuthCallbackRefused(t *testing.T) {
 		}
 		for _, reason := range []oauth.Reason{oauth.ReasonStateReplayed, oauth.ReasonStateMissing, oauth.ReasonStateMismatch,
 			oauth.ReasonStateInvalid, oauth.ReasonStateExpired, oauth.ReasonProviderError, oauth.ReasonProviderMismatch} {
-			if !o.events.has(audit.OAuthRefused, "reason", string(reason)) {
+			if !has(o.events, audit.OAuthRefused, "reason", string(reason)) {
 				t.Errorf("no oauth_refused event for %s", reason)
 			}
 		}
-		if n := len(o.events.find(audit.SessionCreated)); n != 2 {
+		if n := len(o.events.Of(audit.SessionCreated)); n != 2 {
 			t.Errorf("%d sessions created, want 2 (the two flows that succeeded)", n)
 		}
-		events, err := json.Marshal(o.events.events)
+		events, err := json.Marshal(o.events.All())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -601,7 +574,7 @@ func TestOAuthLinkAndUnlink(t *testing.T) {
 		if len(ids) != 1 || ids[0]["provider"] != "github" {
 			t.Fatalf("identities %v", ids)
 		}
-		if !o.events.has(audit.OAuthLinked, "provider", "GITHUB", "how", "from_session") {
+		if !has(o.events, audit.OAuthLinked, "provider", "GITHUB", "how", "from_session") {
 			t.Error("no oauth_linked event from_session")
 		}
 
@@ -614,7 +587,7 @@ func TestOAuthLinkAndUnlink(t *testing.T) {
 		o.want(o.callback(o.authorize("github", o.link("github", access, map[string]string{}))), http.StatusOK)
 
 		o.want(o.do("DELETE", "/me/identities/github", access, nil), http.StatusNoContent)
-		if !o.events.has(audit.OAuthUnlinked, "provider", "GITHUB") {
+		if !has(o.events, audit.OAuthUnlinked, "provider", "GITHUB") {
 			t.Error("no oauth_unlinked event")
 		}
 		if ids := o.identities(access); len(ids) != 0 {
@@ -697,8 +670,8 @@ func TestOAuthLinkRequired(t *testing.T) {
 		if ps, err := o.svc.Identities(context.Background(), uid); err != nil || len(ps) != 0 {
 			t.Errorf("identities of dana: %v, %v", ps, err)
 		}
-		if len(o.events.find(audit.SessionCreated)) != 0 || !o.events.has(audit.OAuthRefused, "reason", "link_required") {
-			t.Errorf("events %v", o.events.events)
+		if len(o.events.Of(audit.SessionCreated)) != 0 || !has(o.events, audit.OAuthRefused, "reason", "link_required") {
+			t.Errorf("events %v", o.events.All())
 		}
 
 		access, _ := o.login("dana", goodPassword)
@@ -724,7 +697,7 @@ func TestOAuthDeactivated(t *testing.T) {
 		if p := o.want(r, http.StatusUnauthorized); p["type"] != authhttp.TypeInvalidCredentials || p["detail"] != "invalid credentials" {
 			t.Errorf("problem %v", p)
 		}
-		if !o.events.has(audit.OAuthRefused, "reason", "account_inactive") {
+		if !has(o.events, audit.OAuthRefused, "reason", "account_inactive") {
 			t.Error("no oauth_refused event for account_inactive")
 		}
 	})

@@ -37,7 +37,7 @@ func TestLinkFromSession(t *testing.T) {
 		if res.Outcome != oauth.Linked || res.User.ID != u.ID || res.ReturnTo != "/account" {
 			t.Fatalf("result %+v", res)
 		}
-		if ev := e.rec.find(audit.OAuthLinked); len(ev) != 1 || ev[0].Data["how"] != "from_session" || *ev[0].UserID != u.ID {
+		if ev := e.rec.Of(audit.OAuthLinked); len(ev) != 1 || ev[0].Data["how"] != "from_session" || *ev[0].UserID != u.ID {
 			t.Fatalf("oauth_linked %+v", ev)
 		}
 		// The identity now signs bob in.
@@ -151,7 +151,7 @@ func TestPasswordlessAccount(t *testing.T) {
 		if err := e.svc.Unlink(ctx, res.User.ID, "acme"); !errors.Is(err, oauth.ErrNotFound) {
 			t.Fatalf("Unlink of an identity not linked: %v", err)
 		}
-		if ev := e.rec.find(audit.OAuthUnlinked); len(ev) != 1 || ev[0].Data["provider"] != "ACME" {
+		if ev := e.rec.Of(audit.OAuthUnlinked); len(ev) != 1 || ev[0].Data["provider"] != "ACME" {
 			t.Fatalf("oauth_unlinked %+v", ev)
 		}
 		// A password set (as a reset does) makes the last identity removable.
@@ -213,7 +213,7 @@ func TestStoredTokensSealed(t *testing.T) {
 		_, _ = e.svc.Complete(ctx, cb)
 		var all strings.Builder
 		all.WriteString(e.logs.String())
-		for _, ev := range e.rec.events {
+		for _, ev := range e.rec.All() {
 			all.WriteString(string(ev.Type))
 			for k, v := range ev.Data {
 				all.WriteString(k)

@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -89,32 +88,6 @@ func fresh(t *testing.T, name string, fn func(t *testing.T, b backend)) {
 	})
 }
 
-// recorder keeps the audit events recorded.
-type recorder struct {
-	mu     sync.Mutex
-	events []audit.Event
-}
-
-func (r *recorder) Record(_ context.Context, e audit.Event) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, e)
-	return nil
-}
-
-// find returns the events of type typ.
-func (r *recorder) find(typ audit.EventType) []audit.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []audit.Event
-	for _, e := range r.events {
-		if e.Type == typ {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
 // env is an oauth.Service on a backend with three fake providers: an
 // OpenID Connect one ("acme"), a GitHub and a Facebook one.
 type env struct {
@@ -127,7 +100,7 @@ type env struct {
 	users  *user.Service
 	svc    *oauth.Service
 	cipher *oauth.Cipher
-	rec    *recorder
+	rec    *testkit.Events
 	logs   *testkit.Buffer
 }
 
@@ -135,7 +108,7 @@ const redirectBase = "https://app.example.com/auth/oauth/"
 
 func newEnv(t *testing.T, b backend, mutate ...func(*oauth.Config)) *env {
 	t.Helper()
-	e := &env{t: t, b: b, clock: testkit.NewClock(time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)), rec: &recorder{}, logs: &testkit.Buffer{}}
+	e := &env{t: t, b: b, clock: testkit.NewClock(time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)), rec: &testkit.Events{}, logs: &testkit.Buffer{}}
 	fake := func(name string) *oauthtest.Provider {
 		return oauthtest.New(t, oauthtest.Config{RedirectURLs: []string{redirectBase + name + "/callback"}, Now: e.clock.Now})
 	}
@@ -230,7 +203,7 @@ func (e *env) refused(err error, reason oauth.Reason) {
 	if !errors.As(err, &ce) || ce.Reason != reason || !errors.Is(err, oauth.ErrCallbackRefused) {
 		e.t.Fatalf("err = %v; want a refusal for %s", err, reason)
 	}
-	for _, ev := range e.rec.find(audit.OAuthRefused) {
+	for _, ev := range e.rec.Of(audit.OAuthRefused) {
 		if ev.Data["reason"] == string(reason) {
 			return
 		}
@@ -276,13 +249,13 @@ func TestSignUpAndSignInOIDC(t *testing.T) {
 		if again.Outcome != oauth.SignedIn || again.User.ID != u.ID {
 			t.Fatalf("second sign-in: %s user %d; want signed_in %d", again.Outcome, again.User.ID, u.ID)
 		}
-		if n := len(e.rec.find(audit.OAuthLogin)); n != 2 {
+		if n := len(e.rec.Of(audit.OAuthLogin)); n != 2 {
 			t.Errorf("%d oauth_login events; want 2", n)
 		}
-		if ev := e.rec.find(audit.OAuthLinked); len(ev) != 1 || ev[0].Data["how"] != "sign_up" || ev[0].Data["provider"] != "ACME" {
+		if ev := e.rec.Of(audit.OAuthLinked); len(ev) != 1 || ev[0].Data["how"] != "sign_up" || ev[0].Data["provider"] != "ACME" {
 			t.Errorf("oauth_linked events %+v", ev)
 		}
-		if ev := e.rec.find(audit.UserRegistered); len(ev) != 1 || ev[0].Data["method"] != "oauth" {
+		if ev := e.rec.Of(audit.UserRegistered); len(ev) != 1 || ev[0].Data["method"] != "oauth" {
 			t.Errorf("user_registered events %+v", ev)
 		}
 	})
@@ -401,7 +374,7 @@ func TestCallbackRefusals(t *testing.T) {
 		second.Code = first.Code
 		_, err := e.svc.Complete(ctx, second)
 		e.refused(err, oauth.ReasonExchangeFailed)
-		if n := len(e.rec.find(audit.OAuthLogin)); n != 0 {
+		if n := len(e.rec.Of(audit.OAuthLogin)); n != 0 {
 			t.Fatalf("%d logins", n)
 		}
 	})
@@ -456,7 +429,7 @@ func TestCallbackRefusals(t *testing.T) {
 			e.oidc.Misbehave(tc.m)
 			_, err := e.signIn("acme")
 			e.refused(err, tc.reason)
-			if n := len(e.rec.find(audit.OAuthLogin)) + len(e.rec.find(audit.UserRegistered)); n != 0 {
+			if n := len(e.rec.Of(audit.OAuthLogin)) + len(e.rec.Of(audit.UserRegistered)); n != 0 {
 				t.Fatalf("%d logins or registrations", n)
 			}
 		})
@@ -520,7 +493,7 @@ func TestEmailMatch(t *testing.T) {
 				if ps, _ := e.svc.Identities(ctx, local.ID); len(ps) != 0 {
 					t.Fatalf("linked: %+v", ps)
 				}
-				if n := len(e.rec.find(audit.OAuthLogin)); n != 0 {
+				if n := len(e.rec.Of(audit.OAuthLogin)); n != 0 {
 					t.Fatalf("%d logins", n)
 				}
 				return
@@ -528,7 +501,7 @@ func TestEmailMatch(t *testing.T) {
 			if err != nil || res.Outcome != tc.want || res.User.ID != local.ID {
 				t.Fatalf("res %+v, %v", res, err)
 			}
-			if ev := e.rec.find(audit.OAuthLinked); len(ev) != 1 || ev[0].Data["how"] != "email_match" {
+			if ev := e.rec.Of(audit.OAuthLinked); len(ev) != 1 || ev[0].Data["how"] != "email_match" {
 				t.Fatalf("oauth_linked %+v", ev)
 			}
 		})

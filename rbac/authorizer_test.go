@@ -14,37 +14,13 @@ import (
 	"time"
 
 	"github.com/cedrina/cedrina/audit"
+	"github.com/cedrina/cedrina/internal/testkit"
 	"github.com/cedrina/cedrina/rbac"
 	"github.com/cedrina/cedrina/session"
 	"github.com/cedrina/cedrina/user"
 )
 
 var t0 = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
-
-// capture records audit events.
-type capture struct {
-	mu     sync.Mutex
-	events []audit.Event
-}
-
-func (c *capture) Record(_ context.Context, e audit.Event) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.events = append(c.events, e)
-	return nil
-}
-
-func (c *capture) of(typ audit.EventType) []audit.Event {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out []audit.Event
-	for _, e := range c.events {
-		if e.Type == typ {
-			out = append(out, e)
-		}
-	}
-	return out
-}
 
 func rule(typ string, v ...string) rbac.Rule { return rbac.Rule{Type: typ, Values: v} }
 
@@ -266,7 +242,7 @@ func TestFailClosed(t *testing.T) {
 		t.Fatal("New succeeded without its rules")
 	}
 	st.set(false)
-	rec := &capture{}
+	rec := &testkit.Events{}
 	a := newAuthorizer(t, st, rbac.Config{Recorder: rec, Watcher: noWatcher{}, RetryInterval: time.Hour})
 	if _, err := a.AddRules(ctx, matrixRules...); err != nil {
 		t.Fatal(err)
@@ -292,7 +268,7 @@ func TestFailClosed(t *testing.T) {
 	if _, err := a.Grant(ctx, "user", "/x", "GET"); err == nil || !strings.Contains(err.Error(), "stored") {
 		t.Fatalf("Grant while reloads fail = %v; want the change stored and the reload's failure", err)
 	}
-	den := rec.of(audit.AuthorizationDenied)
+	den := rec.Of(audit.AuthorizationDenied)
 	if len(den) == 0 || den[len(den)-1].Data["reason"] != "policy_not_loaded" {
 		t.Fatalf("denial events %+v", den)
 	}
@@ -310,7 +286,7 @@ type noWatcher struct{}
 func (noWatcher) Subscribe(func()) func() { return func() {} }
 
 func TestAudit(t *testing.T) {
-	rec := &capture{}
+	rec := &testkit.Events{}
 	a := newAuthorizer(t, rbac.NewMemoryStore(), rbac.Config{Recorder: rec})
 	ctx := audit.ContextWithActor(context.Background(), audit.Actor{UserID: 42})
 	if _, err := a.Grant(ctx, "user", "/me", "GET"); err != nil {
@@ -320,7 +296,7 @@ func TestAudit(t *testing.T) {
 	if len(rules) != 1 || rules[0].CreatedBy != "42" || rules[0].UpdatedBy != "42" {
 		t.Fatalf("rules %+v; want created_by and updated_by 42", rules)
 	}
-	pc := rec.of(audit.PolicyChanged)
+	pc := rec.Of(audit.PolicyChanged)
 	if len(pc) != 1 || pc[0].UserID == nil || *pc[0].UserID != 42 || pc[0].Data["by"] != "42" ||
 		pc[0].Data["operation"] != "add" || !slices.Equal(pc[0].Data["rules"].([]string), []string{"p, user, /me, GET"}) {
 		t.Fatalf("policy_changed %+v", pc)
@@ -329,14 +305,14 @@ func TestAudit(t *testing.T) {
 	if _, err := a.Grant(ctx, "user", "/me", "GET"); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(rec.of(audit.PolicyChanged)); n != 1 {
+	if n := len(rec.Of(audit.PolicyChanged)); n != 1 {
 		t.Fatalf("%d policy_changed events after a no-op grant", n)
 	}
 	pctx := session.ContextWithPrincipal(context.Background(), &session.Principal{UserID: 9, Role: user.RoleUser})
 	if a.Allowed(pctx, "user", "/admin", "GET") {
 		t.Fatal("allowed")
 	}
-	den := rec.of(audit.AuthorizationDenied)
+	den := rec.Of(audit.AuthorizationDenied)
 	if len(den) != 1 || *den[0].UserID != 9 || den[0].Data["object"] != "/admin" || den[0].Severity != audit.Warning {
 		t.Fatalf("authorization_denied %+v", den)
 	}
@@ -465,7 +441,7 @@ m = r.sub == p.sub && globMatch(r.obj, p.obj) && r.act == p.act
 
 func TestRequire(t *testing.T) {
 	ctx := context.Background()
-	rec := &capture{}
+	rec := &testkit.Events{}
 	a := newAuthorizer(t, rbac.NewMemoryStore(), rbac.Config{Recorder: rec})
 	if _, err := a.AddRules(ctx, matrixRules...); err != nil {
 		t.Fatal(err)
@@ -509,7 +485,7 @@ func TestRequire(t *testing.T) {
 			}
 		}
 	}
-	den := rec.of(audit.AuthorizationDenied)
+	den := rec.Of(audit.AuthorizationDenied)
 	if len(den) != 2 || den[0].Data["object"] != "/admin/users/:id" || den[0].Data["action"] != "GET" {
 		t.Fatalf("denials %+v", den)
 	}

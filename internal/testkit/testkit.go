@@ -1,6 +1,7 @@
 // Package testkit holds the test doubles the packages' tests share: an
 // injected clock, a log buffer safe for concurrent writers, and a
-// notifier that keeps the messages it is given.
+// notifier that keeps the messages it is given, and an audit recorder
+// that keeps the events.
 package testkit
 
 import (
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cedrina/cedrina/audit"
 	"github.com/cedrina/cedrina/notify"
 )
 
@@ -113,4 +115,37 @@ func Race(n int, fn func(i int) error) []error {
 	close(start)
 	wg.Wait()
 	return errs
+}
+
+// Events is an audit.Recorder that keeps the events it is given, for a
+// test to read. It is safe for concurrent use.
+type Events struct {
+	mu     sync.Mutex
+	events []audit.Event
+}
+
+// Record implements audit.Recorder.
+func (l *Events) Record(_ context.Context, e audit.Event) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.events = append(l.events, e)
+	return nil
+}
+
+// All returns every event recorded, in order.
+func (l *Events) All() []audit.Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]audit.Event(nil), l.events...)
+}
+
+// Of returns the events of type typ, in order.
+func (l *Events) Of(typ audit.EventType) []audit.Event {
+	var out []audit.Event
+	for _, e := range l.All() {
+		if e.Type == typ {
+			out = append(out, e)
+		}
+	}
+	return out
 }
