@@ -97,15 +97,11 @@ func TestDeactivatedAccountCannotSignIn(t *testing.T) {
 	backends(t, func(t *testing.T, b backend) {
 		ctx := context.Background()
 		e := newEnv(t, b)
-		e.oidc.SetUser(alice)
-		res, err := e.signIn("acme")
-		if err != nil {
-			t.Fatal(err)
-		}
+		res := e.signUpAlice()
 		if _, err := e.users.Deactivate(ctx, res.User.ID); err != nil {
 			t.Fatal(err)
 		}
-		_, err = e.signIn("acme")
+		_, err := e.signIn("acme")
 		e.refused(err, oauth.ReasonAccountInactive)
 	})
 }
@@ -117,11 +113,7 @@ func TestPasswordlessAccount(t *testing.T) {
 	backends(t, func(t *testing.T, b backend) {
 		ctx := context.Background()
 		e := newEnv(t, b)
-		e.oidc.SetUser(alice)
-		res, err := e.signIn("acme")
-		if err != nil {
-			t.Fatal(err)
-		}
+		res := e.signUpAlice()
 		for _, pw := range []string{"", user.NoPassword, "anything at all", strings.Repeat("x", 100)} {
 			_, err := e.users.Login(ctx, "alice", pw)
 			var ae *user.AuthError
@@ -181,11 +173,7 @@ func TestStoredTokensSealed(t *testing.T) {
 	backends(t, func(t *testing.T, b backend) {
 		ctx := context.Background()
 		e := newEnv(t, b)
-		e.oidc.SetUser(alice)
-		res, err := e.signIn("acme")
-		if err != nil {
-			t.Fatal(err)
-		}
+		res := e.signUpAlice()
 		tok, err := e.svc.ProviderToken(ctx, res.User.ID, "acme")
 		if err != nil {
 			t.Fatal(err)

@@ -195,6 +195,17 @@ func (e *env) signIn(provider string) (*oauth.Result, error) {
 	return e.svc.Complete(context.Background(), e.authorize(provider, e.begin(provider)))
 }
 
+// signUpAlice signs alice up through the OpenID Connect provider.
+func (e *env) signUpAlice() *oauth.Result {
+	e.t.Helper()
+	e.oidc.SetUser(alice)
+	res, err := e.signIn("acme")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return res
+}
+
 // refused checks that err is a callback refusal for reason, recorded as
 // oauth_refused.
 func (e *env) refused(err error, reason oauth.Reason) {
@@ -216,11 +227,7 @@ var alice = oauthtest.User{Subject: "alice-sub", Email: "alice@example.com", Ema
 func TestSignUpAndSignInOIDC(t *testing.T) {
 	backends(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
-		e.oidc.SetUser(alice)
-		res, err := e.signIn("acme")
-		if err != nil {
-			t.Fatal(err)
-		}
+		res := e.signUpAlice()
 		u := res.User
 		if res.Outcome != oauth.SignedUp || u.Username != "alice" || u.Email != "alice@example.com" || !u.IsVerified || u.HasPassword() {
 			t.Fatalf("signed up %+v (%s); want alice, verified, without a password", u, res.Outcome)
@@ -289,11 +296,7 @@ func TestUsernameMadeUnique(t *testing.T) {
 		if _, err := e.users.Register(context.Background(), user.Registration{Username: "alice", Email: "other@example.com", Password: "a long enough passphrase"}); err != nil {
 			t.Fatal(err)
 		}
-		e.oidc.SetUser(alice)
-		res, err := e.signIn("acme")
-		if err != nil {
-			t.Fatal(err)
-		}
+		res := e.signUpAlice()
 		if name := string(res.User.Username); !strings.HasPrefix(name, "alice-") || len(name) != len("alice-")+6 {
 			t.Fatalf("username %q; want alice-NNNNNN", name)
 		}
