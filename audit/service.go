@@ -292,6 +292,22 @@ func (s *Service) State(ctx context.Context) (ChainState, error) {
 	return st, nil
 }
 
+// Unchained returns how many stored events are outside the chain
+// (written before it began, see [UnchainedCounter]); 0 for a store that
+// chains every event it holds. Verify neither checks nor counts them:
+// they are history the chain cannot vouch for, not tampering.
+func (s *Service) Unchained(ctx context.Context) (int64, error) {
+	c, ok := s.store.(UnchainedCounter)
+	if !ok {
+		return 0, nil
+	}
+	n, err := c.CountUnchained(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("audit: unchained: %w", err)
+	}
+	return n, nil
+}
+
 // Verify checks the chain from position from to position to (0 for either
 // means the chain's start or end) and returns how many events it checked.
 //

@@ -96,3 +96,15 @@ type Store interface {
 	// rolls the batch back and stops. It returns how many events it removed.
 	TrimChain(ctx context.Context, before time.Time, batch int, fn func([]Event) error) (int64, error)
 }
+
+// UnchainedCounter is implemented by stores that may hold events outside
+// the chain: rows stored before the chain began, such as the audit rows
+// the original system wrote into a database the SDK then adopted
+// (store/postgres). [Service.Verify] checks only chained events;
+// [Service.Unchained] counts the others, so that a report can say they
+// exist without calling them tampered.
+type UnchainedCounter interface {
+	// CountUnchained returns how many stored events have no chain
+	// position.
+	CountUnchained(ctx context.Context) (int64, error)
+}

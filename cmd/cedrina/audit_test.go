@@ -299,3 +299,31 @@ func TestAuditReplayWrongKey(t *testing.T) {
 	cli(t, env, "audit", "replay", "--in", logFile, "--key-file", keyFile).expect(t, exitOK, `replayed 2 events`, "")
 	cli(t, env, "audit", "verify", "--key-file", keyFile).expect(t, exitOK, `^chain intact: 3 events verified`, "")
 }
+
+// TestAuditVerifyUnchained: rows stored outside the chain (as an adopted
+// database holds the original system's) are reported as unchained, and
+// the chain still verifies.
+func TestAuditVerifyUnchained(t *testing.T) {
+	t.Parallel()
+	url, db, sqlDB := migratedDB(t)
+	ctx := context.Background()
+	for range 3 {
+		if _, err := sqlDB.ExecContext(ctx, `INSERT INTO audit_logs (event_type, event_data) VALUES ('UserLoggedInEvent', '{}')`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc, err := audit.NewService(db.Audit(), audit.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Record(ctx, audit.Event{Type: audit.LoginSucceeded}); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"DATABASE_URL": url}
+	cli(t, env, "audit", "verify").expect(t, exitOK,
+		`^chain intact: 1 events verified; chain holds seq 1 to 1, end hash [0-9a-f]{64}, no key\n`+
+			`3 earlier events are unchained: stored before the chain began; kept, not verified\n$`, "")
+	if n, err := svc.Unchained(ctx); err != nil || n != 3 {
+		t.Errorf("Unchained = %d, %v; want 3", n, err)
+	}
+}

@@ -291,6 +291,19 @@ func (s *AuditStore) State(ctx context.Context) (audit.ChainState, error) {
 	return st, err
 }
 
+// CountUnchained implements [audit.UnchainedCounter]: the rows with no
+// chain_seq, which only the original system's rows of an adopted database
+// are (Append chains every event it stores).
+func (s *AuditStore) CountUnchained(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.run(ctx, func(q querier) error {
+		return q.QueryRowxContext(ctx, `SELECT count(*) FROM audit_logs WHERE chain_seq IS NULL`).Scan(&n)
+	})
+	return n, err
+}
+
+var _ audit.UnchainedCounter = (*AuditStore)(nil)
+
 // chainBatch is how many events Chain reads per query.
 const chainBatch = 1000
 
