@@ -32,6 +32,7 @@ func TestProblemFor(t *testing.T) {
 	}{
 		{user.ErrInvalidCredentials, 401, authhttp.TypeInvalidCredentials, ""},
 		{&user.AuthError{Reason: user.AuthLocked}, 401, authhttp.TypeInvalidCredentials, ""},
+		{&user.AuthError{Reason: user.AuthUnreadableHash, UserID: 7, Attempts: 1}, 401, authhttp.TypeInvalidCredentials, ""},
 		{session.ErrTokenReuse, 401, authhttp.TypeInvalidToken, ""},
 		{fmt.Errorf("%w: not three segments", session.ErrInvalidToken), 401, authhttp.TypeInvalidToken, ""},
 		{session.ErrExpired, 401, authhttp.TypeInvalidToken, ""},

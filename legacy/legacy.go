@@ -113,6 +113,8 @@ func IsEncryptedHash(stored string) bool { return strings.HasPrefix(stored, Hash
 const maxValue = 64 << 10
 
 // OpenHash returns the bcrypt hash inside stored, an "enc_v1:" value.
+// Both base64 layers must be exactly as the original wrote them (no line
+// breaks, no stray padding bits), so that no altered value opens.
 // Errors: ErrMalformed (not an "enc_v1:" value, bad base64, no Fernet
 // token, a plaintext that is no bcrypt hash), ErrWrongKey.
 func (k *Keys) OpenHash(stored string) (string, error) {
@@ -123,7 +125,7 @@ func (k *Keys) OpenHash(stored string) (string, error) {
 	if len(rest) > maxValue {
 		return "", fmt.Errorf("%w: %d bytes", ErrMalformed, len(rest))
 	}
-	tok, err := base64.StdEncoding.DecodeString(rest)
+	tok, err := decodeStrict(base64.StdEncoding, rest)
 	if err != nil {
 		return "", fmt.Errorf("%w: the text after %q is not standard base64", ErrMalformed, HashPrefix)
 	}
@@ -148,8 +150,8 @@ func (k *Keys) OpenToken(stored string) (string, error) {
 }
 
 // IsToken reports whether s has the shape of a Fernet token: URL-safe
-// base64 of a version 0x80 token with a whole number of AES blocks. It
-// checks no key.
+// base64 (canonical, as Fernet writes it) of a version 0x80 token with a
+// whole number of AES blocks. It checks no key.
 func IsToken(s string) bool {
 	_, ok := decodeToken(s)
 	return ok
@@ -163,7 +165,7 @@ func decodeToken(s string) ([]byte, bool) {
 	if len(s) > maxValue {
 		return nil, false
 	}
-	b, err := base64.URLEncoding.DecodeString(s)
+	b, err := decodeStrict(base64.URLEncoding, s)
 	if err != nil {
 		return nil, false
 	}
@@ -171,6 +173,17 @@ func decodeToken(s string) ([]byte, bool) {
 		return nil, false
 	}
 	return b, true
+}
+
+// decodeStrict decodes s only if it is the one encoding of its bytes, as
+// Python's base64 module writes it: no line breaks (Go's decoders skip
+// them) and zero padding bits (Strict). So any change to a stored value
+// changes the bytes decoded, and no altered value opens.
+func decodeStrict(enc *base64.Encoding, s string) ([]byte, error) {
+	if strings.ContainsAny(s, "\r\n") {
+		return nil, errors.New("line break")
+	}
+	return enc.Strict().DecodeString(s)
 }
 
 // open checks the token's shape (so that a malformed value is not

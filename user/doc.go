@@ -43,8 +43,8 @@
 //
 // [Service.Login] refuses with an [*AuthError] that matches
 // [ErrInvalidCredentials] and has the same message for every reason:
-// unknown user, wrong password, locked, deactivated, or an account that
-// changed during the login. The precise reason is for the host's logs and
+// unknown user, wrong password, locked, deactivated, an account that
+// changed during the login, or a legacy hash the service cannot open. The precise reason is for the host's logs and
 // audit trail, reached with errors.As.
 //
 // An attempt is admitted before the password is verified, by one atomic
@@ -114,6 +114,40 @@
 // (a tab, say) keeps its legacy hash and signs in with
 // [LoginResult].PasswordChangeRequired set until it is changed. Hashes
 // the SDK wrote keep the strict rules.
+//
+// The original system also stored hashes encrypted: "enc_v1:" and the
+// standard base64 of a Fernet token (AES-128-CBC with HMAC-SHA256; see
+// package legacy) whose plaintext is the bcrypt hash, under the Fernet
+// key of its PGCRYPTO_KEY setting. With Enabled and [LegacyConfig].Keys
+// (legacy.ParseKeys of that setting; several keys if it was rotating
+// them), such a hash is opened, in microseconds, and its bcrypt hash is
+// verified by the same legacy rule and replaced at the first successful
+// login like a $2b$ hash. The replacement is a compare-and-swap on the
+// stored "enc_v1:" value, so a password change or reset that lands
+// meanwhile wins. [PasswordFormat] names the format of a stored hash;
+// the stores count accounts by format, and the command "cedrina legacy
+// status" prints how many still hold a legacy hash and checks that a
+// key opens every encrypted one.
+//
+// Without the key an encrypted account cannot sign in at all. Its login,
+// and the check of its current password in a change, is refused with
+// [AuthUnreadableHash] (to the caller, the one [ErrInvalidCredentials],
+// padded like every refusal) without the password being checked; nothing
+// is rewritten, and the attempt stays counted toward the lockout as a
+// wrong password's is, so the account behaves like any other to whoever
+// tries it. The service logs one line at Error level, with the user's
+// id, when no key is configured (or the legacy rule is off):
+//
+//	user: password hash is encrypted by the original system and no legacy key is configured (user.LegacyConfig.Keys)
+//
+// and, when the keys do not open the value (another key, an altered
+// value, or no Fernet token of a bcrypt hash; its "error" attribute says
+// which):
+//
+//	user: the legacy key does not open this password hash (wrong key, or the value was altered)
+//
+// Neither line holds a key, the hash or the password. Once the right key
+// is configured, the account signs in again.
 //
 // # Email verification and address change
 //

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/cedrina/cedrina/legacy"
 	"github.com/cedrina/cedrina/store/memory"
 	"github.com/cedrina/cedrina/user"
 )
@@ -86,6 +87,43 @@ func ExampleLegacyConfig() {
 	// Output:
 	// signed in; change required: false
 	// rehashed: $argon2id$
+}
+
+// An account whose hash the original system stored encrypted ("enc_v1:",
+// a Fernet token of its bcrypt hash under the key of its PGCRYPTO_KEY
+// setting) signs in once the service has that key, and is rehashed at
+// once; PasswordFormat tells the formats apart.
+func ExampleLegacyConfig_keys() {
+	ctx := context.Background()
+	db := memory.New()
+	const stored = "enc_v1:Z0FBQUFBQnJESHlRM2g4OUJ5OU5vT1RoQmFQQ3FCN0ZYQVVXWVp3c2tkY2RrbWZyVEFfNlVvS1VXWTBDcmpXOEoySHVvXzhnNVVnc1hPSGhabFExeC05UU5nYVAyUU5yM3Q2RFloMHk1WndGYlJxV0FBQmJya1NaQWlQcHd6TlhJeGFzelBHTm81Z2RVaGpvWVFhczJpZXo4T19oZXpHV213PT0="
+	carried := &user.User{
+		Username: "bruno", Email: "bruno@example.com", IsActive: true, Role: user.RoleUser, Tier: user.TierFree,
+		HashedPassword: stored,
+	}
+	if err := db.Users().Create(ctx, carried); err != nil {
+		panic(err)
+	}
+	fmt.Println("before:", user.PasswordFormat(stored))
+
+	// The key as the original configured it; a host reads it from its
+	// secret store, never from code.
+	keys, err := legacy.ParseKeys("S2VlcC10aGlzLWtleS1vdXQtb2YtcHJvZHVjdGlvbiE=")
+	if err != nil {
+		panic(err)
+	}
+	users, err := user.NewService(db.Users(), user.Config{Legacy: user.LegacyConfig{Enabled: true, BcryptCost: 4, Keys: keys}})
+	if err != nil {
+		panic(err)
+	}
+	res, err := users.Login(ctx, "bruno", "pässwörd-Ünïcödé")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("after:", user.PasswordFormat(res.User.HashedPassword))
+	// Output:
+	// before: legacy-encrypted
+	// after: argon2id
 }
 
 // A hasher verifies hashes of either algorithm and says when a stored hash

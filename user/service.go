@@ -170,6 +170,9 @@ func NewService(store Store, cfg Config) (*Service, error) {
 	case s.legacy.BcryptCost < bcrypt.MinCost || s.legacy.BcryptCost > bcrypt.MaxCost:
 		return nil, errs.Configf("user", "Config.Legacy.BcryptCost", "%d is outside %d..%d", s.legacy.BcryptCost, bcrypt.MinCost, bcrypt.MaxCost)
 	}
+	if err := s.legacy.validateKeys(); err != nil {
+		return nil, err
+	}
 	// The dummy hash unknown users are checked against: made now, not on
 	// the first unknown login, which would then cost two hashes and stand
 	// out. Its password is 128 random bits nobody knows. Verifying it once
@@ -225,11 +228,12 @@ func (s *Service) recordRefusal(ctx context.Context, ae *AuthError, at time.Time
 	if during != "" {
 		data["during"] = during
 	}
-	if ae.Reason == AuthWrongPassword {
+	counted := ae.Reason == AuthWrongPassword || ae.Reason == AuthUnreadableHash
+	if counted {
 		data["attempts"] = ae.Attempts
 	}
 	s.record(ctx, audit.LoginFailed, audit.Warning, ae.UserID, at, data)
-	if ae.Reason == AuthWrongPassword && ae.LockedUntil != nil {
+	if counted && ae.LockedUntil != nil {
 		s.record(ctx, audit.AccountLocked, audit.Error, ae.UserID, at, map[string]any{
 			"attempts": ae.Attempts, "locked_until": ae.LockedUntil.Format(time.RFC3339Nano),
 		})
@@ -366,6 +370,13 @@ const (
 	// was deactivated, or deactivated and reactivated), so the login's
 	// read was stale and it is refused.
 	AuthAccountChanged AuthReason = "account_changed"
+	// AuthUnreadableHash: the account's password hash is one the original
+	// system encrypted ("enc_v1:", see [LegacyConfig].Keys) and the
+	// service cannot open it: no legacy key is configured, or the key
+	// does not open it (another key, or an altered value). The password
+	// was not checked. The service logs which at Error level; the
+	// account signs in again once the right key is configured.
+	AuthUnreadableHash AuthReason = "unreadable_hash"
 )
 
 // AuthError is the error of a refused login. It matches
@@ -376,10 +387,12 @@ type AuthError struct {
 	Reason AuthReason
 	// UserID is the account's id; 0 for AuthUnknownUser.
 	UserID int64
-	// Attempts is the failure counter after this attempt (AuthWrongPassword).
+	// Attempts is the failure counter after this attempt
+	// (AuthWrongPassword, AuthUnreadableHash).
 	Attempts int
 	// LockedUntil is the end of the lock, when the account is locked
-	// (AuthLocked), or became locked by this attempt (AuthWrongPassword).
+	// (AuthLocked), or became locked by this attempt (AuthWrongPassword,
+	// AuthUnreadableHash).
 	LockedUntil *time.Time
 }
 
@@ -424,7 +437,10 @@ type LoginResult struct {
 // the lock), so a login that straddles a password change or reset, a
 // deactivation (even one undone since) or a lock set by concurrent
 // attempts is refused (AuthAccountChanged, AuthInactive or AuthLocked)
-// and clears nothing.
+// and clears nothing. A password hash the original system encrypted is
+// opened with [LegacyConfig].Keys first; one that cannot be opened is
+// refused (AuthUnreadableHash) without checking the password, and
+// nothing is rewritten.
 //
 // Every refusal takes the same time: an unknown user is checked against a
 // dummy hash, and every refusal, whatever its reason, waits until as long
@@ -476,6 +492,9 @@ func (s *Service) authenticate(ctx context.Context, login, password string) (*Lo
 		}
 		s.log.ErrorContext(ctx, "user: stored password hash cannot be verified", "user_id", adm.ID, "error", err)
 		return nil, errs.Wrap("user", fmt.Sprintf("login of user %d", adm.ID), err)
+	}
+	if v.unreadable != nil {
+		return nil, s.refuseUnreadable(ctx, adm, v.unreadable)
 	}
 	if !v.match {
 		// Counted at admission; the lock in adm, if any, is this
@@ -697,10 +716,12 @@ func (s *Service) Delete(ctx context.Context, id int64) error {
 // with Config.Sessions, ends the user's sessions explicitly.
 //
 // The current password is verified as at login: capped at 64 KiB, legacy
-// hashes by the legacy rule when enabled.
+// hashes by the legacy rule when enabled, encrypted legacy hashes opened
+// with [LegacyConfig].Keys.
 //
 // Errors: ErrNotFound; an *AuthError (errors.Is ErrInvalidCredentials)
-// when current is wrong or the account is locked or inactive; a
+// when current is wrong, the account is locked or inactive, or its hash
+// cannot be opened (AuthUnreadableHash); a
 // *PasswordError (errors.Is ErrWeakPassword) when the policy refuses
 // next; ErrStale when the account changed during the call.
 func (s *Service) ChangePassword(ctx context.Context, id int64, current, next string) error {
@@ -755,6 +776,9 @@ func (s *Service) checkCurrent(ctx context.Context, id int64, current, doing str
 	v, err := s.checkPassword(ctx, adm.HashedPassword, current)
 	if err != nil {
 		return nil, errs.Wrap("user", fmt.Sprintf("%s of user %d", doing, id), err)
+	}
+	if v.unreadable != nil {
+		return nil, s.refuseUnreadable(ctx, adm, v.unreadable)
 	}
 	if !v.match {
 		return nil, &AuthError{Reason: AuthWrongPassword, UserID: id, Attempts: adm.FailedLoginAttempts, LockedUntil: adm.LockedUntil}

@@ -37,7 +37,9 @@
 // nothing applied); 2 for a bad command line (unknown command or action,
 // bad flag) or a missing database URL; 3 when audit verify finds the chain
 // broken; 4 when audit verify or replay, user set-role or a policy
-// change is given another key than the one the chain is sealed with.
+// change is given another key than the one the chain is sealed with. legacy
+// status exits 1 when the legacy key given does not open every encrypted
+// password hash.
 //
 // # audit
 //
@@ -118,6 +120,43 @@
 // through PostgreSQL (NOTIFY in the change's transaction) and the
 // applications' policy watchers reload: running servers enforce it
 // within milliseconds.
+//
+// # legacy
+//
+//	cedrina legacy status [--legacy-key-file FILE] [--batch N]
+//
+// counts the accounts by the format of their password hash
+// (user.PasswordFormat), every format listed, and says how many still
+// hold one the original system wrote: legacy-bcrypt ($2b$, $2y$) or
+// legacy-encrypted ("enc_v1:", a bcrypt hash encrypted under the
+// original's PGCRYPTO_KEY). Those move to the current format as their
+// users sign in, when the applications set user.LegacyConfig (Enabled,
+// and Keys for the encrypted ones):
+//
+//	FORMAT            ACCOUNTS
+//	argon2id              1204
+//	bcrypt                   0
+//	legacy-bcrypt           17
+//	legacy-encrypted         3
+//	none                    12
+//	unknown                  0
+//	total                 1236
+//
+//	the legacy key opens all 3 encrypted hashes
+//	20 accounts still hold a legacy hash; they move to the current format as their users sign in
+//
+// or, when none is left, "no legacy password hash remains". When
+// encrypted hashes remain and the original's key is given (in a file,
+// --legacy-key-file, which should be readable by its owner only: status
+// warns otherwise; or in CEDRINA_LEGACY_KEY; never as a flag's value),
+// status opens every one of them, --batch rows (default 1000) per query,
+// without checking any password, and exits 1 when the key does not open
+// them all, naming the first ten accounts:
+//
+//	cedrina: legacy status: the legacy key does not open 2 of 3 encrypted hashes (user ids: 4, 9)
+//
+// Without a key it warns that those accounts cannot sign in until the
+// applications have it, and exits 0. The key is never printed.
 //
 // # cleanup
 //

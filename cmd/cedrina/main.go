@@ -59,6 +59,7 @@ func init() {
 		{name: "audit", summary: "verify the audit trail's hash chain, archive old events", run: runAudit},
 		{name: "user", summary: "set an account's role (make the first administrator)", run: runUser},
 		{name: "policy", summary: "list, add, remove, deactivate or activate authorization rules", run: runPolicy},
+		{name: "legacy", summary: "count password hashes by format, check the original system's key", run: runLegacy},
 		{name: "cleanup", summary: "delete ended, expired and idle sessions, spent or expired tokens, idle rate limit records and spent OAuth states", run: runCleanup},
 		{name: "help", summary: "show help for a command", run: runHelp},
 	}

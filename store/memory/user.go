@@ -386,3 +386,19 @@ func deepCopyValue(v any) any {
 		return v
 	}
 }
+
+// PasswordFormats counts the users by the format of their password hash,
+// as user.PasswordFormat names it, under one read lock. A format no user
+// has is absent from the map (reads as 0).
+func (s *UserStore) PasswordFormats(ctx context.Context) (map[string]int64, error) {
+	out := map[string]int64{}
+	err := s.db.read(ctx, func() {
+		for _, u := range s.db.users.rows {
+			out[user.PasswordFormat(u.HashedPassword)]++
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}

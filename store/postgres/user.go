@@ -404,3 +404,66 @@ func utcPtr(t sql.NullTime) *time.Time {
 	v := t.Time.UTC()
 	return &v
 }
+
+// passwordFormat is the SQL of user.PasswordFormat: the format of
+// users.hashed_password, by its prefix, compared byte for byte (COLLATE
+// "C"; every prefix is ASCII, so left's characters are its bytes).
+const passwordFormat = `CASE
+	WHEN left(hashed_password, 10) COLLATE "C" = '$argon2id$' THEN '` + user.FormatArgon2id + `'
+	WHEN left(hashed_password, 4) COLLATE "C" = '$2a$' THEN '` + user.FormatBcrypt + `'
+	WHEN left(hashed_password, 4) COLLATE "C" IN ('$2b$', '$2y$') THEN '` + user.FormatLegacyBcrypt + `'
+	WHEN left(hashed_password, 7) COLLATE "C" = 'enc_v1:' THEN '` + user.FormatLegacyEncrypted + `'
+	WHEN hashed_password COLLATE "C" = '` + user.NoPassword + `' THEN '` + user.FormatNone + `'
+	ELSE '` + user.FormatUnknown + `'
+END`
+
+// PasswordFormats counts the users by the format of their password hash,
+// as user.PasswordFormat names it (user.FormatArgon2id, ...), in one
+// statement: a scan of the users table. A format no user has is absent
+// from the map (reads as 0).
+func (s *UserStore) PasswordFormats(ctx context.Context) (map[string]int64, error) {
+	var rows []struct {
+		Format string `db:"format"`
+		N      int64  `db:"n"`
+	}
+	err := s.db.run(ctx, func(q querier) error {
+		return q.SelectContext(ctx, &rows, `SELECT `+passwordFormat+` AS format, count(*) AS n FROM users GROUP BY 1`)
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int64, len(rows))
+	for _, r := range rows {
+		out[r.Format] = r.N
+	}
+	return out, nil
+}
+
+// ByPasswordFormat returns at most limit (> 0) users whose password hash
+// has format (as user.PasswordFormat names it), with ids above after, in
+// id order: one page of a walk over the accounts of one format (pass the
+// last id of a page as the next page's after; a page shorter than limit
+// is the last). It walks the primary key, so each page reads little more
+// than the rows it skips over, and the whole walk about one scan of the
+// table. Rows change meanwhile: a user rehashed at sign-in during the
+// walk may be missed or seen with its old hash.
+func (s *UserStore) ByPasswordFormat(ctx context.Context, format string, after int64, limit int) ([]*user.User, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("postgres: ByPasswordFormat: limit %d is not positive", limit)
+	}
+	var rows []userRow
+	err := s.db.run(ctx, func(q querier) error {
+		return q.SelectContext(ctx, &rows, `SELECT `+userColumns+` FROM users
+WHERE id > $2::bigint AND `+passwordFormat+` = $1 ORDER BY id LIMIT $3`, format, after, limit)
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*user.User, len(rows))
+	for i := range rows {
+		if out[i], err = rows[i].toUser(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
