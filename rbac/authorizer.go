@@ -407,7 +407,7 @@ func (a *Authorizer) AddRules(ctx context.Context, rules ...Rule) (int, error) {
 		if err := r.Validate(); err != nil {
 			return 0, err
 		}
-		if err := a.model.checkRule(r); err != nil {
+		if err := a.model.CheckRule(r); err != nil {
 			return 0, err
 		}
 		clean[i], lines[i] = r, r.Line()

@@ -71,7 +71,7 @@ func FuzzRule(f *testing.F) {
 				t.Fatalf("accepted value %q", v)
 			}
 		}
-		_ = RBAC().checkRule(r)
+		_ = RBAC().CheckRule(r)
 	})
 }
 

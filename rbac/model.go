@@ -142,11 +142,16 @@ func (m Model) policyValues(subject, object, action string, attrs []string) ([]s
 	return append([]string{subject, object, action}, attrs...), nil
 }
 
-// checkRule refuses a rule the model cannot use: a p rule whose object
-// pattern is not a valid regular expression once keyMatch2 has rewritten
-// it (Casbin would fail every decision that reaches it), a p or g rule
-// with the wrong number of values for the shipped models.
-func (m Model) checkRule(r Rule) error {
+// CheckRule refuses, with an error wrapping [ErrInvalidRule], a rule the
+// model cannot use: a p rule whose object pattern is not a valid regular
+// expression once keyMatch2 has rewritten it (Casbin would fail every
+// decision that reaches it), a p or g rule with the wrong number of
+// values for the shipped models, a rule type the model has not. The
+// Authorizer refuses such rules when they are added, and skips (and
+// logs) those it loads: a table may hold another model's rules, such as
+// the original system's attribute rules under [RBAC]. Any rule passes a
+// model from [ParseModel].
+func (m Model) CheckRule(r Rule) error {
 	m = m.orDefault()
 	if m.kind == kindCasbin {
 		return nil

@@ -230,3 +230,24 @@ func firstLine(q string) string {
 	}
 	return q
 }
+
+// Model is the original system's Casbin model, as that system wrote it:
+// requests of (subject, object, action, department, location, time of
+// day), "*" in a policy for any value, subjects lower-case roles, and
+// only active rules loaded. It is written here independently of the
+// SDK's own attribute model so that a test can compare the two.
+const Model = `[request_definition]
+r = sub, obj, act, department, location, time_of_day
+
+[policy_definition]
+p = sub, obj, act, department, location, time_of_day
+
+[role_definition]
+g = _, _
+
+[policy_effect]
+e = some(where (p.eft == allow))
+
+[matchers]
+m = g(r.sub, p.sub) && r.obj == p.obj && r.act == p.act && (p.department == "*" || r.department == p.department) && (p.location == "*" || r.location == p.location) && (p.time_of_day == "*" || r.time_of_day == p.time_of_day)
+`
