@@ -542,6 +542,29 @@ func init() {
 	}
 }
 
+func init() {
+	// 00010_adoption: the record of an adoption, a single row; empty on a
+	// schema that migrate up created.
+	additions[10] = func(ts []table) []table {
+		return append(ts, table{
+			name: "cedrina_adoption",
+			columns: []column{
+				{"id", "smallint", 0, "1", false},
+				{"adopted_at", tTS, 0, dNow, false},
+				{"alembic_head", tVar, 255, "", true},
+				{"sessions_ended", "bigint", 0, "0", false},
+				{"reset_tokens_removed", "bigint", 0, "0", false},
+				{"tokens_converted", "bigint", 0, "0", false},
+			},
+			constraints: map[string]string{
+				"cedrina_adoption_pkey":       "PRIMARY KEY (id)",
+				"cedrina_adoption_single_row": "CHECK ((id = 1))",
+			},
+			indexes: []index{{"cedrina_adoption_pkey", true, "id"}},
+		})
+	}
+}
+
 // checkSchema compares the current schema of db with want.
 func checkSchema(t *testing.T, db *sql.DB, want []table) {
 	t.Helper()

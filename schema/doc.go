@@ -87,6 +87,11 @@
 //     used, until the state's own expiry (expires_at, indexed for the
 //     cleanup), so that a replayed callback is refused on every instance.
 //     Nothing is stored when a flow starts; no foreign key.
+//   - 00010_adoption.sql: cedrina_adoption, a single row recording that
+//     [Adopt] took the schema over from the original system: when, the
+//     Alembic revision it was at, and how many sessions, reset tokens and
+//     OAuth tokens it ended, removed and converted. Empty on a schema that
+//     [Migrate] created (see "Adopting the original system's database").
 //
 // Tokens and sessions that can no longer be used stay in their tables
 // until a cleanup pass deletes them: session.Cleanup, reset.Cleanup,
@@ -128,6 +133,99 @@
 // goose CLI can also apply the files:
 //
 //	goose -dir schema/migrations -table cedrina_goose_db_version postgres "$DATABASE_URL" status
+//
+// # Adopting the original system's database
+//
+// A database the original system created already holds the seven tables
+// of migration 1, with its data, so `cedrina migrate up` fails there
+// (relation "users" already exists). [Adopt], which `cedrina migrate
+// adopt` runs, takes such a database over instead. Stop the original
+// system and take a backup first. Adopt holds the advisory lock of
+// [Migrate] on its own connection from start to end, so concurrent
+// adoptions and migrations of the schema run one after the other, and it
+// first looks for what was done before:
+//
+//   - cedrina_adoption holds a row: the schema was adopted. Adopt applies
+//     the migrations still pending, if any, and changes nothing else
+//     ([AlreadyAdopted]).
+//   - [VersionTable] records version 1 or later and there is no adoption
+//     row: `migrate up` created the schema; nothing to adopt, nothing
+//     changed ([AlreadyManaged]).
+//   - Otherwise (no version table, or one holding only version 0, as
+//     `migrate status` leaves it) Adopt inspects the schema.
+//
+// The inspection runs every embedded migration, Up part after Up part, in
+// a schema of its own (cedrina_adopt_probe_ and random hex) inside a
+// savepoint that it rolls back, so that what migration 1 creates, and
+// what each later one adds, creates and drops, is read from PostgreSQL's
+// catalog rather than written down twice; this needs the CREATE privilege
+// on the database. The current schema is read with the same catalog
+// queries, with search_path set to it alone so that defaults and foreign
+// keys print alike, and compared:
+//
+//   - Tables: each of migration 1's tables must exist, as a table.
+//   - Columns: the same names, with the same type (format_type: character
+//     varying(254) is not character varying(100)), nullability and
+//     default (pg_get_expr; an identity column is not a SERIAL one).
+//     Missing and extra columns both refuse; an extra one that a later
+//     migration adds is named as such.
+//   - Named constraints (primary keys, unique constraints, foreign keys
+//     with their delete rules, checks): the same names with the same
+//     definitions (pg_get_constraintdef). A renamed constraint is missing
+//     under its name and extra under the other.
+//   - Relations a later migration creates (audit_chain, its indexes, the
+//     sequence of a SERIAL column, cedrina_adoption, a type named like a
+//     later table) must not exist yet: that migration would fail on them.
+//   - Indexes that back no constraint are reported, present, missing,
+//     defined otherwise or extra, and never refuse the adoption, which
+//     creates and drops none. The report says which later migration drops
+//     or creates each, and, for an extra index whose lookups an index of
+//     migration 1 answers as well (the original's idx_users_username and
+//     the seven like it, see "Index choices"), that it may be dropped.
+//   - Other tables (the original's alembic_version, a host's tables) are
+//     left alone; the revision alembic_version holds is reported and
+//     recorded, and the table itself is never changed.
+//
+// On any difference Adopt refuses with [ErrIncompatible] and a report
+// naming every one of them; nothing was written, not even
+// [VersionTable], as the inspection's transaction is rolled back. OAuth
+// tokens are counted next: when any profile holds one and
+// [AdoptConfig.Tokens] is nil, Adopt refuses with [ErrTokensNeedKey] and
+// writes nothing either.
+//
+// Otherwise Adopt adopts, in the inspection's transaction, with the
+// tables locked against schema changes and sessions,
+// password_reset_tokens and oauth_profiles against writes too:
+//
+//   - [VersionTable] is created if missing, and version 1 recorded as
+//     applied (its tables exist), with version 0 as goose records it.
+//   - Every session of the original is ended (is_active false): its
+//     users sign in again.
+//   - Every password reset token is deleted: the original stored them in
+//     clear. A reset in progress must be requested again.
+//   - Every OAuth access and refresh token is converted with
+//     AdoptConfig.Tokens (oauth.LegacyTokens opens the original's Fernet
+//     token with its key and seals the provider's token with the SDK's
+//     cipher for the row's user and provider), in batches of
+//     AdoptConfig.Batch rows by id, calling AdoptConfig.Progress after
+//     each. A token that does not convert rolls everything back; the
+//     error names the row's id, provider and user, never a token or key.
+//   - cedrina_adoption is created with migration 10's own statement, and
+//     its one row records when, the Alembic revision, and the counts of
+//     sessions ended, reset tokens removed and tokens converted. [Adopted]
+//     reads it.
+//
+// After the commit, the later migrations (2 onwards) run as [Migrate]
+// runs them, on another connection of the pool, while Adopt still holds
+// the lock, so the pool must allow two connections. Should one fail, the
+// adoption stays recorded, and running Adopt (or [Migrate]) again applies
+// the rest. Password hashes are not touched: the original's bcrypt and
+// "enc_v1:" hashes are verified, and replaced, at their users' next sign
+// in (user.LegacyConfig).
+//
+// The report ([AdoptReport], printed by its WriteTo method) says all of
+// this: the state, each table's differences or OK, the conflicts, every
+// index, the Alembic revision, the counts, and the versions applied.
 //
 // # Concurrency and the advisory lock
 //

@@ -103,6 +103,42 @@ func TestMigrationFiles(t *testing.T) {
 	}
 }
 
+// TestMigrationAnnotations needs no database: Adopt applies the Up part
+// of every migration, as one statement string, inside a transaction of
+// its own (a probe it rolls back), so every file must have exactly one Up
+// and one Down part and no other goose annotation (no StatementBegin, no
+// NO TRANSACTION).
+func TestMigrationAnnotations(t *testing.T) {
+	entries, err := fs.ReadDir(schema.Migrations(), ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := fs.ReadFile(schema.Migrations(), e.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var up, down int
+		for _, line := range strings.Split(string(b), "\n") {
+			rest, ok := strings.CutPrefix(strings.TrimSpace(line), "-- +goose")
+			if !ok {
+				continue
+			}
+			switch strings.TrimSpace(rest) {
+			case "Up":
+				up++
+			case "Down":
+				down++
+			default:
+				t.Errorf("%s: annotation %q; Adopt's probe handles only Up and Down", e.Name(), strings.TrimSpace(line))
+			}
+		}
+		if up != 1 || down != 1 {
+			t.Errorf("%s: %d Up and %d Down annotations, want one of each", e.Name(), up, down)
+		}
+	}
+}
+
 func TestNilDB(t *testing.T) {
 	ctx := context.Background()
 	checks := map[string]error{

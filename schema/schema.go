@@ -109,20 +109,41 @@ func newProvider(ctx context.Context, db *sql.DB) (*goose.Provider, error) {
 	if db == nil {
 		return nil, errors.New("nil *sql.DB")
 	}
+	current, err := currentSchema(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	return migrator(db, goose.WithSessionLocker(advisoryLocker{id: lockID(current)}))
+}
+
+// queryRower is what currentSchema needs of a *sql.DB or a *sql.Conn.
+type queryRower interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// currentSchema returns the name of the schema that db's unqualified
+// names resolve to: the first existing schema of its search_path.
+func currentSchema(ctx context.Context, db queryRower) (string, error) {
 	var current sql.NullString
 	if err := db.QueryRowContext(ctx, "SELECT current_schema()").Scan(&current); err != nil {
-		return nil, fmt.Errorf("read current schema: %w", err)
+		return "", fmt.Errorf("read current schema: %w", err)
 	}
 	if !current.Valid {
-		return nil, errors.New("no current schema: search_path names no existing schema")
+		return "", errors.New("no current schema: search_path names no existing schema")
 	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, Migrations(),
-		goose.WithSessionLocker(advisoryLocker{id: lockID(current.String)}),
+	return current.String, nil
+}
+
+// migrator builds a goose provider over the embedded migrations and
+// [VersionTable], with the options given (the advisory locker, unless the
+// caller holds the lock itself).
+func migrator(db *sql.DB, opts ...goose.ProviderOption) (*goose.Provider, error) {
+	p, err := goose.NewProvider(goose.DialectPostgres, db, Migrations(), append([]goose.ProviderOption{
 		goose.WithTableName(VersionTable),
 		// Go migrations a host registers globally with goose belong to the
 		// host, never to this schema.
 		goose.WithDisableGlobalRegistry(true),
-	)
+	}, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("create migrator: %w", err)
 	}

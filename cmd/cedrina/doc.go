@@ -9,11 +9,13 @@
 // # migrate
 //
 //	cedrina migrate [--database-url URL] up|down|reset|status
+//	cedrina migrate [--database-url URL] adopt [--legacy-key-file FILE] [--oauth-token-keys-file FILE] [--batch N]
 //
 //	up      apply every pending migration
 //	down    roll back the most recent migration
 //	reset   roll back every migration: drops all Cedrina tables and their data
 //	status  list the migrations: version, applied or pending, when, file
+//	adopt   take over a database the original system created
 //
 // The connection comes from --database-url or, when the flag is not given,
 // from the DATABASE_URL environment variable; the flag may appear before
@@ -32,10 +34,47 @@
 // start is safe. Errors print as one line, "cedrina: <command>: <reason>",
 // and never contain the URL's password.
 //
+// adopt is for a database the original system created: its tables
+// exist, so up fails there (relation "users" already exists). It runs
+// schema.Adopt, which compares the tables with what migration 1 creates
+// (columns, types, nullability, defaults, named constraints) and prints a
+// report on stdout: each table OK or its differences, named precisely
+// ("users.email: type character varying(100), want character varying(254)"),
+// the relations later migrations would create that already exist, every
+// index (present, missing, extra; the original's indexes that a unique
+// constraint's index makes redundant are named as such, to drop at
+// will), the Alembic revision (the alembic_version table is left alone),
+// and what it did. When anything differs it changes nothing and exits 1.
+// Otherwise it records migration 1 as applied, ends the original's
+// sessions (users sign in again), deletes its password reset tokens (kept
+// in clear; a pending reset must be requested again), converts its OAuth
+// tokens into the SDK's sealed format, printing "converted N of M OAuth
+// tokens" on stderr after each batch of --batch profiles (default 500),
+// records the adoption in the cedrina_adoption table, and applies the
+// later migrations. It takes the advisory lock of up, and a second run
+// finds the adoption and changes nothing (on a schema up created, it
+// says so and changes nothing either). Stop the original system and take
+// a backup first.
+//
+// Converting the tokens takes the original's Fernet key (its PGCRYPTO_KEY
+// setting) from the file --legacy-key-file or, without it, from
+// CEDRINA_LEGACY_KEY, and the SDK's token keys ("id:base64 of 32 bytes",
+// the current first, as the application's oauth.ParseKeys reads them)
+// from the file --oauth-token-keys-file or CEDRINA_OAUTH_TOKEN_KEYS: the
+// keys themselves, never on the command line. The command warns when a
+// key file is readable by other users. When profiles hold tokens and a
+// key is missing, it names the missing flag or variable, changes nothing
+// and exits 1; a token that does not open (a wrong key) fails the whole
+// adoption, naming the profile, never a token or key. A malformed or
+// unreadable key exits 2 before connecting.
+//
+//	cedrina migrate adopt --database-url postgres://app@db:5432/app --legacy-key-file legacy.key --oauth-token-keys-file oauth-token.keys
+//
 // Exit status: 0 on success and for -h/help; 1 when the command ran and
 // failed (malformed URL, unreachable server, failed migration, down with
-// nothing applied); 2 for a bad command line (unknown command or action,
-// bad flag) or a missing database URL; 3 when audit verify finds the chain
+// nothing applied, adopt refused); 2 for a bad command line (unknown
+// command or action, bad flag), a missing database URL or a malformed or
+// unreadable key of adopt; 3 when audit verify finds the chain
 // broken; 4 when audit verify or replay, user set-role or a policy
 // change is given another key than the one the chain is sealed with. legacy
 // status exits 1 when the legacy key given does not open every encrypted

@@ -55,7 +55,7 @@ var commands []command
 
 func init() {
 	commands = []command{
-		{name: "migrate", summary: "apply, roll back or list schema migrations", run: runMigrate},
+		{name: "migrate", summary: "apply, roll back or list schema migrations; adopt the original system's database", run: runMigrate},
 		{name: "audit", summary: "verify the audit trail's hash chain, archive old events", run: runAudit},
 		{name: "user", summary: "set an account's role (make the first administrator)", run: runUser},
 		{name: "policy", summary: "list, add, remove, deactivate or activate authorization rules", run: runPolicy},

@@ -15,6 +15,7 @@ import (
 const migrateUsage = `Usage:
 
 	cedrina migrate [--database-url URL] up|down|reset|status
+	cedrina migrate [--database-url URL] adopt [--legacy-key-file FILE] [--oauth-token-keys-file FILE] [--batch N]
 
 Actions:
 
@@ -22,10 +23,29 @@ Actions:
 	down    roll back the most recent migration
 	reset   roll back every migration: drops all Cedrina tables and their data
 	status  list the migrations and whether each is applied
+	adopt   take over a database the original system created (where up fails:
+	        its tables exist): compare them with what migration 1 creates and
+	        print a report on stdout. When they match, record migration 1 as
+	        applied, end the original's sessions, remove its password reset
+	        tokens, convert its OAuth tokens (progress on stderr), record the
+	        adoption and apply the later migrations; when they do not, or when
+	        tokens need a key not given, change nothing and exit 1. Running it
+	        again changes nothing. The alembic_version table is left alone
 
 Flags (before or after the action):
 
-	--database-url URL   PostgreSQL URL; when not given, $DATABASE_URL is used
+	--database-url URL             PostgreSQL URL; when not given, $DATABASE_URL is used
+	--legacy-key-file FILE         adopt: the original system's Fernet key, as it
+	                               was configured (PGCRYPTO_KEY; several separated
+	                               by commas); when not given, $CEDRINA_LEGACY_KEY
+	                               holds the key itself
+	--oauth-token-keys-file FILE   adopt: the SDK's OAuth token keys, as the
+	                               application has them: "id:base64 of 32 bytes",
+	                               several separated by commas, the current first;
+	                               when not given, $CEDRINA_OAUTH_TOKEN_KEYS holds
+	                               the keys themselves
+	--batch N                      adopt: OAuth profiles converted per batch
+	                               (default 500)
 `
 
 // migrateActions maps each action to its implementation.
@@ -40,6 +60,10 @@ func runMigrate(ctx context.Context, e *env, args []string) int {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported below, in one line
 	dbURL := databaseURLFlag(fs)
+	var af adoptFlags
+	fs.StringVar(&af.legacyKeyFile, "legacy-key-file", "", "")
+	fs.StringVar(&af.tokenKeysFile, "oauth-token-keys-file", "", "")
+	fs.IntVar(&af.batch, "batch", 500, "")
 
 	positional, err := parseArgs(fs, args)
 	if err != nil {
@@ -52,16 +76,38 @@ func runMigrate(ctx context.Context, e *env, args []string) int {
 	}
 	switch {
 	case len(positional) == 0:
-		e.errorf("migrate: missing action: up, down, reset or status (run 'cedrina help migrate')")
+		e.errorf("migrate: missing action: up, down, reset, status or adopt (run 'cedrina help migrate')")
 		return exitUsage
 	case len(positional) > 1:
 		e.errorf("migrate: unexpected argument %q after %q", positional[1], positional[0])
 		return exitUsage
 	}
 	action, ok := migrateActions[positional[0]]
-	if !ok {
-		e.errorf("migrate: unknown action %q: want up, down, reset or status", positional[0])
+	if !ok && positional[0] != "adopt" {
+		e.errorf("migrate: unknown action %q: want up, down, reset, status or adopt", positional[0])
 		return exitUsage
+	}
+	var keys *adoptKeys
+	if positional[0] == "adopt" {
+		if af.batch < 1 {
+			e.errorf("migrate adopt: --batch must be at least 1")
+			return exitUsage
+		}
+		if keys, err = readAdoptKeys(e, af); err != nil {
+			e.errorf("migrate adopt: %v", err)
+			return exitUsage
+		}
+	} else {
+		var adoptOnly string
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name != "database-url" && adoptOnly == "" {
+				adoptOnly = f.Name
+			}
+		})
+		if adoptOnly != "" {
+			e.errorf("migrate %s: --%s is a flag of migrate adopt only", positional[0], adoptOnly)
+			return exitUsage
+		}
 	}
 
 	db, code := openDB(ctx, e, *dbURL, "migrate "+positional[0])
@@ -69,6 +115,9 @@ func runMigrate(ctx context.Context, e *env, args []string) int {
 		return code
 	}
 	defer db.SQLX().Close()
+	if keys != nil {
+		return migrateAdopt(ctx, e, db.SQLX().DB, keys, af.batch)
+	}
 	if err := action(ctx, e, db.SQLX().DB); err != nil {
 		e.errorf("migrate %s: %v", positional[0], err)
 		return exitFailure
