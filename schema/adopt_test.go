@@ -883,3 +883,29 @@ func TestIndexKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestMigrateNotAdopted: migrating the original system's database without
+// adopting it fails, says to adopt it, and leaves its tables as they were.
+func TestMigrateNotAdopted(t *testing.T) {
+	t.Parallel()
+	db := pgtest.OpenPgx(t, pgtest.URL(t))
+	legacytest.Create(t, db)
+	err := schema.Migrate(t.Context(), db)
+	if !errors.Is(err, schema.ErrNotAdopted) || !strings.Contains(err.Error(), "cedrina migrate adopt") {
+		t.Fatalf("Migrate = %v; want ErrNotAdopted", err)
+	}
+	if err := schema.MigrateTo(t.Context(), db, 3); !errors.Is(err, schema.ErrNotAdopted) {
+		t.Fatalf("MigrateTo = %v; want ErrNotAdopted", err)
+	}
+	var users int
+	if err := db.QueryRowContext(t.Context(), "SELECT count(*) FROM users").Scan(&users); err != nil || users != len(legacytest.Users) {
+		t.Fatalf("users: %d, %v", users, err)
+	}
+	// Adopt still takes it over (goose left only its version 0 behind).
+	if _, err := schema.Adopt(t.Context(), db, schema.AdoptConfig{Tokens: func(_ int64, _, s string) (string, error) { return "v1:k:" + s, nil }}); err != nil {
+		t.Fatal(err)
+	}
+	if err := schema.Migrate(t.Context(), db); err != nil {
+		t.Fatalf("Migrate after Adopt: %v", err)
+	}
+}

@@ -23,6 +23,28 @@ import (
 // history.
 const VersionTable = "cedrina_goose_db_version"
 
+// ErrNotAdopted is returned (wrapped) by [Migrate] and [MigrateTo] when
+// the first migration fails on a schema that already holds its tables
+// with no version recorded: the database of the original system, which
+// [Adopt] takes over (`cedrina migrate adopt`).
+var ErrNotAdopted = errors.New("schema: the tables exist, but no migration is recorded: " +
+	"a database the original system wrote; adopt it first (schema.Adopt, `cedrina migrate adopt`)")
+
+// notAdopted returns err, the failure of a migration run, joined with
+// ErrNotAdopted when it failed at version 1 on a schema that holds a
+// users table: the original system's database. Other failures, and a
+// failure to tell, come back as they are.
+func notAdopted(ctx context.Context, db *sql.DB, p *goose.Provider, err error) error {
+	if v, verr := p.GetDBVersion(ctx); verr != nil || v != 0 {
+		return err
+	}
+	var users sql.NullString
+	if qerr := db.QueryRowContext(ctx, "SELECT to_regclass('users')::text").Scan(&users); qerr != nil || !users.Valid {
+		return err
+	}
+	return fmt.Errorf("%w (%w)", ErrNotAdopted, err)
+}
+
 // ErrNothingApplied is returned (wrapped) by [Down] when no migration is
 // applied, so there is nothing to roll back.
 var ErrNothingApplied = errors.New("schema: no migration applied")
@@ -166,7 +188,7 @@ func Migrate(ctx context.Context, db *sql.DB) error {
 		return fmt.Errorf("schema: migrate: %w", err)
 	}
 	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("schema: migrate: %w", err)
+		return fmt.Errorf("schema: migrate: %w", notAdopted(ctx, db, p, err))
 	}
 	return nil
 }
@@ -181,7 +203,7 @@ func MigrateTo(ctx context.Context, db *sql.DB, version int64) error {
 		return fmt.Errorf("schema: migrate to %d: %w", version, err)
 	}
 	if _, err := p.UpTo(ctx, version); err != nil {
-		return fmt.Errorf("schema: migrate to %d: %w", version, err)
+		return fmt.Errorf("schema: migrate to %d: %w", version, notAdopted(ctx, db, p, err))
 	}
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/cedrina/cedrina/legacy"
@@ -13,12 +12,9 @@ import (
 	"github.com/cedrina/cedrina/schema"
 )
 
-// Environment variables of migrate adopt, each holding keys themselves
-// (not a file name), read when the matching file flag is not given.
-const (
-	envLegacyKey      = "CEDRINA_LEGACY_KEY"
-	envOAuthTokenKeys = "CEDRINA_OAUTH_TOKEN_KEYS"
-)
+// envOAuthTokenKeys holds the SDK's OAuth token keys themselves (not a
+// file name) when --oauth-token-keys-file is not given.
+const envOAuthTokenKeys = "CEDRINA_OAUTH_TOKEN_KEYS"
 
 // adoptFlags are the flags of migrate adopt.
 type adoptFlags struct {
@@ -64,39 +60,6 @@ func readAdoptKeys(e *env, f adoptFlags) (*adoptKeys, error) {
 		k.tokens = oauth.LegacyTokens(keys, cipher)
 	}
 	return k, nil
-}
-
-// secretSource returns the text of a secret: the file's, when path is
-// given (flag names the flag), else the environment variable's, trimmed,
-// and which of them it came from. An empty file is an error; an empty or
-// unset variable means no secret.
-func secretSource(e *env, flag, path, envVar string) (text, source string, err error) {
-	if path == "" {
-		return strings.TrimSpace(e.getenv(envVar)), "$" + envVar, nil
-	}
-	b, err := readSecretFile(e, flag, path)
-	if err != nil {
-		return "", "", err
-	}
-	text = strings.TrimSpace(string(b))
-	if text == "" {
-		return "", "", fmt.Errorf("%s %s: the file is empty", flag, path)
-	}
-	return text, flag, nil
-}
-
-// readSecretFile reads a file that holds secrets, warning on stderr when
-// other users may read it.
-func readSecretFile(e *env, flag, path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", flag, err)
-	}
-	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
-		fmt.Fprintf(e.stderr, "cedrina: warning: %s %s holds secrets and is readable by other users (mode %s); chmod 600 it\n",
-			flag, path, fi.Mode().Perm())
-	}
-	return b, nil
 }
 
 // migrateAdopt runs schema.Adopt with the keys given, prints the report

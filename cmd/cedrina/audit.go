@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cedrina/cedrina/audit"
+	"github.com/cedrina/cedrina/schema"
 )
 
 const auditUsage = `Usage:
@@ -149,7 +151,7 @@ func runAudit(ctx context.Context, e *env, args []string) int {
 			// Rows from before the chain began: the original system's,
 			// in an adopted database. History, not tampering.
 			fmt.Fprintf(e.stdout, "%d earlier events are unchained: stored before the chain began%s; kept, not verified\n",
-				unchained, "")
+				unchained, adoptedSince(ctx, db.SQLX().DB))
 		}
 		return exitOK
 	}
@@ -252,4 +254,15 @@ func readKey(flagFile, envFile string) ([]byte, error) {
 		return nil, errors.New("the key file must hold at least 64 hex digits")
 	}
 	return key, nil
+}
+
+// adoptedSince says when the database was adopted from the original
+// system, whose audit rows are the unchained ones: " (the database was
+// adopted on ...)", or "" when it was not, or the record cannot be read.
+func adoptedSince(ctx context.Context, db *sql.DB) string {
+	a, err := schema.Adopted(ctx, db)
+	if err != nil || a == nil {
+		return ""
+	}
+	return " (the original system's, before the database was adopted at " + a.AdoptedAt.UTC().Format(time.RFC3339) + ")"
 }

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -212,48 +211,4 @@ func plural(n int64, one, many string) string {
 		return "1 " + one
 	}
 	return fmt.Sprintf("%d %s", n, many)
-}
-
-// legacyKeys reads the original system's keys from the flag's file, else
-// from $CEDRINA_LEGACY_KEY; nil when neither is given. Errors name the
-// file, never the key.
-func legacyKeys(e *env, file string) (*legacy.Keys, error) {
-	text := e.getenv("CEDRINA_LEGACY_KEY")
-	source := "$CEDRINA_LEGACY_KEY"
-	if file != "" {
-		b, err := readSecretFile(e, file)
-		if err != nil {
-			return nil, err
-		}
-		text, source = string(b), "--legacy-key-file "+file
-	}
-	if strings.TrimSpace(text) == "" {
-		if file != "" {
-			return nil, fmt.Errorf("%s: the file holds no key", source)
-		}
-		return nil, nil
-	}
-	keys, err := legacy.ParseKeys(text)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v", source, err)
-	}
-	return keys, nil
-}
-
-// readSecretFile reads a file that holds a secret, warning on stderr
-// when its group or others may read it.
-func readSecretFile(e *env, path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading the key file: %w", err)
-	}
-	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.Mode().Perm()&0o077 != 0 {
-		e.errorf("warning: the key file %s can be read by others than its owner (mode %04o): chmod 600 it", path, st.Mode().Perm())
-	}
-	b, err := io.ReadAll(io.LimitReader(f, 64<<10))
-	if err != nil {
-		return nil, fmt.Errorf("reading the key file: %w", err)
-	}
-	return b, nil
 }

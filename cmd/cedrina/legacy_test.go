@@ -60,9 +60,9 @@ func TestLegacyUsage(t *testing.T) {
 	noLegacyKey(t, r)
 
 	missing := filepath.Join(t.TempDir(), "none")
-	cli(t, nil, "legacy", "status", "--legacy-key-file", missing).expect(t, exitUsage, `^$`, `reading the key file: open `)
+	cli(t, nil, "legacy", "status", "--legacy-key-file", missing).expect(t, exitUsage, `^$`, `--legacy-key-file: open .*: no such file or directory`)
 	empty := writeLegacyKey(t, "  ", 0o600)
-	cli(t, nil, "legacy", "status", "--legacy-key-file", empty).expect(t, exitUsage, `^$`, `the file holds no key`)
+	cli(t, nil, "legacy", "status", "--legacy-key-file", empty).expect(t, exitUsage, `^$`, `--legacy-key-file .*: the file is empty`)
 	for _, bad := range []string{legacytest.Key[:30], legacytest.Key + "," + legacytest.OtherKey[:40], "hunter2"} {
 		r := cli(t, map[string]string{"CEDRINA_LEGACY_KEY": bad}, "legacy", "status")
 		r.expect(t, exitUsage, `^$`, `^cedrina: legacy status: \$CEDRINA_LEGACY_KEY: legacy: key \d of \d: not base64 or hex of 32 bytes\n$`)
@@ -148,7 +148,7 @@ func TestLegacyStatus(t *testing.T) {
 	// A key file others may read: a warning, and the check all the same.
 	loose := writeLegacyKey(t, legacytest.Key, 0o644)
 	r = cli(t, env, "legacy", "status", "--legacy-key-file", loose)
-	r.expect(t, exitOK, opens, `^cedrina: warning: the key file .* can be read by others than its owner \(mode 0644\): chmod 600 it\n$`)
+	r.expect(t, exitOK, opens, `^cedrina: warning: --legacy-key-file .* holds secrets and is readable by other users \(mode -rw-r--r--\); chmod 600 it\n$`)
 	runs = append(runs, r)
 
 	var enc []string

@@ -16,6 +16,7 @@ import (
 	"github.com/cedrina/cedrina/ratelimit"
 	"github.com/cedrina/cedrina/rbac"
 	"github.com/cedrina/cedrina/reset"
+	"github.com/cedrina/cedrina/schema"
 	"github.com/cedrina/cedrina/session"
 	"github.com/cedrina/cedrina/store"
 	"github.com/cedrina/cedrina/store/postgres"
@@ -49,6 +50,9 @@ type stores struct {
 	// PostgreSQL, store/postgres's PolicyWatcher); nil when the rules
 	// store is its own watcher or there are no other instances.
 	policyWatcher rbac.Watcher
+	// adopted is the record of the database's adoption from the original
+	// system (schema.Adopted); nil when it was not adopted.
+	adopted *schema.Adoption
 }
 
 // appConfig configures the services. The zero value is the SDK's defaults.
@@ -75,7 +79,8 @@ type appConfig struct {
 	// Disabled also turns off the reset service's limits.
 	rateLimit authhttp.RateLimitConfig
 	// noSeedPolicy leaves the policy alone at start; by default, a policy
-	// without any active rule gets authhttp.AdminRules.
+	// without any active p rule the model can use gets
+	// authhttp.AdminRules.
 	noSeedPolicy bool
 	// oauth, when set, serves sign-in with external identities
 	// (authhttp.Config.OAuth) on stores.oauth. In its redirect mode the
@@ -248,7 +253,8 @@ func (a *app) setupOAuth(st stores, cfg appConfig, api *authhttp.Config) error {
 // own when nil), following the changes st.policyWatcher reports, and
 // records policy changes and denials through rec (nil: none). With seed,
 // a policy that has no active rule gets the default admin policy,
-// authhttp.AdminRules: the role ADMIN may use every /admin/ route.
+// authhttp.AdminRules: the role ADMIN may use every /admin/ route; so
+// does a policy whose p rules the model cannot use (grantsAnything).
 // Several instances starting at once on an empty table may each seed it;
 // adding a rule that is already active changes nothing.
 func newAuthorizer(ctx context.Context, log *slog.Logger, st stores, rec *audit.Writer, seed bool) (*rbac.Authorizer, error) {
@@ -268,7 +274,7 @@ func newAuthorizer(ctx context.Context, log *slog.Logger, st stores, rec *audit.
 		return az, nil
 	}
 	active, err := az.Rules(ctx, rbac.Filter{})
-	if err == nil && len(active) == 0 {
+	if err == nil && !grantsAnything(az.Model(), active) {
 		var n int
 		n, err = az.AddRules(audit.ContextWithActor(ctx, audit.Actor{Name: "bootstrap"}), authhttp.AdminRules()...)
 		if n > 0 {
@@ -280,6 +286,20 @@ func newAuthorizer(ctx context.Context, log *slog.Logger, st stores, rec *audit.
 		return nil, err
 	}
 	return az, nil
+}
+
+// grantsAnything reports whether rules hold a p rule the model can use.
+// A database adopted from the original system holds that system's
+// attribute rules (six values), which the RBAC model skips: it gets the
+// admin policy too, and the attribute rules stay for an Authorizer with
+// rbac.Attributes.
+func grantsAnything(m rbac.Model, rules []rbac.Rule) bool {
+	for _, r := range rules {
+		if r.Type == "p" && m.CheckRule(r) == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // close stops the services once the server takes no more requests: the

@@ -216,9 +216,12 @@
 // the others through PostgreSQL LISTEN/NOTIFY (store/postgres's
 // PolicyWatcher, on a connection of its own that reconnects and reloads
 // after an outage) within milliseconds. In memory the policy is this
-// process's. At start, a policy without any active rule gets the default
-// admin policy, "p, admin, /admin/*, *": users whose role is ADMIN may do
-// everything under /admin/ (--seed-policy=false leaves it empty).
+// process's. At start, a policy without any active rule the RBAC model
+// can use gets the default admin policy, "p, admin, /admin/*, *": users
+// whose role is ADMIN may do everything under /admin/ (--seed-policy=false
+// leaves it alone). A database adopted from the original system holds
+// that system's attribute rules, which the RBAC model skips, so it gets
+// the admin policy too.
 //
 // Nobody is ADMIN at first. On PostgreSQL, make the first administrator
 // with the operator tool, after alice registered; her next request

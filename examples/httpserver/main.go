@@ -19,6 +19,7 @@ import (
 
 	"github.com/cedrina/cedrina/audit"
 	"github.com/cedrina/cedrina/authhttp"
+	"github.com/cedrina/cedrina/legacy"
 	"github.com/cedrina/cedrina/ratelimit"
 	"github.com/cedrina/cedrina/rbac"
 	"github.com/cedrina/cedrina/schema"
@@ -84,8 +85,8 @@ type options struct {
 	// loginLimit and registerLimit are the requests per minute per client
 	// IP of POST /auth/login and POST /auth/register.
 	loginLimit, registerLimit int
-	// seedPolicy gives a policy without any active rule the default
-	// admin policy at start (authhttp.AdminRules); false with
+	// seedPolicy gives a policy without any active p rule the model can
+	// use the default admin policy at start (authhttp.AdminRules); false with
 	// -seed-policy=false.
 	seedPolicy bool
 	// oauthConfig is the --oauth-config file (providers, return_to
@@ -93,6 +94,10 @@ type options struct {
 	// read from oauthTokenKeysFile and oauthStateKeyFile, or from the
 	// environment (loadOAuth), never from a flag's value.
 	oauthConfig, oauthTokenKeysFile, oauthStateKeyFile string
+	// legacyKeyFile holds the original system's Fernet key, for the
+	// password hashes it encrypted; empty: $CEDRINA_LEGACY_KEY, if set
+	// (loadLegacyKeys).
+	legacyKeyFile string
 }
 
 // parseOptions reads the flags in args, with DATABASE_URL from getenv as
@@ -124,7 +129,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.IntVar(&o.loginLimit, "login-limit", 30, "POST /auth/login `requests` per minute per client IP")
 	fs.IntVar(&o.registerLimit, "register-limit", 20, "POST /auth/register `requests` per minute per client IP")
 	fs.BoolVar(&o.seedPolicy, "seed-policy", true,
-		"when the authorization policy has no active rule at start, add the default admin\n"+
+		"when the authorization policy has no active rule it can use at start, add the default admin\n"+
 			"policy, \"p, admin, /admin/*, *\": users whose role is ADMIN may use every /admin/ route")
 	fs.StringVar(&o.oauthConfig, "oauth-config", "",
 		"JSON `file` of the external identity providers to sign in with (Google, Microsoft,\n"+
@@ -137,6 +142,10 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		"`file` with the base64 of the 32-byte key that seals the sign-in flows' state cookies,\n"+
 			"the same on every instance (default $"+envOAuthStateKey+"; without either, a random\n"+
 			"key: a flow does not survive a restart or cross instances)")
+	fs.StringVar(&o.legacyKeyFile, "legacy-key-file", "",
+		"`file` with the original system's Fernet key (its PGCRYPTO_KEY), which opens the password\n"+
+			"hashes it encrypted (enc_v1) in a database adopted with `cedrina migrate adopt`\n"+
+			"(default $"+envLegacyKey+")")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, err
@@ -199,20 +208,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	return serve(ctx, log, o, oc, ready)
+	legacyKeys, err := loadLegacyKeys(log, o, getenv)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, log, o, oc, legacyKeys, ready)
 }
 
 // serve opens the stores named by o, builds the app on them with the
 // SDK's default settings (and external sign-in with oc, when not nil) and
 // serves it; see [run].
-func serve(ctx context.Context, log *slog.Logger, o options, oc *oauthSettings, ready func(addr string)) error {
+func serve(ctx context.Context, log *slog.Logger, o options, oc *oauthSettings, legacyKeys *legacy.Keys, ready func(addr string)) error {
 	st, closeStores, err := openStores(ctx, log, o.databaseURL)
 	if err != nil {
 		return err
 	}
 	defer closeStores()
 
-	cfg := appConfig{users: user.Config{Logger: log}, audit: audit.Config{Logger: log}, proxies: o.proxies,
+	cfg := appConfig{users: user.Config{Logger: log, Legacy: legacyConfig(log, st.adopted, legacyKeys)}, audit: audit.Config{Logger: log}, proxies: o.proxies,
 		publicURL: o.publicURL, rateLimit: authhttp.RateLimitConfig{Disabled: !o.rateLimit,
 			Login: ratelimit.PerMinute("login", o.loginLimit), Register: ratelimit.PerMinute("register", o.registerLimit)},
 		noSeedPolicy: !o.seedPolicy, oauth: oc}
@@ -313,6 +326,11 @@ func openStores(ctx context.Context, log *slog.Logger, databaseURL string) (stor
 		db.Close()
 		return stores{}, nil, err
 	}
+	adopted, err := schema.Adopted(ctx, db.SQLX().DB)
+	if err != nil {
+		db.Close()
+		return stores{}, nil, err
+	}
 	limits, err := postgresRateLimits(db)
 	if err != nil {
 		db.Close()
@@ -335,7 +353,7 @@ func openStores(ctx context.Context, log *slog.Logger, databaseURL string) (stor
 		db.Close()
 	}
 	return stores{tx: db, users: db.Users(), sessions: db.Sessions(), resets: db.Resets(), audit: db.Audit(),
-		oauth: db.OAuth(), rateLimits: limits, ping: db.Ping, rules: db.Rules(), policyWatcher: watcher}, closeAll, nil
+		oauth: db.OAuth(), rateLimits: limits, ping: db.Ping, rules: db.Rules(), policyWatcher: watcher, adopted: adopted}, closeAll, nil
 }
 
 // loadKey reads the access-token signing key from a PEM file. Its kid is
