@@ -166,6 +166,10 @@ func (h *Handler) verifyAudit(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	if res.Unchained, err = h.audit.Unchained(ctx); err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	res.Intact = true
 	res.Start = &ChainHead{Seq: st.Start.Seq, Hash: st.Start.Hash}
 	res.End = &ChainHead{Seq: st.End.Seq, Hash: st.End.Hash, KeyFingerprint: st.End.KeyFingerprint}

@@ -78,6 +78,11 @@ type ChainVerification struct {
 	End         *ChainHead       `json:"end,omitempty"`
 	Break       *ChainBreak      `json:"break,omitempty"`
 	KeyMismatch *KeyMismatchView `json:"key_mismatch,omitempty"`
+	// Unchained, with an intact chain, is how many stored events are
+	// outside it: stored before the chain began, the original system's
+	// rows in a database adopted from it. They are neither verified nor
+	// a sign of tampering.
+	Unchained int64 `json:"unchained"`
 }
 
 // ChainHead is one end of the chain: a position and the hash there.
