@@ -3,6 +3,7 @@ package user_test
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/base64"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
@@ -15,11 +16,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fernet/fernet-go"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/cedrina/cedrina/internal/pgtest"
+	"github.com/cedrina/cedrina/legacy"
 	"github.com/cedrina/cedrina/schema"
 	"github.com/cedrina/cedrina/store/memory"
 	"github.com/cedrina/cedrina/store/postgres"
@@ -378,6 +381,65 @@ func BenchmarkRefusalTiming(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(user.RefusalFloor(s).Microseconds())/1000, "floor-ms")
+		})
+	}
+}
+
+// BenchmarkLegacyEncryptedLogin is the first sign-in of an account the
+// original system wrote, at its bcrypt cost 12 and with its hash
+// encrypted ("enc_v1:"): the Fernet token opened, the bcrypt hash
+// verified, the password rehashed with the default hasher and stored
+// (conditional on the old value). The account's original hash is put
+// back, outside the timer, before each sign-in.
+func BenchmarkLegacyEncryptedLogin(b *testing.B) {
+	ctx := context.Background()
+	keyText := "S2VlcC10aGlzLWtleS1vdXQtb2YtcHJvZHVjdGlvbiE="
+	fk, err := fernet.DecodeKey(keyText)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const pw = "pässwörd-Ünïcödé"
+	h, err := bcrypt.GenerateFromPassword([]byte(pw), 12)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok, err := fernet.EncryptAndSign([]byte("$2b$"+string(h[4:])), fk)
+	if err != nil {
+		b.Fatal(err)
+	}
+	original := legacy.HashPrefix + base64.StdEncoding.EncodeToString(tok)
+	keys, err := legacy.ParseKeys(keyText)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for sname, mk := range benchStores(b) {
+		b.Run(sname, func(b *testing.B) {
+			st, _ := mk(b)
+			s, err := user.NewService(st, user.Config{Legacy: user.LegacyConfig{Enabled: true, Keys: keys}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			u, err := s.Register(ctx, user.Registration{Username: "bruno", Email: "bruno@example.com", Password: goodPassword})
+			if err != nil {
+				b.Fatal(err)
+			}
+			current := u.HashedPassword
+			b.ReportAllocs()
+			for b.Loop() {
+				b.StopTimer()
+				if ok, err := st.ReplacePasswordHash(ctx, u.ID, current, original); err != nil || !ok {
+					b.Fatalf("restoring the original hash: %v, %v", ok, err)
+				}
+				b.StartTimer()
+				res, err := s.Login(ctx, "bruno", pw)
+				if err != nil {
+					b.Fatal(err)
+				}
+				current = res.User.HashedPassword
+				if user.PasswordFormat(current) != user.FormatArgon2id {
+					b.Fatalf("not rehashed: %s", user.PasswordFormat(current))
+				}
+			}
 		})
 	}
 }
