@@ -3,9 +3,9 @@ package user_test
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/base64"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
