@@ -176,15 +176,15 @@ func checkLegacyKey(ctx context.Context, users *postgres.UserStore, keys *legacy
 		if err != nil {
 			return checked, failed, ids, err
 		}
-		for _, u := range page {
+		for _, h := range page {
 			checked++
-			if _, err := keys.OpenHash(u.HashedPassword); err != nil {
+			if _, err := keys.OpenHash(h.Hash); err != nil {
 				failed++
 				if len(ids) < maxFailedIDs {
-					ids = append(ids, u.ID)
+					ids = append(ids, h.UserID)
 				}
 			}
-			after = u.ID
+			after = h.UserID
 		}
 		if len(page) < batch {
 			return checked, failed, ids, nil

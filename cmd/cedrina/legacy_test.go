@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/cedrina/cedrina/internal/legacytest"
+	"github.com/cedrina/cedrina/internal/pgtest"
 	"github.com/cedrina/cedrina/legacy"
 	"github.com/cedrina/cedrina/store/postgres"
 	"github.com/cedrina/cedrina/store/storetest"
@@ -256,4 +257,19 @@ func TestLegacyStatusMigrated(t *testing.T) {
 	for _, env := range []map[string]string{env, {"DATABASE_URL": url, "CEDRINA_LEGACY_KEY": legacytest.OtherKey}} {
 		cli(t, env, "legacy", "status").expect(t, exitOK, statusTable(5, 0, 0, 0, 0, 0)+"no legacy password hash remains\n$", "")
 	}
+}
+
+// TestLegacyStatusBeforeAdoption: on the original system's database, not
+// adopted yet, status counts and checks the key all the same (it reads
+// only columns that database has), so an operator can check the key
+// before adopting.
+func TestLegacyStatusBeforeAdoption(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	legacytest.Create(t, pgtest.OpenPgx(t, url))
+	env := map[string]string{"DATABASE_URL": url, "CEDRINA_LEGACY_KEY": legacytest.Key}
+	cli(t, env, "legacy", "status").
+		expect(t, exitOK, statusTable(0, 0, 2, 3, 0, 0)+"the legacy key opens all 3 encrypted hashes\n5 accounts still hold", "")
+	env["CEDRINA_LEGACY_KEY"] = legacytest.OtherKey
+	cli(t, env, "legacy", "status").expect(t, exitFailure, statusTable(0, 0, 2, 3, 0, 0), `the legacy key does not open 3 of 3 encrypted hashes \(user ids: 2, 3, 5\)`)
 }

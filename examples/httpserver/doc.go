@@ -25,6 +25,18 @@
 // once migrate exactly once. The tables are created in the first schema
 // of the connection's search_path.
 //
+// A database the original system wrote (its tables, no migration
+// recorded) is refused at start with a message saying to adopt it first:
+// `cedrina migrate adopt` records the first migration, ends the
+// original's sessions and reset tokens, converts its OAuth tokens and
+// records the adoption. On an adopted database the program turns the
+// user service's legacy rule on by itself (user.LegacyConfig), so the
+// original's users sign in with their passwords and are rehashed; the
+// hashes the original encrypted ("enc_v1:") need its key, from
+// --legacy-key-file or $CEDRINA_LEGACY_KEY. Without the key, or with
+// another one, those accounts are refused (the one 401) and the log says
+// why at ERROR level, with the user's id.
+//
 // Stop the server with Ctrl-C (SIGINT) or SIGTERM: it stops accepting
 // connections and lets requests in flight finish, for up to 15 seconds;
 // then, for up to 15 seconds more, it handles the password reset requests
@@ -51,10 +63,10 @@
 //	                   registration, verification and password reset
 //	                   requests), for a server behind a proxy that limits;
 //	                   default on
-//	--seed-policy      when the authorization policy has no active rule at
-//	                   start, add the default admin policy "p, admin, /admin/*, *"
+//	--seed-policy      when the authorization policy has no active rule the
+//	                   RBAC model can use at start, add the default admin policy "p, admin, /admin/*, *"
 //	                   (ADMIN may use every /admin/ route); -seed-policy=false
-//	                   leaves an empty policy empty; default on
+//	                   leaves the policy as it is; default on
 //	--oauth-config     JSON file of the external identity providers, the
 //	                   return_to allowlist and the callback mode (see "Sign-in
 //	                   with external identities"); default none
@@ -64,6 +76,10 @@
 //	--oauth-state-key-file   file with the key that seals the sign-in flows'
 //	                   state cookies; default $CEDRINA_OAUTH_STATE_KEY; without
 //	                   either, a random key per run
+//	--legacy-key-file  file with the original system's Fernet key (its
+//	                   PGCRYPTO_KEY), which opens the password hashes it
+//	                   encrypted; default $CEDRINA_LEGACY_KEY; a key turns the
+//	                   legacy rule on, as an adopted database does
 //
 // The keys are never flag values, which other users of the machine see in
 // the process list: they come from files (chmod 600; the program warns

@@ -108,15 +108,18 @@ func TestPasswordFormats(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, u := range page {
-				if u.ID <= after {
-					t.Fatalf("%s: id %d after %d", f, u.ID, after)
+			for _, h := range page {
+				if h.UserID <= after {
+					t.Fatalf("%s: id %d after %d", f, h.UserID, after)
 				}
-				if prev, dup := seen[u.ID]; dup {
-					t.Fatalf("user %d under %s and %s", u.ID, prev, f)
+				if prev, dup := seen[h.UserID]; dup {
+					t.Fatalf("user %d under %s and %s", h.UserID, prev, f)
 				}
-				seen[u.ID] = f
-				after = u.ID
+				if h.Hash != hashOf(t, pg, h.UserID) {
+					t.Fatalf("user %d: hash %q", h.UserID, h.Hash)
+				}
+				seen[h.UserID] = f
+				after = h.UserID
 			}
 			if len(page) < 2 {
 				break

@@ -439,31 +439,34 @@ func (s *UserStore) PasswordFormats(ctx context.Context) (map[string]int64, erro
 	return out, nil
 }
 
-// ByPasswordFormat returns at most limit (> 0) users whose password hash
-// has format (as user.PasswordFormat names it), with ids above after, in
-// id order: one page of a walk over the accounts of one format (pass the
-// last id of a page as the next page's after; a page shorter than limit
-// is the last). It walks the primary key, so each page reads little more
-// than the rows it skips over, and the whole walk about one scan of the
-// table. Rows change meanwhile: a user rehashed at sign-in during the
-// walk may be missed or seen with its old hash.
-func (s *UserStore) ByPasswordFormat(ctx context.Context, format string, after int64, limit int) ([]*user.User, error) {
+// StoredHash is one account's stored password hash, as
+// [UserStore.ByPasswordFormat] pages them.
+type StoredHash struct {
+	UserID int64  `db:"id"`
+	Hash   string `db:"hashed_password"`
+}
+
+// ByPasswordFormat returns the stored hashes of at most limit (> 0)
+// users whose hash has format (as user.PasswordFormat names it), with
+// ids above after, in id order: one page of a walk over the accounts of
+// one format (pass the last id of a page as the next page's after; a
+// page shorter than limit is the last). It walks the primary key, so each
+// page reads little more than the rows it skips over, and the whole walk
+// about one scan of the table. It reads only columns the original
+// system's users table has, so it works on its database before adoption
+// too. Rows change meanwhile: a user rehashed at sign-in during the walk
+// may be missed or seen with its old hash.
+func (s *UserStore) ByPasswordFormat(ctx context.Context, format string, after int64, limit int) ([]StoredHash, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("postgres: ByPasswordFormat: limit %d is not positive", limit)
 	}
-	var rows []userRow
+	var rows []StoredHash
 	err := s.db.run(ctx, func(q querier) error {
-		return q.SelectContext(ctx, &rows, `SELECT `+userColumns+` FROM users
+		return q.SelectContext(ctx, &rows, `SELECT id, hashed_password FROM users
 WHERE id > $2::bigint AND `+passwordFormat+` = $1 ORDER BY id LIMIT $3`, format, after, limit)
 	})
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*user.User, len(rows))
-	for i := range rows {
-		if out[i], err = rows[i].toUser(); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return rows, nil
 }
