@@ -261,20 +261,7 @@ func TestAdoptOriginal(t *testing.T) {
 	if got := strings1(t, db, `SELECT a::text FROM alembic_version a`); !slices.Equal(got, alembicBefore) {
 		t.Errorf("alembic_version = %q, want %q", got, alembicBefore)
 	}
-	for _, p := range legacytest.Profiles {
-		var stored string
-		if err := db.QueryRowContext(ctx, `SELECT access_token FROM oauth_profiles WHERE user_id = $1 AND provider = $2`,
-			p.UserID, p.Provider).Scan(&stored); err != nil {
-			t.Fatal(err)
-		}
-		if !strings.HasPrefix(stored, "v1:k1:") {
-			t.Errorf("%s token of user %d: %.12q…, want a sealed value", p.Provider, p.UserID, stored)
-			continue
-		}
-		if tok, err := c.Open(stored, p.UserID, p.Provider); err != nil || tok != p.Token {
-			t.Errorf("%s token of user %d opens to %q, %v; want the provider's token", p.Provider, p.UserID, tok, err)
-		}
-	}
+	legacytest.CheckTokens(t, db, "k1", c.Open)
 	var active, resets int
 	if err := db.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM sessions WHERE is_active IS NOT FALSE),
 		(SELECT count(*) FROM password_reset_tokens)`).Scan(&active, &resets); err != nil {
@@ -714,15 +701,7 @@ func TestAdoptConcurrent(t *testing.T) {
 	}
 	defer db.Close()
 	mustVersion(t, db, schema.Latest())
-	for _, p := range legacytest.Profiles {
-		var stored string
-		if err := db.QueryRowContext(t.Context(), `SELECT access_token FROM oauth_profiles WHERE user_id = $1`, p.UserID).Scan(&stored); err != nil {
-			t.Fatal(err)
-		}
-		if tok, err := c.Open(stored, p.UserID, p.Provider); err != nil || tok != p.Token {
-			t.Errorf("user %d: token opens to %q, %v", p.UserID, tok, err)
-		}
-	}
+	legacytest.CheckTokens(t, db, "k1", c.Open)
 }
 
 // TestAdoptPgx adopts through pgx's database/sql driver.

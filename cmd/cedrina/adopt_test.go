@@ -55,15 +55,7 @@ func checkTokens(t *testing.T, db *sql.DB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range legacytest.Profiles {
-		var stored string
-		if err := db.QueryRowContext(t.Context(), `SELECT access_token FROM oauth_profiles WHERE user_id = $1`, p.UserID).Scan(&stored); err != nil {
-			t.Fatal(err)
-		}
-		if tok, err := c.Open(stored, p.UserID, p.Provider); err != nil || tok != p.Token {
-			t.Errorf("user %d: the stored token opens to %q, %v", p.UserID, tok, err)
-		}
-	}
+	legacytest.CheckTokens(t, db, c.Current(), c.Open)
 }
 
 // TestMigrateAdopt adopts with key files, then again.

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -18,19 +17,6 @@ import (
 	"github.com/cedrina/cedrina/store/storetest"
 	"github.com/cedrina/cedrina/user"
 )
-
-// writeLegacyKey writes key text to a new file with mode perm.
-func writeLegacyKey(t *testing.T, key string, perm os.FileMode) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "legacy.key")
-	if err := os.WriteFile(path, []byte(key+"\n"), perm); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(path, perm); err != nil { // past the umask
-		t.Fatal(err)
-	}
-	return path
-}
 
 // noLegacyKey fails when the output shows a key of the fixture, in any
 // form.
@@ -62,7 +48,7 @@ func TestLegacyUsage(t *testing.T) {
 
 	missing := filepath.Join(t.TempDir(), "none")
 	cli(t, nil, "legacy", "status", "--legacy-key-file", missing).expect(t, exitUsage, `^$`, `--legacy-key-file: open .*: no such file or directory`)
-	empty := writeLegacyKey(t, "  ", 0o600)
+	empty := secretFile(t, "  ", 0o600)
 	cli(t, nil, "legacy", "status", "--legacy-key-file", empty).expect(t, exitUsage, `^$`, `--legacy-key-file .*: the file is empty`)
 	for _, bad := range []string{legacytest.Key[:30], legacytest.Key + "," + legacytest.OtherKey[:40], "hunter2"} {
 		r := cli(t, map[string]string{"CEDRINA_LEGACY_KEY": bad}, "legacy", "status")
@@ -71,7 +57,7 @@ func TestLegacyUsage(t *testing.T) {
 		if strings.Contains(r.stderr, bad) {
 			t.Errorf("the error quotes the key: %s", r.stderr)
 		}
-		file := writeLegacyKey(t, bad, 0o600)
+		file := secretFile(t, bad, 0o600)
 		r = cli(t, nil, "legacy", "status", "--legacy-key-file", file)
 		r.expect(t, exitUsage, `^$`, `^cedrina: legacy status: --legacy-key-file .*: legacy: key \d of \d: not base64`)
 		noLegacyKey(t, r)
@@ -131,7 +117,7 @@ func TestLegacyStatus(t *testing.T) {
 	r := cli(t, env, "legacy", "status")
 	r.expect(t, exitOK, table+remain, `^cedrina: legacy status: warning: 3 accounts hold an encrypted hash and cannot sign in until the applications set user.LegacyConfig.Keys`)
 
-	keyFile := writeLegacyKey(t, legacytest.Key, 0o600)
+	keyFile := secretFile(t, legacytest.Key, 0o600)
 	opens := table + "the legacy key opens all 3 encrypted hashes\n" + remain
 	runs := []result{r}
 	for _, r := range []result{
@@ -147,7 +133,7 @@ func TestLegacyStatus(t *testing.T) {
 	}
 
 	// A key file others may read: a warning, and the check all the same.
-	loose := writeLegacyKey(t, legacytest.Key, 0o644)
+	loose := secretFile(t, legacytest.Key, 0o644)
 	r = cli(t, env, "legacy", "status", "--legacy-key-file", loose)
 	r.expect(t, exitOK, opens, `^cedrina: warning: --legacy-key-file .* holds secrets and is readable by other users \(mode -rw-r--r--\); chmod 600 it\n$`)
 	runs = append(runs, r)
@@ -224,7 +210,7 @@ func TestLegacyStatusMigrated(t *testing.T) {
 		}
 	}
 	env := map[string]string{"DATABASE_URL": url}
-	cli(t, env, "legacy", "status", "--legacy-key-file", writeLegacyKey(t, legacytest.Key, 0o600)).
+	cli(t, env, "legacy", "status", "--legacy-key-file", secretFile(t, legacytest.Key, 0o600)).
 		expect(t, exitOK, statusTable(0, 0, 2, 3, 0, 0)+"the legacy key opens all 3 encrypted hashes\n5 accounts still hold", "")
 
 	keys, err := legacy.ParseKeys(legacytest.Key)

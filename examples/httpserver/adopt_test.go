@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -182,25 +184,37 @@ func TestRunAdopted(t *testing.T) {
 // warns at start and refuses them the same way.
 func TestRunAdoptedWrongKey(t *testing.T) {
 	t.Parallel()
+	const wrongKeyLine = "user: the legacy key does not open this password hash (wrong key, or the value was altered)"
 	for _, tc := range []struct {
 		name, key, line string
+		file            bool // the key from --legacy-key-file, not the environment
 	}{
-		{"wrong key", legacytest.OtherKey, "user: the legacy key does not open this password hash (wrong key, or the value was altered)"},
-		{"no key", "", "user: password hash is encrypted by the original system and no legacy key is configured (user.LegacyConfig.Keys)"},
+		{"wrong key", legacytest.OtherKey, wrongKeyLine, false},
+		{"wrong key file", legacytest.OtherKey, wrongKeyLine, true},
+		{"no key", "", "user: password hash is encrypted by the original system and no legacy key is configured (user.LegacyConfig.Keys)", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			dbURL, db := originalDB(t)
 			adopt(t, db)
+			args := []string{"--login-limit", "1000"}
+			envKey := tc.key
+			if tc.file {
+				path := filepath.Join(t.TempDir(), "legacy.key")
+				if err := os.WriteFile(path, []byte(tc.key+"\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				args, envKey = append(args, "--legacy-key-file", path), legacytest.Key // the file wins
+			}
 			addr, logs, stop, wait := startRun(t, func(k string) string {
 				switch k {
 				case "DATABASE_URL":
 					return dbURL
 				case envLegacyKey:
-					return tc.key
+					return envKey
 				}
 				return ""
-			}, "--login-limit", "1000")
+			}, args...)
 			if warned := len(logs.records(t, "no legacy key (--legacy-key-file or $"+envLegacyKey+"): accounts whose password hash the original "+
 				"system encrypted (enc_v1) cannot sign in; `cedrina legacy status` counts them")) == 1; warned != (tc.key == "") {
 				t.Errorf("start-up warning about the missing key: %v", warned)

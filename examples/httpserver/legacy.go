@@ -18,17 +18,9 @@ const envLegacyKey = "CEDRINA_LEGACY_KEY"
 // configured it, from --legacy-key-file or $CEDRINA_LEGACY_KEY: nil when
 // neither is set. Errors name the file or the variable, never the key.
 func loadLegacyKeys(log *slog.Logger, o options, getenv func(string) string) (*legacy.Keys, error) {
-	var text, source string
-	switch {
-	case o.legacyKeyFile != "":
-		b, err := readSecretFile(log, "--legacy-key-file", o.legacyKeyFile)
-		if err != nil {
-			return nil, err
-		}
-		text, source = string(b), "--legacy-key-file "+o.legacyKeyFile
-		clear(b)
-	default:
-		text, source = getenv(envLegacyKey), "$"+envLegacyKey
+	text, source, err := secretText(log, "--legacy-key-file", o.legacyKeyFile, getenv, envLegacyKey)
+	if err != nil {
+		return nil, err
 	}
 	if strings.TrimSpace(text) == "" {
 		return nil, nil

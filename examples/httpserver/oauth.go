@@ -80,17 +80,9 @@ func loadOAuth(log *slog.Logger, o options, getenv func(string) string) (*oauthS
 		return nil, fmt.Errorf("--oauth-config %s: %w", o.oauthConfig, err)
 	}
 
-	var keys, source string
-	switch {
-	case o.oauthTokenKeysFile != "":
-		b, err := readSecretFile(log, "--oauth-token-keys-file", o.oauthTokenKeysFile)
-		if err != nil {
-			return nil, err
-		}
-		keys, source = string(b), "--oauth-token-keys-file "+o.oauthTokenKeysFile
-		clear(b)
-	default:
-		keys, source = getenv(envOAuthTokenKeys), "$"+envOAuthTokenKeys
+	keys, source, err := secretText(log, "--oauth-token-keys-file", o.oauthTokenKeysFile, getenv, envOAuthTokenKeys)
+	if err != nil {
+		return nil, err
 	}
 	if strings.TrimSpace(keys) == "" {
 		return nil, fmt.Errorf("--oauth-config needs the keys that seal the providers' tokens at rest: "+
@@ -100,17 +92,9 @@ func loadOAuth(log *slog.Logger, o options, getenv func(string) string) (*oauthS
 		return nil, fmt.Errorf("%s: %w", source, err) // ParseKeys never quotes a secret
 	}
 
-	var stateKey string
-	switch {
-	case o.oauthStateKeyFile != "":
-		b, err := readSecretFile(log, "--oauth-state-key-file", o.oauthStateKeyFile)
-		if err != nil {
-			return nil, err
-		}
-		stateKey, source = string(b), "--oauth-state-key-file "+o.oauthStateKeyFile
-		clear(b)
-	default:
-		stateKey, source = getenv(envOAuthStateKey), "$"+envOAuthStateKey
+	stateKey, source, err := secretText(log, "--oauth-state-key-file", o.oauthStateKeyFile, getenv, envOAuthStateKey)
+	if err != nil {
+		return nil, err
 	}
 	if stateKey = strings.TrimSpace(stateKey); stateKey == "" {
 		log.Warn("oauth: no state key (--oauth-state-key-file or $" + envOAuthStateKey + "): a random one; " +
@@ -121,6 +105,21 @@ func loadOAuth(log *slog.Logger, o options, getenv func(string) string) (*oauthS
 	log.Info("oauth: external sign-in", "providers", providerNames(s.providers), "token_key", s.cipher.Current(),
 		"callback", callbackName(s.callback))
 	return s, nil
+}
+
+// secretText returns a secret's text, and where it came from for errors:
+// the file's at path, when given (flag names its flag), else the
+// environment variable envVar's.
+func secretText(log *slog.Logger, flag, path string, getenv func(string) string, envVar string) (text, source string, err error) {
+	if path == "" {
+		return getenv(envVar), "$" + envVar, nil
+	}
+	b, err := readSecretFile(log, flag, path)
+	if err != nil {
+		return "", "", err
+	}
+	defer clear(b)
+	return string(b), flag + " " + path, nil
 }
 
 // readSecretFile reads a file that holds secrets, warning when other users

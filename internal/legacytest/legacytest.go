@@ -23,6 +23,7 @@ import (
 	"database/sql"
 	_ "embed"
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -251,3 +252,25 @@ e = some(where (p.eft == allow))
 [matchers]
 m = g(r.sub, p.sub) && r.obj == p.obj && r.act == p.act && (p.department == "*" || r.department == p.department) && (p.location == "*" || r.location == p.location) && (p.time_of_day == "*" || r.time_of_day == p.time_of_day)
 `
+
+// CheckTokens fails the test unless every profile of Profiles holds, in
+// db, a value that keyID sealed ("v1:<keyID>:...") and open (an
+// oauth.Cipher's Open) turns into the provider's token: the tokens were
+// converted by an adoption and read back.
+func CheckTokens(t testing.TB, db *sql.DB, keyID string, open func(sealed string, userID int64, provider string) (string, error)) {
+	t.Helper()
+	for _, p := range Profiles {
+		var stored string
+		if err := db.QueryRowContext(context.Background(), `SELECT access_token FROM oauth_profiles WHERE user_id = $1 AND provider = $2`,
+			p.UserID, p.Provider).Scan(&stored); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(stored, "v1:"+keyID+":") {
+			t.Errorf("%s token of user %d: %.12q…, want a value sealed with %s", p.Provider, p.UserID, stored, keyID)
+			continue
+		}
+		if tok, err := open(stored, p.UserID, p.Provider); err != nil || tok != p.Token {
+			t.Errorf("%s token of user %d opens to %q, %v; want the provider's token", p.Provider, p.UserID, tok, err)
+		}
+	}
+}
