@@ -36,3 +36,7 @@ func RateLimitStatements() map[string][2]string {
 
 // RateLimitCleanup is the statement of [RateLimitStore.DeleteExpired].
 const RateLimitCleanup = rateLimitCleanup
+
+// RuleRow is a casbin_rules row as the rule store scans it, every
+// nullable column nullable, for the tests that read rows as stored.
+type RuleRow = ruleRow

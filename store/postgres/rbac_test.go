@@ -61,22 +61,9 @@ func newRule(t *testing.T, typ string, values ...string) rbac.Rule {
 	return r
 }
 
-// rawRule is a casbin_rules row as stored, NULLs visible.
-type rawRule struct {
-	ID        int64          `db:"id"`
-	Type      string         `db:"ptype"`
-	V0        sql.NullString `db:"v0"`
-	V1        sql.NullString `db:"v1"`
-	V2        sql.NullString `db:"v2"`
-	V3        sql.NullString `db:"v3"`
-	V4        sql.NullString `db:"v4"`
-	V5        sql.NullString `db:"v5"`
-	IsActive  sql.NullBool   `db:"is_active"`
-	CreatedAt sql.NullTime   `db:"created_at"`
-	UpdatedAt sql.NullTime   `db:"updated_at"`
-	CreatedBy sql.NullString `db:"created_by"`
-	UpdatedBy sql.NullString `db:"updated_by"`
-}
+// rawRule is a casbin_rules row as stored, NULLs visible: the row the
+// store scans.
+type rawRule = postgres.RuleRow
 
 func rawRules(t *testing.T, db *postgres.DB) []rawRule {
 	t.Helper()
