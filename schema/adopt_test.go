@@ -21,20 +21,6 @@ import (
 	"github.com/cedrina/cedrina/schema"
 )
 
-// original returns a pool on a fresh schema holding the original system's
-// tables and rows (legacytest), and its URL.
-func original(t *testing.T) (*sql.DB, string) {
-	t.Helper()
-	url := pgtest.URL(t)
-	db, err := sql.Open("postgres", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	legacytest.Create(t, db)
-	return db, url
-}
-
 // testCipher is the SDK's token cipher the tests convert into.
 func testCipher(t *testing.T) *oauth.Cipher {
 	t.Helper()
@@ -165,7 +151,7 @@ var extraIndexes = map[string]string{
 // report, the data and the record.
 func TestAdoptOriginal(t *testing.T) {
 	t.Parallel()
-	db, _ := original(t)
+	_, db := legacytest.Open(t)
 	ctx := t.Context()
 	c := testCipher(t)
 
@@ -310,7 +296,7 @@ func fsRead(name string) (string, error) {
 // TestAdoptTwice: a second Adopt reports the first and changes nothing.
 func TestAdoptTwice(t *testing.T) {
 	t.Parallel()
-	db, _ := original(t)
+	_, db := legacytest.Open(t)
 	ctx := t.Context()
 	cfg := schema.AdoptConfig{Tokens: tokens(t, testCipher(t))}
 	first, err := schema.Adopt(ctx, db, cfg)
@@ -403,7 +389,7 @@ func TestAdoptIncompatible(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			db, _ := original(t)
+			_, db := legacytest.Open(t)
 			if _, err := db.ExecContext(t.Context(), tc.alter); err != nil {
 				t.Fatal(err)
 			}
@@ -469,7 +455,7 @@ func TestAdoptEmpty(t *testing.T) {
 // nothing; so does a conversion that fails on the second token.
 func TestAdoptTokensNeedKey(t *testing.T) {
 	t.Parallel()
-	db, _ := original(t)
+	_, db := legacytest.Open(t)
 	ctx := t.Context()
 	before := snapshot(t, db)
 
@@ -527,7 +513,7 @@ func TestAdoptTokensNeedKey(t *testing.T) {
 // TestAdoptNoTokens: without tokens to convert, no conversion is needed.
 func TestAdoptNoTokens(t *testing.T) {
 	t.Parallel()
-	db, _ := original(t)
+	_, db := legacytest.Open(t)
 	if _, err := db.ExecContext(t.Context(), `UPDATE oauth_profiles SET access_token = NULL`); err != nil {
 		t.Fatal(err)
 	}
@@ -577,7 +563,7 @@ func TestAdoptManaged(t *testing.T) {
 // status ran on the original's database) is no obstacle.
 func TestAdoptAfterStatus(t *testing.T) {
 	t.Parallel()
-	db, _ := original(t)
+	_, db := legacytest.Open(t)
 	mustVersion(t, db, 0) // creates the version table
 	r, err := schema.Adopt(t.Context(), db, schema.AdoptConfig{Tokens: tokens(t, testCipher(t))})
 	if err != nil || r.State != schema.AdoptedNow {
@@ -600,7 +586,7 @@ func TestAdoptAfterStatus(t *testing.T) {
 // the record put back as the adoption's transaction leaves it.
 func TestAdoptResume(t *testing.T) {
 	t.Parallel()
-	db, _ := original(t)
+	_, db := legacytest.Open(t)
 	ctx := t.Context()
 	first, err := schema.Adopt(ctx, db, schema.AdoptConfig{Tokens: tokens(t, testCipher(t))})
 	if err != nil {
@@ -652,7 +638,7 @@ func TestAdoptResume(t *testing.T) {
 // adopted.
 func TestAdoptConcurrent(t *testing.T) {
 	t.Parallel()
-	_, url := original(t)
+	url, _ := legacytest.Open(t)
 	c := testCipher(t)
 	convert := tokens(t, c)
 	var mu sync.Mutex
@@ -727,7 +713,7 @@ func TestAdoptionTable(t *testing.T) {
 	if !strings.Contains(text, "CREATE TABLE IF NOT EXISTS cedrina_adoption (") {
 		t.Errorf("Adopt's statement is not migration 10's:\n%s", text)
 	}
-	adopted, _ := original(t)
+	_, adopted := legacytest.Open(t)
 	if _, err := schema.Adopt(t.Context(), adopted, schema.AdoptConfig{Tokens: tokens(t, testCipher(t))}); err != nil {
 		t.Fatal(err)
 	}

@@ -20,20 +20,6 @@ import (
 // sdkKeys are the SDK's OAuth token keys the adopt tests convert into.
 var sdkKeys = "k1:" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32))
 
-// originalDB returns the URL of a fresh schema holding the original
-// system's tables and rows, and a pool on it.
-func originalDB(t *testing.T) (string, *sql.DB) {
-	t.Helper()
-	url := pgtest.URL(t)
-	db, err := sql.Open("postgres", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	legacytest.Create(t, db)
-	return url, db
-}
-
 // secretFile writes text to a new file with the given mode.
 func secretFile(t *testing.T, text string, mode os.FileMode) string {
 	t.Helper()
@@ -61,7 +47,7 @@ func checkTokens(t *testing.T, db *sql.DB) {
 // TestMigrateAdopt adopts with key files, then again.
 func TestMigrateAdopt(t *testing.T) {
 	t.Parallel()
-	url, db := originalDB(t)
+	url, db := legacytest.Open(t)
 	legacyFile := secretFile(t, legacytest.Key, 0o600)
 	tokenFile := secretFile(t, sdkKeys, 0o600)
 
@@ -98,7 +84,7 @@ func TestMigrateAdopt(t *testing.T) {
 // TestMigrateAdoptEnv takes both keys from the environment.
 func TestMigrateAdoptEnv(t *testing.T) {
 	t.Parallel()
-	url, db := originalDB(t)
+	url, db := legacytest.Open(t)
 	env := map[string]string{"DATABASE_URL": url, envLegacyKey: legacytest.Key, envOAuthTokenKeys: sdkKeys}
 	r := cli(t, env, "migrate", "adopt")
 	if r.code != exitOK || !strings.Contains(r.stdout, ": adopted now, at ") ||
@@ -150,7 +136,7 @@ func TestMigrateAdoptRefused(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			url, db := originalDB(t)
+			url, db := legacytest.Open(t)
 			if tc.alter != "" {
 				if _, err := db.ExecContext(t.Context(), tc.alter); err != nil {
 					t.Fatal(err)
@@ -230,7 +216,7 @@ func TestMigrateAdoptUsage(t *testing.T) {
 // a warning.
 func TestMigrateAdoptReadableKeyFile(t *testing.T) {
 	t.Parallel()
-	url, db := originalDB(t)
+	url, db := legacytest.Open(t)
 	legacyFile := secretFile(t, legacytest.Key, 0o644)
 	r := cli(t, map[string]string{envOAuthTokenKeys: sdkKeys}, "migrate", "adopt", "--database-url", url, "--legacy-key-file", legacyFile)
 	want := fmt.Sprintf("cedrina: warning: --legacy-key-file %s holds secrets and is readable by other users (mode -rw-r--r--); chmod 600 it\n"+

@@ -12,7 +12,6 @@ import (
 
 	"github.com/cedrina/cedrina/audit"
 	"github.com/cedrina/cedrina/internal/legacytest"
-	"github.com/cedrina/cedrina/internal/pgtest"
 	"github.com/cedrina/cedrina/legacy"
 	"github.com/cedrina/cedrina/oauth"
 	"github.com/cedrina/cedrina/schema"
@@ -22,16 +21,6 @@ import (
 
 // tokenKeys are the SDK's OAuth token keys of the adoption tests.
 const tokenKeys = "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
-
-// originalDB returns the URL of a fresh schema holding the original
-// system's database (internal/legacytest) and a pool on it.
-func originalDB(t *testing.T) (string, *sql.DB) {
-	t.Helper()
-	url := pgtest.URL(t)
-	db := pgtest.OpenPgx(t, url)
-	legacytest.Create(t, db)
-	return url, db
-}
 
 // adopt adopts the database as `cedrina migrate adopt` does, converting
 // the OAuth tokens with the original's key into tokenKeys.
@@ -76,7 +65,7 @@ func storedHash(t *testing.T, db *sql.DB, username string) string {
 // reported as unchained.
 func TestRunAdopted(t *testing.T) {
 	t.Parallel()
-	dbURL, db := originalDB(t)
+	dbURL, db := legacytest.Open(t)
 	env := func(k string) string {
 		switch k {
 		case "DATABASE_URL":
@@ -195,7 +184,7 @@ func TestRunAdoptedWrongKey(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			dbURL, db := originalDB(t)
+			dbURL, db := legacytest.Open(t)
 			adopt(t, db)
 			args := []string{"--login-limit", "1000"}
 			envKey := tc.key

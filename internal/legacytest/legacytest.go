@@ -25,6 +25,10 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	_ "github.com/lib/pq" // the "postgres" driver of Open
+
+	"github.com/cedrina/cedrina/internal/pgtest"
 )
 
 // DDL is the original system's schema: every CREATE TABLE and CREATE
@@ -130,6 +134,21 @@ func Create(t testing.TB, db *sql.DB) {
 	if err := CreateContext(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Open returns the URL of a fresh schema (pgtest.URL) holding the
+// original system's tables and rows, and a lib/pq pool on it, closed when
+// the test ends.
+func Open(t testing.TB) (string, *sql.DB) {
+	t.Helper()
+	url := pgtest.URL(t)
+	db, err := sql.Open("postgres", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	Create(t, db)
+	return url, db
 }
 
 // CreateContext is Create without a testing.TB, for benchmarks and tools.
